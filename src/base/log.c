@@ -1,0 +1,101 @@
+/* log.c — runc-compatible log lines (logrus text or JSON) for --log. */
+#include "base.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+
+static int log_fd = -1;
+static enum wharf_log_format log_format = WHARF_LOG_TEXT;
+static bool log_debug;
+
+int wharf_log_open(const char *path, enum wharf_log_format fmt, bool debug, wharf_error *err)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return wharf_error_errno(err, errno, "open log %s", path);
+    wharf_log_set_fd(fd, fmt, debug);
+    return 0;
+}
+
+void wharf_log_set_fd(int fd, enum wharf_log_format fmt, bool debug)
+{
+    if (log_fd >= 0 && log_fd != fd)
+        close(log_fd);
+    log_fd = fd;
+    log_format = fmt;
+    log_debug = debug;
+}
+
+int wharf_log_fd(void)
+{
+    return log_fd;
+}
+
+const char *wharf_time_rfc3339(char *buf, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
+    return buf;
+}
+
+static void json_escape(strbuf *sb, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            strbuf_addf(sb, "\\%c", c);
+        else if (c == '\n')
+            strbuf_addstr(sb, "\\n");
+        else if (c < 0x20)
+            strbuf_addf(sb, "\\u%04x", c);
+        else
+            strbuf_addch(sb, (char)c);
+    }
+}
+
+void wharf_log(enum wharf_log_level level, const char *fmt, ...)
+{
+    static const char *names[] = {"error", "warning", "info", "debug"};
+    if (level == WHARF_LOG_DEBUG && !log_debug)
+        return;
+    int saved = errno;
+    strbuf msg = STRBUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    strbuf_vaddf(&msg, fmt, ap);
+    va_end(ap);
+
+    if (log_fd < 0) {
+        if (level <= WHARF_LOG_WARN || log_debug) {
+            strbuf line = STRBUF_INIT;
+            strbuf_addf(&line, "%s\n", strbuf_str(&msg));
+            (void)!write(2, line.buf, line.len);
+            strbuf_release(&line);
+        }
+        strbuf_release(&msg);
+        errno = saved;
+        return;
+    }
+    char ts[48];
+    wharf_time_rfc3339(ts, sizeof(ts));
+    strbuf line = STRBUF_INIT;
+    if (log_format == WHARF_LOG_JSON) {
+        strbuf_addf(&line, "{\"level\":\"%s\",\"msg\":\"", names[level]);
+        json_escape(&line, strbuf_str(&msg));
+        strbuf_addf(&line, "\",\"time\":\"%s\"}\n", ts);
+    } else {
+        strbuf_addf(&line, "time=\"%s\" level=%s msg=\"", ts, names[level]);
+        json_escape(&line, strbuf_str(&msg));
+        strbuf_addstr(&line, "\"\n");
+    }
+    wharf_write_all(log_fd, line.buf, line.len);
+    strbuf_release(&line);
+    strbuf_release(&msg);
+    errno = saved;
+}
