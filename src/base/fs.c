@@ -195,8 +195,38 @@ static void split_last(char *p, const char **parent, const char **name)
     }
 }
 
+static int mkdir_in_root_depth(int root_fd, const char *path, mode_t mode, int depth,
+                               wharf_error *err);
+
 int wharf_mkdir_in_root(int root_fd, const char *path, mode_t mode, wharf_error *err)
 {
+    return mkdir_in_root_depth(root_fd, path, mode, 0, err);
+}
+
+/* A dangling symlink on the way ("var/run" -> "/run" with no /run yet) is
+ * followed, inside the root, and its target created, as image tools expect. */
+static int mkdir_symlink_target(int root_fd, int parent_fd, const char *parent, const char *name,
+                                mode_t mode, int depth, wharf_error *err)
+{
+    char target[4096];
+    ssize_t n = readlinkat(parent_fd, name, target, sizeof(target) - 1);
+    if (n < 0)
+        return -errno;
+    target[n] = '\0';
+    _cleanup_free_ char *next =
+        target[0] == '/' ? xstrdup(target) : xasprintf("%s/%s", parent, target);
+    int fd = mkdir_in_root_depth(root_fd, next, mode, depth + 1, err);
+    if (fd < 0)
+        return fd;
+    close(fd);
+    return 0;
+}
+
+static int mkdir_in_root_depth(int root_fd, const char *path, mode_t mode, int depth,
+                               wharf_error *err)
+{
+    if (depth > 40)
+        return wharf_error_set(err, -ELOOP, "mkdir %s inside the root: too many symlinks", path);
     int fd = openat2_in_root(root_fd, path, O_PATH | O_DIRECTORY, 0);
     if (fd >= 0 || fd != -ENOENT) {
         if (fd < 0)
@@ -208,11 +238,16 @@ int wharf_mkdir_in_root(int root_fd, const char *path, mode_t mode, wharf_error 
     split_last(copy, &parent, &name);
     if (*name == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return wharf_error_set(err, -EINVAL, "mkdir %s inside the root: bad path", path);
-    _cleanup_close_ int pfd = wharf_mkdir_in_root(root_fd, parent, mode, err);
+    _cleanup_close_ int pfd = mkdir_in_root_depth(root_fd, parent, mode, depth, err);
     if (pfd < 0)
         return pfd;
-    if (mkdirat(pfd, name, mode) < 0 && errno != EEXIST)
-        return wharf_error_errno(err, errno, "mkdir %s inside the root", path);
+    if (mkdirat(pfd, name, mode) < 0) {
+        if (errno != EEXIST)
+            return wharf_error_errno(err, errno, "mkdir %s inside the root", path);
+        int r = mkdir_symlink_target(root_fd, pfd, parent, name, mode, depth, err);
+        if (r < 0 && r != -EINVAL)
+            return r;
+    }
     fd = openat2_in_root(root_fd, path, O_PATH | O_DIRECTORY, 0);
     if (fd < 0)
         return wharf_error_errno(err, -fd, "open directory %s inside the root", path);

@@ -1,0 +1,90 @@
+/*
+ * console.c — terminals for containers, the runc way: the pty is created
+ * inside the container's own devpts, and its master is sent with SCM_RIGHTS
+ * over the --console-socket connection to whoever holds the terminal.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+
+int console_connect(const char *path, wharf_error *err)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(addr.sun_path))
+        return wharf_error_set(err, -ENAMETOOLONG, "console socket %s: path too long", path);
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return wharf_error_errno(err, errno, "console socket %s", path);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        int e = errno;
+        close(fd);
+        return wharf_error_errno(err, e, "connect to console socket %s", path);
+    }
+    return fd;
+}
+
+static int send_fd(int sock, int fd, const char *name)
+{
+    char data[256];
+    snprintf(data, sizeof(data), "%s", name);
+    struct iovec iov = {.iov_base = data, .iov_len = strlen(data) + 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof(u));
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    ssize_t n;
+    do
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : 0;
+}
+
+int console_setup(int console_sock, json_t *process, char **slave_path, wharf_error *err)
+{
+    _cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        return wharf_error_errno(err, errno, "console: open /dev/ptmx");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+        return wharf_error_errno(err, errno, "console: unlock pty");
+    char name[128];
+    if (ptsname_r(master, name, sizeof(name)) != 0)
+        return wharf_error_errno(err, errno, "console: ptsname");
+    _cleanup_close_ int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0)
+        return wharf_error_errno(err, errno, "console: open %s", name);
+    json_t *size = json_object_get(process, "consoleSize");
+    if (json_is_object(size)) {
+        struct winsize ws = {
+            .ws_row = (unsigned short)json_integer_value(json_object_get(size, "height")),
+            .ws_col = (unsigned short)json_integer_value(json_object_get(size, "width")),
+        };
+        ioctl(master, TIOCSWINSZ, &ws);
+    }
+    int r = send_fd(console_sock, master, name);
+    if (r < 0)
+        return wharf_error_errno(err, -r, "console: send the pty master");
+    if (ioctl(slave, TIOCSCTTY, 0) < 0)
+        return wharf_error_errno(err, errno, "console: make %s the controlling terminal", name);
+    for (int i = 0; i < 3; i++)
+        if (dup2(slave, i) < 0)
+            return wharf_error_errno(err, errno, "console: dup2");
+    if (slave_path)
+        *slave_path = xstrdup(name);
+    return 0;
+}
