@@ -4,7 +4,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 PREFIX     ?= /usr/local
 
-.PHONY: all build deps test unit demo install bench clean
+.PHONY: all build deps test unit demo install bench fuzz clean
 
 all: build
 
@@ -35,8 +35,20 @@ demo: deps build
 bench: deps build
 	BUILD=$(BUILD) bench/runtime/run.sh
 
+# Each fuzz target for FUZZ_SECONDS (default 60) from its seed corpus.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/install-deps --fuzz
+	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true \
+	    -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(FUZZ_BUILD) tests/fuzz/fuzz_spec
+	mkdir -p $(FUZZ_BUILD)/corpus-spec
+	$(FUZZ_BUILD)/tests/fuzz/fuzz_spec -max_total_time=$(FUZZ_SECONDS) \
+	    $(FUZZ_BUILD)/corpus-spec tests/fuzz/corpus/spec
+
 install: build
 	meson install -C $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -11,6 +11,9 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <termios.h>
 
 int console_connect(const char *path, wharf_error *err)
@@ -87,4 +90,98 @@ int console_setup(int console_sock, json_t *process, char **slave_path, wharf_er
     if (slave_path)
         *slave_path = xstrdup(name);
     return 0;
+}
+
+int console_recv_master(int sock, wharf_error *err)
+{
+    char data[256];
+    struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+    ssize_t n;
+    do
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return wharf_error_errno(err, errno, "console: receive the pty master");
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_type != SCM_RIGHTS)
+        return wharf_error_set(err, -EPROTO, "console: no pty master received");
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    return fd;
+}
+
+static volatile sig_atomic_t winch_pending;
+
+static void on_winch(int sig)
+{
+    (void)sig;
+    winch_pending = 1;
+}
+
+static void copy_winsize(int master)
+{
+    struct winsize ws;
+    if (ioctl(0, TIOCGWINSZ, &ws) == 0)
+        ioctl(master, TIOCSWINSZ, &ws);
+}
+
+int console_relay(int master, pid_t pid)
+{
+    struct termios saved;
+    bool raw = isatty(0) && tcgetattr(0, &saved) == 0;
+    if (raw) {
+        struct termios t = saved;
+        cfmakeraw(&t);
+        t.c_oflag |= OPOST; /* keep \n -> \r\n for our own messages */
+        tcsetattr(0, TCSANOW, &t);
+        copy_winsize(master);
+        struct sigaction sa = {.sa_handler = on_winch};
+        sigaction(SIGWINCH, &sa, NULL);
+    }
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    bool in_open = true;
+    char buf[8192];
+    for (;;) {
+        if (winch_pending) {
+            winch_pending = 0;
+            copy_winsize(master);
+        }
+        struct pollfd p[3] = {
+            {in_open ? 0 : -1, POLLIN, 0}, {master, POLLIN, 0}, {pidfd, POLLIN, 0}};
+        int n = poll(p, 3, pidfd >= 0 ? -1 : 100);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n <= 0)
+            continue;
+        if (p[0].revents & (POLLIN | POLLHUP)) {
+            ssize_t got = read(0, buf, sizeof(buf));
+            if (got <= 0)
+                in_open = false; /* stdin closed: keep relaying output */
+            else
+                wharf_write_all(master, buf, (size_t)got);
+        }
+        if (p[1].revents & POLLIN) {
+            ssize_t got = read(master, buf, sizeof(buf));
+            if (got > 0)
+                wharf_write_all(1, buf, (size_t)got);
+        }
+        if ((p[1].revents & (POLLHUP | POLLERR)) || (p[2].revents & POLLIN))
+            break;
+    }
+    /* Output still buffered in the pty after the process ended. */
+    fcntl(master, F_SETFL, O_NONBLOCK);
+    ssize_t got;
+    while ((got = read(master, buf, sizeof(buf))) > 0)
+        wharf_write_all(1, buf, (size_t)got);
+    if (raw)
+        tcsetattr(0, TCSANOW, &saved);
+    if (pidfd >= 0)
+        close(pidfd);
+    return wait_child_status(pid);
 }

@@ -125,7 +125,7 @@ static char *now_rfc3339(void)
     return xstrdup(wharf_time_rfc3339(buf, sizeof(buf)));
 }
 
-static int prepare(struct create_state *cs, wharf_error *err)
+static int prepare(struct create_state *cs, bool allow_relay, wharf_error *err)
 {
     const struct runtime_create_opts *opts = cs->opts;
     if (!container_id_valid(opts->id))
@@ -158,7 +158,8 @@ static int prepare(struct create_state *cs, wharf_error *err)
     if (!mount_ns)
         return wharf_error_set(err, -EINVAL, "linux.namespaces: a new mount namespace is required");
     json_t *process = json_object_get(cs->spec, "process");
-    if (json_is_true(json_object_get(process, "terminal")) && !opts->console_socket)
+    if (json_is_true(json_object_get(process, "terminal")) && !opts->console_socket &&
+        !allow_relay)
         return wharf_error_set(err, -EINVAL,
                                "process.terminal: a terminal needs --console-socket");
     if (!json_is_true(json_object_get(process, "terminal")) && opts->console_socket)
@@ -167,18 +168,20 @@ static int prepare(struct create_state *cs, wharf_error *err)
     return 0;
 }
 
-/* Everything until the init reports ready; on success *pid_out is its pid. */
+/* Everything until the init reports ready; on success *pid_out is its pid.
+ * With relay_out (foreground `run`), a terminal without --console-socket gets
+ * a socketpair instead, whose other end comes back in *relay_out. */
 static int create_container(const struct runtime_ctx *ctx, const struct runtime_create_opts *opts,
-                            pid_t *pid_out, wharf_error *err)
+                            pid_t *pid_out, int *relay_out, wharf_error *err)
 {
     struct create_state cs = {.ctx = ctx, .opts = opts, .sync_fd = -1, .fifo_fd = -1,
-                              .console_fd = -1};
+                              .console_fd = -1, .relay_fd = -1, .lock_fd = -1};
     struct cgroup *cg = NULL;
     int sv[2] = {-1, -1};
     pid_t stage1 = -1, init_pid = -1;
     bool made_dir = false;
     int lock_fd = -1;
-    int r = prepare(&cs, err);
+    int r = prepare(&cs, relay_out != NULL, err);
     if (r < 0)
         goto out;
 
@@ -195,6 +198,7 @@ static int create_container(const struct runtime_ctx *ctx, const struct runtime_
         r = lock_fd;
         goto out;
     }
+    cs.lock_fd = lock_fd;
     _cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", cs.dir);
     if (mkfifo(fifo, 0622) < 0) {
         r = wharf_error_errno(err, errno, "create %s", fifo);
@@ -207,6 +211,16 @@ static int create_container(const struct runtime_ctx *ctx, const struct runtime_
     if (opts->console_socket && (cs.console_fd = console_connect(opts->console_socket, err)) < 0) {
         r = cs.console_fd;
         goto out;
+    }
+    if (!opts->console_socket && relay_out &&
+        json_is_true(json_object_get(json_object_get(cs.spec, "process"), "terminal"))) {
+        int pair[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
+            r = wharf_error_errno(err, errno, "socketpair");
+            goto out;
+        }
+        cs.relay_fd = pair[0];
+        cs.console_fd = pair[1];
     }
 
     json_t *linux_obj = json_object_get(cs.spec, "linux");
@@ -316,6 +330,8 @@ static int create_container(const struct runtime_ctx *ctx, const struct runtime_
             goto out;
     }
     *pid_out = init_pid;
+    if (relay_out)
+        *relay_out = steal_fd(cs.relay_fd);
     r = 0;
 out:
     if (r < 0) {
@@ -345,6 +361,8 @@ out:
         close(cs.fifo_fd);
     if (cs.console_fd >= 0)
         close(cs.console_fd);
+    if (cs.relay_fd >= 0)
+        close(cs.relay_fd);
     if (lock_fd >= 0)
         close(lock_fd);
     if (cs.spec)
@@ -359,7 +377,7 @@ int runtime_create(const struct runtime_ctx *ctx, const struct runtime_create_op
                    wharf_error *err)
 {
     pid_t pid;
-    return create_container(ctx, opts, &pid, err);
+    return create_container(ctx, opts, &pid, NULL, err);
 }
 
 /* Opens exec.fifo without blocking and waits for the init's byte, giving up
@@ -432,10 +450,20 @@ int runtime_run(const struct runtime_ctx *ctx, const struct runtime_create_opts 
                 int *status, wharf_error *err)
 {
     pid_t pid;
+    int relay = -1, master = -1;
     *status = 0;
-    int r = create_container(ctx, opts, &pid, err);
+    int r = create_container(ctx, opts, &pid, opts->detach ? NULL : &relay, err);
     if (r < 0)
         return r;
+    if (relay >= 0) {
+        master = console_recv_master(relay, err);
+        close(relay);
+        if (master < 0) {
+            wharf_error e = {0};
+            runtime_delete(ctx, opts->id, true, &e);
+            return master;
+        }
+    }
     struct container *c = NULL;
     if ((r = container_load(ctx, opts->id, &c, err)) < 0)
         return r;
@@ -451,11 +479,18 @@ int runtime_run(const struct runtime_ctx *ctx, const struct runtime_create_opts 
     if (r < 0) {
         wharf_error e = {0};
         runtime_delete(ctx, opts->id, true, &e);
+        if (master >= 0)
+            close(master);
         return r;
     }
     if (opts->detach)
         return 0;
-    *status = wait_child_status(pid);
+    if (master >= 0) {
+        *status = console_relay(master, pid);
+        close(master);
+    } else {
+        *status = wait_child_status(pid);
+    }
     if (!opts->keep) {
         wharf_error e = {0};
         if (runtime_delete(ctx, opts->id, true, &e) < 0)

@@ -158,6 +158,7 @@ int runtime_exec(const struct runtime_ctx *ctx, const struct runtime_exec_opts *
     struct cgroup *cg = NULL;
     int sv[2] = {-1, -1};
     pid_t stage1 = -1, pid = -1;
+    int relay = -1;
     *status = 255;
     int r = container_load(ctx, opts->id, &c, err);
     if (r < 0)
@@ -171,7 +172,7 @@ int runtime_exec(const struct runtime_ctx *ctx, const struct runtime_exec_opts *
     if ((r = spec_validate_process(opts->process, "process", err)) < 0)
         goto out;
     bool tty = json_is_true(json_object_get(opts->process, "terminal"));
-    if (tty && !opts->console_socket) {
+    if (tty && !opts->console_socket && opts->detach) {
         r = wharf_error_set(err, -EINVAL, "process.terminal: a terminal needs --console-socket");
         goto out;
     }
@@ -180,9 +181,19 @@ int runtime_exec(const struct runtime_ctx *ctx, const struct runtime_exec_opts *
         goto out;
     if (c->cgroup && (r = cgroup_open(c->cgroup, &cg, err)) < 0)
         goto out;
-    if (tty && (es.console_fd = console_connect(opts->console_socket, err)) < 0) {
+    if (tty && opts->console_socket &&
+        (es.console_fd = console_connect(opts->console_socket, err)) < 0) {
         r = es.console_fd;
         goto out;
+    }
+    if (tty && !opts->console_socket) {
+        int pair[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
+            r = wharf_error_errno(err, errno, "socketpair");
+            goto out;
+        }
+        relay = pair[0];
+        es.console_fd = pair[1];
     }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
         r = wharf_error_errno(err, errno, "socketpair");
@@ -243,7 +254,16 @@ int runtime_exec(const struct runtime_ctx *ctx, const struct runtime_exec_opts *
         if ((r = wharf_write_file_atomic(opts->pid_file, val, (size_t)n, 0644, err)) < 0)
             goto out;
     }
-    if (!opts->detach) {
+    if (relay >= 0) {
+        int master = console_recv_master(relay, err);
+        if (master < 0) {
+            r = master;
+            goto out;
+        }
+        *status = console_relay(master, pid);
+        close(master);
+        pid = -1;
+    } else if (!opts->detach) {
         *status = wait_child_status(pid);
         pid = -1;
     } else {
@@ -266,6 +286,8 @@ out:
         close(es.root_fd);
     if (es.console_fd >= 0)
         close(es.console_fd);
+    if (relay >= 0)
+        close(relay);
     if (sv[0] >= 0)
         close(sv[0]);
     if (sv[1] >= 0)

@@ -182,6 +182,12 @@ void init_stage1(struct create_state *cs)
 {
     wharf_error err = {0};
     struct sync_msg m;
+    /* flock belongs to the open file: a copy kept here would hold the
+     * container's lock until the process execs, blocking start and delete. */
+    if (cs->lock_fd >= 0)
+        close(cs->lock_fd);
+    if (cs->relay_fd >= 0)
+        close(cs->relay_fd);
     if (sync_expect(cs->sync_fd, SYNC_GO, &m, &err) < 0)
         _exit(1);
     if (join_namespaces(cs, &err) < 0)

@@ -115,6 +115,12 @@ int process_exec(const struct process_exec *p, const char *resolved_path, wharf_
 int console_setup(int console_sock, json_t *process, char **slave_path, wharf_error *err);
 /* Connects to a --console-socket path. */
 int console_connect(const char *path, wharf_error *err);
+/* Receives the pty master that console_setup sent; returns the fd. */
+int console_recv_master(int sock, wharf_error *err);
+/* Foreground terminal without a console socket (`run`/`exec -t` from a shell):
+ * relays our stdin/stdout to the pty in raw mode, forwards window size
+ * changes, and returns pid's status once it exits. */
+int console_relay(int master, pid_t pid);
 
 /* ---------------------------------------------------------------- create */
 
@@ -136,6 +142,8 @@ struct create_state {
     int sync_fd;    /* the stages' end of the socketpair */
     int fifo_fd;    /* O_PATH fd of exec.fifo */
     int console_fd; /* connected console socket, or -1 */
+    int relay_fd;   /* our end of a socketpair standing in for it, or -1 */
+    int lock_fd;    /* the parent's lock on the state directory */
 };
 /* Stage 1 (see runtime.h); never returns. */
 __attribute__((noreturn)) void init_stage1(struct create_state *cs);

@@ -77,14 +77,10 @@ static const struct flag_name mount_flag_names[] = {
 };
 
 static const struct flag_name propagation_names[] = {
-    {"private", false, MS_PRIVATE},
-    {"rprivate", false, MS_PRIVATE | MS_REC},
-    {"shared", false, MS_SHARED},
-    {"rshared", false, MS_SHARED | MS_REC},
-    {"slave", false, MS_SLAVE},
-    {"rslave", false, MS_SLAVE | MS_REC},
-    {"unbindable", false, MS_UNBINDABLE},
-    {"runbindable", false, MS_UNBINDABLE | MS_REC},
+    {"private", false, MS_PRIVATE},       {"rprivate", false, MS_PRIVATE | MS_REC},
+    {"shared", false, MS_SHARED},         {"rshared", false, MS_SHARED | MS_REC},
+    {"slave", false, MS_SLAVE},           {"rslave", false, MS_SLAVE | MS_REC},
+    {"unbindable", false, MS_UNBINDABLE}, {"runbindable", false, MS_UNBINDABLE | MS_REC},
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -207,10 +203,9 @@ static unsigned long statvfs_to_ms(unsigned long f)
     static const struct {
         unsigned long st, ms;
     } map[] = {
-        {ST_RDONLY, MS_RDONLY},       {ST_NOSUID, MS_NOSUID},       {ST_NODEV, MS_NODEV},
-        {ST_NOEXEC, MS_NOEXEC},       {ST_SYNCHRONOUS, MS_SYNCHRONOUS},
-        {ST_MANDLOCK, MS_MANDLOCK},   {ST_NOATIME, MS_NOATIME},     {ST_NODIRATIME, MS_NODIRATIME},
-        {ST_RELATIME, MS_RELATIME},
+        {ST_RDONLY, MS_RDONLY},   {ST_NOSUID, MS_NOSUID},           {ST_NODEV, MS_NODEV},
+        {ST_NOEXEC, MS_NOEXEC},   {ST_SYNCHRONOUS, MS_SYNCHRONOUS}, {ST_MANDLOCK, MS_MANDLOCK},
+        {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME},   {ST_RELATIME, MS_RELATIME},
     };
     unsigned long ms = 0;
     for (size_t i = 0; i < ARRAY_SIZE(map); i++)
@@ -305,8 +300,8 @@ static int read_spec_device(json_t *d, size_t i, struct spec_device *dev, wharf_
     if ((r = wjson_uint64(d, where, "minor", &dev->minor, &have_minor, err)) < 0)
         return r;
     if (dev->type != 'p' && (!have_major || !have_minor))
-        return wharf_error_set(err, -EINVAL, "%s: major and minor are required for type %c",
-                               where, dev->type);
+        return wharf_error_set(err, -EINVAL, "%s: major and minor are required for type %c", where,
+                               dev->type);
     dev->have_numbers = have_major && have_minor;
     uint64_t v = 0;
     bool have = false;
@@ -336,8 +331,7 @@ static int check_absolute_paths(json_t *linux_obj, const char *key, wharf_error 
         return r;
     for (size_t i = 0; i < n; i++)
         if (paths[i][0] != '/')
-            return wharf_error_set(err, -EINVAL, "linux.%s[%zu]: must be an absolute path", key,
-                                   i);
+            return wharf_error_set(err, -EINVAL, "linux.%s[%zu]: must be an absolute path", key, i);
     return 0;
 }
 
@@ -703,8 +697,8 @@ static const struct mnt_entry *find_cgroup_mount(const struct mnt_table *t,
         if (strncmp(e->mountpoint, "/sys/fs/cgroup/", 15) != 0)
             continue;
         if (v2 ? strcmp(e->fstype, "cgroup2") == 0
-               : strcmp(e->fstype, "cgroup") == 0 && options_contain_all(e->superopts,
-                                                                         pc->controllers))
+               : strcmp(e->fstype, "cgroup") == 0 &&
+                     options_contain_all(e->superopts, pc->controllers))
             return e;
     }
     return NULL;
@@ -785,8 +779,8 @@ static int mount_cgroup_v1(struct rootfs_ctx *c, const struct spec_mount *m, wha
             char *save = NULL;
             for (char *it = strtok_r(items, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
                 if (symlinkat(name, tfd, it) < 0 && errno != EEXIST) {
-                    r = wharf_error_errno(err, errno, "symlink %s/%s (mounts[%zu])",
-                                          m->destination, it, m->index);
+                    r = wharf_error_errno(err, errno, "symlink %s/%s (mounts[%zu])", m->destination,
+                                          it, m->index);
                     goto out;
                 }
             }
@@ -841,8 +835,8 @@ static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m, wharf_err
     if (m->bind) {
         if (!m->source)
             return wharf_error_set(err, -EINVAL,
-                                   "mounts[%zu].source: required for a bind mount of %s",
-                                   m->index, m->destination);
+                                   "mounts[%zu].source: required for a bind mount of %s", m->index,
+                                   m->destination);
         _cleanup_free_ char *src = bundle_path(c->opts->bundle, m->source);
         r = bind_into_rootfs(c, m, src, flags, err);
     } else if (flags & MS_REMOUNT) {
@@ -886,8 +880,8 @@ static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m, wharf_err
         if (!(m->propagation & kinds[k]))
             continue;
         if ((r = mount_on_fd(NULL, top, NULL, kinds[k] | rec, NULL)) < 0)
-            return wharf_error_errno(err, -r, "set propagation of %s (mounts[%zu])",
-                                     m->destination, m->index);
+            return wharf_error_errno(err, -r, "set propagation of %s (mounts[%zu])", m->destination,
+                                     m->index);
     }
     return 0;
 }
@@ -1165,8 +1159,8 @@ int rootfs_finalize(json_t *spec, wharf_error *err)
         _cleanup_free_ const char **ro = NULL, **masked = NULL;
         if ((r = wjson_string_array(linux_obj, "linux", "readonlyPaths", false, &ro, NULL, err)) <
                 0 ||
-            (r = wjson_string_array(linux_obj, "linux", "maskedPaths", false, &masked, NULL,
-                                    err)) < 0)
+            (r = wjson_string_array(linux_obj, "linux", "maskedPaths", false, &masked, NULL, err)) <
+                0)
             return r;
         for (size_t i = 0; ro && ro[i]; i++)
             if ((r = readonly_path(ro[i], err)) < 0)

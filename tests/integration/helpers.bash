@@ -72,3 +72,137 @@ cleanup_containers() {
         "$RUNTIME" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
     done
 }
+
+# ---- Additions for the runtime_*.bats suites ----
+
+# is_runc: the runtime under test is runc (for the few checks runc does
+# differently or lacks).
+is_runc() {
+    [ "$(basename "$RUNTIME")" = runc ]
+}
+
+# recvtty_bin: the console-socket receiver from tests/tools.
+recvtty_bin() {
+    echo "$BUILD/tests/tools/recvtty"
+}
+
+# ct_status ID / ct_pid ID: fields of `state ID`.
+ct_status() {
+    rt state "$1" | jq -r .status
+}
+ct_pid() {
+    rt state "$1" | jq -r .pid
+}
+
+# wait_status ID STATUS: polls `state` for up to ~5 s.
+wait_status() {
+    local i
+    for i in $(seq 50); do
+        [ "$(ct_status "$1" 2>/dev/null)" = "$2" ] && return 0
+        sleep 0.1
+    done
+    echo "container $1 never reached status $2 (now: $(ct_status "$1" 2>&1))" >&2
+    return 1
+}
+
+# wait_gone PID: waits up to ~5 s for a process to disappear.
+wait_gone() {
+    local i
+    for i in $(seq 50); do
+        [ -e "/proc/$1" ] || return 0
+        sleep 0.1
+    done
+    echo "process $1 still exists" >&2
+    return 1
+}
+
+# cgroup_dir PID CONTROLLER: the host directory of PID's cgroup on a v1
+# hierarchy (controllers co-mounted as "cpu,cpuacct" are found through the
+# /sys/fs/cgroup/<controller> symlink); with no v1 line, the unified one.
+cgroup_dir() {
+    local pid=$1 ctrl=$2 rel
+    rel=$(awk -F: -v c="$ctrl" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' \
+        "/proc/$pid/cgroup")
+    if [ -n "$rel" ]; then
+        echo "/sys/fs/cgroup/$ctrl$rel"
+        return 0
+    fi
+    rel=$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")
+    if [ -d /sys/fs/cgroup/unified ]; then
+        echo "/sys/fs/cgroup/unified$rel"
+    else
+        echo "/sys/fs/cgroup$rel"
+    fi
+}
+
+# add_bind_mount BUNDLE SRC DEST [OPTIONS-JSON]: appends a bind mount.
+add_bind_mount() {
+    local opts=${4:-'["rbind","rw"]'}
+    edit_config "$1" '.mounts += [{destination: $d, type: "bind", source: $s, options: $o}]' \
+        --arg d "$3" --arg s "$2" --argjson o "$opts"
+}
+
+# start_recvtty SOCKET OUTFILE [recvtty options...]: starts recvtty in the
+# background with its output in OUTFILE, waits until it listens, and prints
+# its pid. Stop it with `kill PID` if the test does not let it finish.
+start_recvtty() {
+    local sock=$1 out=$2
+    shift 2
+    local pidf="$sock.pid"
+    rm -f "$pidf"
+    "$(recvtty_bin)" --pid-file "$pidf" "$@" "$sock" </dev/null >"$out" 2>&1 3>&- &
+    local i
+    for i in $(seq 50); do
+        [ -s "$pidf" ] && { cat "$pidf"; return 0; }
+        sleep 0.1
+    done
+    echo "recvtty did not start: $(cat "$out")" >&2
+    return 1
+}
+
+# rt_capture ARGS...: like `run rt ARGS...` (sets $status, $output, $lines)
+# but collects the output through files, because a created or detached
+# container inherits the runtime's stdio and would keep bats' pipe open.
+# Also sets $stderr and $stderr_lines to the runtime's stderr alone.
+rt_capture() {
+    local f
+    f=$(mktemp "$BATS_TEST_TMPDIR/rt_capture.XXXXXX")
+    status=0
+    rt "$@" >"$f.out" 2>"$f.err" </dev/null 3>&- || status=$?
+    output=$(cat "$f.out" "$f.err")
+    stderr=$(cat "$f.err")
+    mapfile -t lines <<<"$output"
+    mapfile -t stderr_lines < <(grep -v '^$' "$f.err")
+    rm -f "$f" "$f.out" "$f.err"
+}
+
+# create_ct BUNDLE ID [create options...]: `create` with the container's
+# stdio going to $BATS_TEST_TMPDIR/ID.out; fails the test on error.
+create_ct() {
+    local b=$1 id=$2
+    shift 2
+    rt create --bundle "$b" "$@" "$id" >"$BATS_TEST_TMPDIR/$id.out" 2>&1 </dev/null 3>&- || {
+        echo "create $id failed: $(cat "$BATS_TEST_TMPDIR/$id.out")" >&2
+        return 1
+    }
+}
+
+# cgroup_leftovers ID: prints any cgroup directory whose name contains ID on
+# the memory, pids, cpu, freezer and unified hierarchies (empty = clean).
+cgroup_leftovers() {
+    local h
+    for h in memory pids cpu freezer unified; do
+        [ -d "/sys/fs/cgroup/$h" ] || continue
+        find "/sys/fs/cgroup/$h" -maxdepth 5 -type d -name "*$1*" 2>/dev/null
+    done
+}
+
+# set_args BUNDLE ARGS...: sets process.args; unlike make_bundle's ARGS an
+# argument may span lines (handy for multi-line sh -c scripts).
+set_args() {
+    local d=$1
+    shift
+    local a args
+    args=$(for a in "$@"; do printf '%s' "$a" | jq -Rs .; done | jq -sc .)
+    edit_config "$d" '.process.args = $a' --argjson a "$args"
+}

@@ -84,7 +84,7 @@ static void test_bad_configs_name_the_field(void **state)
 {
     (void)state;
     expect_error("{\"process\": {\"args\": [], \"cwd\": \"/\"}}", "process.args");
-    expect_error("{\"process\": {\"cwd\": \"/\"}}", "process.args");
+    expect_error("{\"process\": {\"args\": null, \"cwd\": \"/\"}}", "process.args");
     expect_error("{\"process\": {\"args\": [\"sh\"], \"cwd\": \"rel\"}}", "process.cwd");
     expect_error("{\"ociVersion\": 1}", "ociVersion");
     expect_error("{\"ociVersion\": \"2.0.0\"}", "ociVersion");
