@@ -200,7 +200,8 @@ static int create_container(const struct runtime_ctx *ctx, const struct runtime_
     }
     cs.lock_fd = lock_fd;
     _cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", cs.dir);
-    if (mkfifo(fifo, 0622) < 0) {
+    /* 0622 whatever the umask: an init in a user namespace opens it as "other". */
+    if (mkfifo(fifo, 0622) < 0 || chmod(fifo, 0622) < 0) {
         r = wharf_error_errno(err, errno, "create %s", fifo);
         goto out;
     }
@@ -415,9 +416,7 @@ static int start_loaded(struct container *c, wharf_error *err)
     if (r < 0)
         return r;
     json_t *state = container_state_json(c, STATUS_RUNNING);
-    wharf_error e = {0};
-    if (hooks_run(c->config, "poststart", state, &e) < 0)
-        wlog_warn("container %s: %s", c->id, e.msg);
+    hooks_run_warn(c->config, "poststart", state, c->id);
     json_decref(state);
     return 0;
 }

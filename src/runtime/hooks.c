@@ -141,7 +141,8 @@ static int run_one(json_t *hook, const char *where, const char *state, wharf_err
     return wharf_error_errno(err, errno, "%s (%s): wait", where, path);
 }
 
-int hooks_run(json_t *spec, const char *kind, json_t *state, wharf_error *err)
+static int run_all(json_t *spec, const char *kind, json_t *state, const char *warn_id,
+                   wharf_error *err)
 {
     json_t *arr = json_object_get(json_object_get(spec, "hooks"), kind);
     if (!json_is_array(arr) || json_array_size(arr) == 0)
@@ -154,9 +155,24 @@ int hooks_run(json_t *spec, const char *kind, json_t *state, wharf_error *err)
     {
         char where[64];
         snprintf(where, sizeof(where), "hooks.%s[%zu]", kind, i);
-        if ((r = run_one(h, where, text, err)) < 0)
-            break;
+        if ((r = run_one(h, where, text, err)) < 0) {
+            if (!warn_id)
+                break;
+            wlog_warn("container %s: %s", warn_id, err->msg);
+            r = 0;
+        }
     }
     free(text);
     return r;
+}
+
+int hooks_run(json_t *spec, const char *kind, json_t *state, wharf_error *err)
+{
+    return run_all(spec, kind, state, NULL, err);
+}
+
+void hooks_run_warn(json_t *spec, const char *kind, json_t *state, const char *id)
+{
+    wharf_error err = {0};
+    run_all(spec, kind, state, id, &err);
 }

@@ -72,6 +72,9 @@ int spec_namespace_flag(const char *type);
  * "createRuntime", "createContainer", "startContainer", "poststart" or
  * "poststop". Fails on the first hook that fails or times out. */
 int hooks_run(json_t *spec, const char *kind, json_t *state, wharf_error *err);
+/* The same for poststart and poststop, whose failures the spec makes
+ * warnings: every hook runs, each failure is logged. */
+void hooks_run_warn(json_t *spec, const char *kind, json_t *state, const char *id);
 
 /* ---------------------------------------------------------------- sync */
 

@@ -161,9 +161,7 @@ int runtime_delete(const struct runtime_ctx *ctx, const char *id, bool force, wh
     if (cg && (r = cgroup_destroy(cg, err)) < 0)
         goto out;
     json_t *state = container_state_json(c, STATUS_STOPPED);
-    wharf_error e = {0};
-    if (hooks_run(c->config, "poststop", state, &e) < 0)
-        wlog_warn("container %s: %s", id, e.msg);
+    hooks_run_warn(c->config, "poststop", state, id);
     json_decref(state);
     r = wharf_rm_rf(c->dir, err);
 out:

@@ -242,7 +242,7 @@ teardown() {
         (.ociVersionMin | startswith("1.")) and (.ociVersionMax | startswith("1."))
         and (.hooks | index("prestart") and index("createRuntime") and index("poststop"))
         and (.mountOptions | index("ro") and index("nosuid") and index("rbind"))
-        and ([.linux.namespaces[]] | sort == ["cgroup","ipc","mount","network","pid","user","uts"])
+        and ((["cgroup","ipc","mount","network","pid","user","uts"] - .linux.namespaces) == [])
         and (.linux.capabilities | index("CAP_SYS_ADMIN") and index("CAP_NET_BIND_SERVICE"))
         and (.linux.cgroup | has("v1") and has("v2"))
         and .linux.seccomp.enabled == true
