@@ -102,7 +102,9 @@ void strbuf_release(strbuf *sb);
 
 /* Reads a whole file; *out is NUL-terminated and malloc'd (caller frees). */
 int wharf_read_file(const char *path, char **out, size_t *len, wharf_error *err);
-/* Writes to a temporary file in the same directory, fsyncs, renames over path. */
+/* Writes to a temporary file in the same directory and renames it over path:
+ * readers see the old content or the new, never a mix. No fsync: callers keep
+ * state that does not outlive a reboot (runtime and shim state under /run). */
 int wharf_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                             wharf_error *err);
 /* open(O_WRONLY) + one write(): for /proc, /sys and cgroup files. */
@@ -182,6 +184,9 @@ void wharf_log(enum wharf_log_level level, const char *fmt, ...) WHARF_PRINTF(2,
 #define wlog_warn(...) wharf_log(WHARF_LOG_WARN, __VA_ARGS__)
 #define wlog_info(...) wharf_log(WHARF_LOG_INFO, __VA_ARGS__)
 #define wlog_debug(...) wharf_log(WHARF_LOG_DEBUG, __VA_ARGS__)
+
+/* Milliseconds on the monotonic clock, for --debug timings. */
+double wharf_now_ms(void);
 
 /* RFC 3339 UTC with nanoseconds: "2026-11-22T05:12:03.123456789Z"; buf >= 40. */
 const char *wharf_time_rfc3339(char *buf, size_t len);

@@ -77,8 +77,6 @@ int wharf_write_file_atomic(const char *path, const void *data, size_t len, mode
     if (fd < 0)
         return wharf_error_errno(err, errno, "create %s", tmp);
     int r = wharf_write_all(fd, data, len);
-    if (r == 0 && fsync(fd) < 0)
-        r = -errno;
     if (close(fd) < 0 && r == 0)
         r = -errno;
     if (r == 0 && rename(tmp, path) < 0)

@@ -33,6 +33,13 @@ int wharf_log_fd(void)
     return log_fd;
 }
 
+double wharf_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 const char *wharf_time_rfc3339(char *buf, size_t len)
 {
     struct timespec ts;

@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <string.h>
@@ -338,6 +339,31 @@ int cgroup_enter(struct cgroup *cg, pid_t pid, wharf_error *err)
         int r = cgroup_write(dir, "cgroup.procs", pidstr, err);
         if (r < 0)
             return wharf_error_prefix(err, "cgroup %s: join pid %s", cg->path, pidstr);
+    }
+    return 0;
+}
+
+int cgroup_clone_fd(struct cgroup *cg, int *fd, wharf_error *err)
+{
+    const struct cgroup_host *host = cgroup_host_get();
+    *fd = -1;
+    if (!host->v2)
+        return 0;
+    _cleanup_free_ char *dir = cgroup_dir_on(host->v2, cg->path);
+    *fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*fd < 0)
+        return wharf_error_errno(err, errno, "cgroup %s: open %s", cg->path, dir);
+    return 0;
+}
+
+int cgroup_enter_self_v1(struct cgroup *cg, wharf_error *err)
+{
+    const struct cgroup_host *host = cgroup_host_get();
+    for (size_t i = 0; i < host->n_v1; i++) {
+        _cleanup_free_ char *dir = cgroup_dir_on(&host->v1[i], cg->path);
+        int r = cgroup_write(dir, "tasks", "0", err);
+        if (r < 0)
+            return wharf_error_prefix(err, "cgroup %s: join", cg->path);
     }
     return 0;
 }

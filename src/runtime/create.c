@@ -179,8 +179,11 @@ static int create_container(const struct runtime_ctx *ctx, const struct runtime_
     struct cgroup *cg = NULL;
     int sv[2] = {-1, -1};
     pid_t stage1 = -1, init_pid = -1;
+    int cgroup_fd = -1;
     bool made_dir = false;
     int lock_fd = -1;
+    double t0 = wharf_now_ms();
+    wlog_debug("create %s: begins at %.2f", opts->id, t0);
     int r = prepare(&cs, relay_out != NULL, err);
     if (r < 0)
         goto out;
@@ -228,18 +231,19 @@ static int create_container(const struct runtime_ctx *ctx, const struct runtime_
     const char *cgpath = json_string_value(json_object_get(linux_obj, "cgroupsPath"));
     if ((r = cgroup_create(cgpath ? cgpath : "", cs.id, ctx->systemd_cgroup, &cg, err)) < 0)
         goto out;
-    json_t *res = effective_resources(cs.spec);
-    r = cgroup_apply_resources(cg, res, err);
-    json_decref(res);
-    if (r < 0)
-        goto out;
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
         r = wharf_error_errno(err, errno, "socketpair");
         goto out;
     }
     cs.sync_fd = sv[1];
-    stage1 = fork();
+    cs.cg = cg;
+    /* The cgroup first, so nothing the container runs is ever outside it:
+     * stage 1 is born in the v2 directory and joins the v1 ones itself. */
+    if ((r = cgroup_clone_fd(cg, &cgroup_fd, err)) < 0)
+        goto out;
+    wlog_debug("create %s: config checked, cgroup ready at %.2f ms", opts->id, wharf_now_ms() - t0);
+    stage1 = fork_into_cgroup(cgroup_fd);
     if (stage1 < 0) {
         r = wharf_error_errno(err, errno, "fork");
         goto out;
@@ -251,10 +255,14 @@ static int create_container(const struct runtime_ctx *ctx, const struct runtime_
     close(sv[1]);
     sv[1] = -1;
 
-    /* The cgroup first, so nothing the container runs is ever outside it. */
-    if ((r = cgroup_enter(cg, stage1, err)) < 0)
-        goto out;
     sync_send(sv[0], SYNC_GO, 0, NULL);
+    /* Limits are written while stage 1 builds the namespaces: nothing of the
+     * user's runs before the init is released, long after this. */
+    json_t *res = effective_resources(cs.spec);
+    r = cgroup_apply_resources(cg, res, err);
+    json_decref(res);
+    if (r < 0)
+        goto out;
     struct sync_msg m;
     for (;;) {
         if ((r = sync_recv(sv[0], &m, err)) < 0)
@@ -271,6 +279,8 @@ static int create_container(const struct runtime_ctx *ctx, const struct runtime_
     }
     wait_child_status(stage1);
     stage1 = -1;
+    wlog_debug("create %s: namespaces ready, init is pid %d at %.2f ms", opts->id, (int)init_pid,
+               wharf_now_ms() - t0);
 
     json_t *process = json_object_get(cs.spec, "process");
     json_t *oom = json_object_get(process, "oomScoreAdj");
@@ -292,6 +302,7 @@ static int create_container(const struct runtime_ctx *ctx, const struct runtime_
         if ((r = sync_recv(sv[0], &m, err)) < 0)
             goto out;
         if (m.type == SYNC_HOOKS) {
+            wlog_debug("create %s: mounts done at %.2f ms", opts->id, wharf_now_ms() - t0);
             json_t *st = hook_state(&cs, "creating", init_pid);
             r = hooks_run(cs.spec, "prestart", st, err);
             if (r == 0)
@@ -303,6 +314,7 @@ static int create_container(const struct runtime_ctx *ctx, const struct runtime_
             }
             sync_send(sv[0], SYNC_HOOKS_DONE, 0, NULL);
         } else if (m.type == SYNC_READY) {
+            wlog_debug("create %s: init ready at %.2f ms", opts->id, wharf_now_ms() - t0);
             break;
         }
     }
@@ -360,6 +372,8 @@ out:
         close(sv[1]);
     if (cs.fifo_fd >= 0)
         close(cs.fifo_fd);
+    if (cgroup_fd >= 0)
+        close(cgroup_fd);
     if (cs.console_fd >= 0)
         close(cs.console_fd);
     if (cs.relay_fd >= 0)
@@ -475,6 +489,7 @@ int runtime_run(const struct runtime_ctx *ctx, const struct runtime_create_opts 
     }
     r = start_loaded(c, err);
     container_free(c);
+    wlog_debug("run %s: started at %.2f", opts->id, wharf_now_ms());
     if (r < 0) {
         wharf_error e = {0};
         runtime_delete(ctx, opts->id, true, &e);
@@ -484,16 +499,20 @@ int runtime_run(const struct runtime_ctx *ctx, const struct runtime_create_opts 
     }
     if (opts->detach)
         return 0;
+    double t0 = wharf_now_ms();
     if (master >= 0) {
         *status = console_relay(master, pid);
         close(master);
     } else {
         *status = wait_child_status(pid);
     }
+    wlog_debug("run %s: exited after %.2f ms", opts->id, wharf_now_ms() - t0);
+    t0 = wharf_now_ms();
     if (!opts->keep) {
         wharf_error e = {0};
         if (runtime_delete(ctx, opts->id, true, &e) < 0)
             wlog_warn("%s", e.msg);
+        wlog_debug("run %s: deleted in %.2f ms", opts->id, wharf_now_ms() - t0);
     }
     return 0;
 }

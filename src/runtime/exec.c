@@ -51,6 +51,7 @@ struct exec_state {
     int console_fd;
     const struct runtime_exec_opts *opts;
     json_t *seccomp;
+    struct cgroup *cg;
 };
 
 __attribute__((noreturn)) static void exec_fail(int fd, wharf_error *err)
@@ -87,6 +88,8 @@ __attribute__((noreturn)) static void exec_stage1(struct exec_state *es)
     struct sync_msg m;
     if (sync_expect(es->sync_fd, SYNC_GO, &m, &err) < 0)
         _exit(255);
+    if (es->cg && cgroup_enter_self_v1(es->cg, &err) < 0)
+        exec_fail(es->sync_fd, &err);
     for (size_t i = 0; i < NJOIN; i++) {
         if (es->ns_fd[i] < 0)
             continue;
@@ -158,7 +161,7 @@ int runtime_exec(const struct runtime_ctx *ctx, const struct runtime_exec_opts *
     struct cgroup *cg = NULL;
     int sv[2] = {-1, -1};
     pid_t stage1 = -1, pid = -1;
-    int relay = -1;
+    int relay = -1, cgroup_fd = -1;
     *status = 255;
     int r = container_load(ctx, opts->id, &c, err);
     if (r < 0)
@@ -200,7 +203,10 @@ int runtime_exec(const struct runtime_ctx *ctx, const struct runtime_exec_opts *
         goto out;
     }
     es.sync_fd = sv[1];
-    stage1 = fork();
+    es.cg = cg;
+    if (cg && (r = cgroup_clone_fd(cg, &cgroup_fd, err)) < 0)
+        goto out;
+    stage1 = fork_into_cgroup(cgroup_fd);
     if (stage1 < 0) {
         r = wharf_error_errno(err, errno, "fork");
         goto out;
@@ -211,8 +217,6 @@ int runtime_exec(const struct runtime_ctx *ctx, const struct runtime_exec_opts *
     }
     close(sv[1]);
     sv[1] = -1;
-    if (cg && (r = cgroup_enter(cg, stage1, err)) < 0)
-        goto out;
     sync_send(sv[0], SYNC_GO, 0, NULL);
     struct sync_msg m;
     if ((r = sync_expect(sv[0], SYNC_PID, &m, err)) < 0)
@@ -284,6 +288,8 @@ out:
             close(es.ns_fd[i]);
     if (es.root_fd >= 0)
         close(es.root_fd);
+    if (cgroup_fd >= 0)
+        close(cgroup_fd);
     if (es.console_fd >= 0)
         close(es.console_fd);
     if (relay >= 0)

@@ -8,6 +8,7 @@
  * own stderr.
  */
 #include "internal.h"
+#include "cgroup.h"
 #include "rootfs.h"
 
 #include <errno.h>
@@ -188,6 +189,9 @@ void init_stage1(struct create_state *cs)
         close(cs->lock_fd);
     if (cs->relay_fd >= 0)
         close(cs->relay_fd);
+    /* While still single-threaded and root on the host (see cgroup.h). */
+    if (cgroup_enter_self_v1(cs->cg, &err) < 0)
+        fail(cs->sync_fd, &err);
     if (sync_expect(cs->sync_fd, SYNC_GO, &m, &err) < 0)
         _exit(1);
     if (join_namespaces(cs, &err) < 0)

@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+struct cgroup;
+
 /* ---------------------------------------------------------------- state */
 
 enum container_status {
@@ -147,9 +149,14 @@ struct create_state {
     int console_fd; /* connected console socket, or -1 */
     int relay_fd;   /* our end of a socketpair standing in for it, or -1 */
     int lock_fd;    /* the parent's lock on the state directory */
+    struct cgroup *cg; /* stage 1 joins its v1 hierarchies itself */
 };
 /* Stage 1 (see runtime.h); never returns. */
 __attribute__((noreturn)) void init_stage1(struct create_state *cs);
+
+/* fork(), but born in the cgroup v2 directory cgroup_fd (see cgroup.h,
+ * "fast placement"); plain fork() when cgroup_fd is -1. */
+pid_t fork_into_cgroup(int cgroup_fd);
 
 /* Waits for pid (a child); returns the shell-style status (128+sig). */
 int wait_child_status(pid_t pid);

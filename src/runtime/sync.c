@@ -3,6 +3,9 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -58,4 +61,16 @@ int wait_child_status(pid_t pid)
     if (WIFSIGNALED(st))
         return 128 + WTERMSIG(st);
     return 255;
+}
+
+pid_t fork_into_cgroup(int cgroup_fd)
+{
+    if (cgroup_fd < 0)
+        return fork();
+    struct clone_args args = {
+        .flags = CLONE_INTO_CGROUP,
+        .exit_signal = SIGCHLD,
+        .cgroup = (uint64_t)cgroup_fd,
+    };
+    return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
