@@ -18,15 +18,14 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$REPO/build}
 ITER=${ITER:-50}
 WHARF=${WHARF_RUNTIME:-$BUILD/wharf-runtime}
+TIME_BIN=/usr/bin/time
 SHIM=${WHARF_SHIM:-$BUILD/wharf-shim}
 RUNC=${RUNC:-$(command -v runc 2>/dev/null || echo /usr/sbin/runc)}
-TIME_BIN=/usr/bin/time
 
 case $ITER in
 '' | *[!0-9]*) echo "ITER must be a positive number, not '$ITER'" >&2; exit 2 ;;
 esac
 [ "$ITER" -gt 0 ] || { echo "ITER must be positive" >&2; exit 2; }
-[ -x "$TIME_BIN" ] || { echo "$TIME_BIN (package time) is needed for the RSS figures" >&2; exit 2; }
 [ -x /bin/busybox ] || { echo "/bin/busybox (package busybox-static) is needed" >&2; exit 2; }
 command -v jq >/dev/null || { echo "jq is needed" >&2; exit 2; }
 
@@ -97,32 +96,6 @@ usable "$RUNC" || SPEC_RT=$WHARF
 jq '.process.terminal = false | .process.args = ["/bin/true"]' "$BUNDLE/config.json" >"$BUNDLE/c.json" &&
     mv "$BUNDLE/c.json" "$BUNDLE/config.json"
 
-now_ns() {
-    date +%s%N
-}
-
-# one_run NAME I: appends the wall time (ms) and peak RSS (KiB) of one run.
-one_run() {
-    local name=$1 i=$2 bin root id t0 t1 rc
-    bin=$(bin_of "$name")
-    root="$WORK/root-$name-$i"
-    id="bench-$$-$name-$i"
-    t0=$(now_ns)
-    timeout 60 "$TIME_BIN" -f %M -o "$WORK/rss.tmp" "$bin" --root "$root" run --bundle "$BUNDLE" "$id" \
-        </dev/null >/dev/null 2>"$WORK/err.tmp"
-    rc=$?
-    t1=$(now_ns)
-    if [ $rc -ne 0 ]; then
-        echo "$name run $i failed (exit $rc): $(grep -v 'Command exited' "$WORK/err.tmp" | head -n 3)" >&2
-        timeout 10 "$bin" --root "$root" delete --force "$id" >/dev/null 2>&1
-        [ -z "$(ls -A "$root" 2>/dev/null)" ] && rm -rf "$root" # else cleanup retries
-        return 1
-    fi
-    echo $(((t1 - t0) / 1000)) >>"$WORK/time-$name"
-    tail -n 1 "$WORK/rss.tmp" >>"$WORK/rss-$name"
-    rm -rf "$root"
-}
-
 # stat FILE P: the P-th percentile (nearest rank) of the numbers in FILE.
 percentile() {
     sort -n "$1" | awk -v p="$2" '{ v[NR] = $1 } END {
@@ -141,9 +114,29 @@ for name in wharf runc; do
 done
 
 failed=0
-for ((i = 1; i <= ITER; i++)); do
+args=()
+for name in "${runtimes[@]}"; do args+=("$name=$(bin_of "$name")"); done
+while read -r name us rc root id; do
+    if [ "$rc" -ne 0 ]; then
+        echo "$name run $id failed (exit $rc)" >&2
+        failed=$((failed + 1))
+        timeout 10 "$(bin_of "$name")" --root "$root" delete --force "$id" >/dev/null 2>&1
+        continue
+    fi
+    echo "$us" >>"$WORK/time-$name"
+    rm -rf "$root"
+done < <(python3 "$(dirname "$0")/timerun.py" "$ITER" "$WORK" "$BUNDLE" "${args[@]}")
+
+# Peak RSS in a separate pass: time(1) is a small C program, so its fork does
+# not inflate the figure the way a fork of the Python timer would.
+for ((i = 1; i <= 5; i++)); do
     for name in "${runtimes[@]}"; do
-        one_run "$name" "$i" || failed=$((failed + 1))
+        root="$WORK/rss-root-$name-$i"
+        if "$TIME_BIN" -f %M -o "$WORK/rss.tmp" "$(bin_of "$name")" --root "$root" run \
+            --bundle "$BUNDLE" "bench-$$-rss-$name-$i" </dev/null >/dev/null 2>&1; then
+            tail -n 1 "$WORK/rss.tmp" >>"$WORK/rss-$name"
+        fi
+        rm -rf "$root"
     done
 done
 
@@ -167,7 +160,7 @@ if [ -n "${median[wharf]:-}" ] && [ -n "${median[runc]:-}" ]; then
 else
     echo "ratio wharf/runc: n/a"
 fi
-echo "(rss_kib: median of the runtime process's peak RSS, /usr/bin/time %M)"
+echo "(wall time from timerun.py; rss_kib: median peak RSS of the runtime process, time(1) %M)"
 
 # Idle RSS of one shim supervising a sleeping container.
 shim_rss() {
