@@ -719,6 +719,21 @@ static int apply_devices_v1(const char *dir, const struct cgroup_dev_rule *rules
     return 0;
 }
 
+int cgroup_resources_parse(json_t *res, struct cgroup_resources *out, wharf_error *err)
+{
+    int r;
+    *out = (struct cgroup_resources){0};
+    if ((r = wjson_object(res, RES, "memory", false, &out->memory, err)) < 0 ||
+        (r = wjson_object(res, RES, "cpu", false, &out->cpu, err)) < 0 ||
+        (r = wjson_object(res, RES, "pids", false, &out->pids, err)) < 0 ||
+        (r = wjson_object(res, RES, "blockIO", false, &out->blkio, err)) < 0 ||
+        (r = wjson_array(res, RES, "hugepageLimits", false, &out->hugepages, err)) < 0 ||
+        (r = wjson_object(res, RES, "network", false, &out->network, err)) < 0 ||
+        (r = wjson_object(res, RES, "rdma", false, &out->rdma, err)) < 0)
+        return r;
+    return 0;
+}
+
 int cgroup_apply_resources(struct cgroup *cg, json_t *res, wharf_error *err)
 {
     if (!res || json_is_null(res))
@@ -738,11 +753,14 @@ int cgroup_apply_resources(struct cgroup *cg, json_t *res, wharf_error *err)
     if (devices && (r = cgroup_parse_devices(devices, where, &rules, &nrules, err)) < 0)
         return r;
 
+    struct cgroup_resources sections;
+    if ((r = cgroup_resources_parse(res, &sections, err)) < 0)
+        return r;
     _cleanup_free_ char *v2dir = host->v2 ? cgroup_dir_on(host->v2, cg->path) : NULL;
     if (host->layout == CGROUP_LAYOUT_V2)
-        r = cgroup_v2_apply(v2dir, res, err);
+        r = cgroup_v2_apply(v2dir, &sections, err);
     else
-        r = cgroup_v1_apply(cg, res, err);
+        r = cgroup_v1_apply(cg, &sections, err);
     if (r < 0)
         return r;
 

@@ -89,9 +89,16 @@ bool cgroup_dev_rules_allow(const struct cgroup_dev_rule *rules, size_t count, c
 
 /* ---- per-version writers (cgroup_v1.c / cgroup_v2.c) */
 
-int cgroup_v1_apply(struct cgroup *cg, json_t *res, wharf_error *err);
+/* The sections of linux.resources both versions' writers apply (borrowed;
+ * NULL when absent), checked once in cgroup.c. */
+struct cgroup_resources {
+    json_t *memory, *cpu, *pids, *blkio, *hugepages, *network, *rdma;
+};
+int cgroup_resources_parse(json_t *res, struct cgroup_resources *out, wharf_error *err);
+
+int cgroup_v1_apply(struct cgroup *cg, const struct cgroup_resources *res, wharf_error *err);
 /* dir is the v2 directory of the cgroup. */
-int cgroup_v2_apply(const char *dir, json_t *res, wharf_error *err);
+int cgroup_v2_apply(const char *dir, const struct cgroup_resources *res, wharf_error *err);
 /* Writes linux.resources.unified into the v2 directory dir. */
 int cgroup_v2_apply_unified(const char *dir, json_t *unified, wharf_error *err);
 /* Enables every controller the parent offers (that a container needs) in

@@ -437,19 +437,12 @@ static int apply_rdma(struct v1 *c, json_t *rdma)
     return 0;
 }
 
-int cgroup_v1_apply(struct cgroup *cg, json_t *res, wharf_error *err)
+int cgroup_v1_apply(struct cgroup *cg, const struct cgroup_resources *res, wharf_error *err)
 {
     struct v1 c = {cg, err};
-    json_t *memory, *cpu, *pids, *blkio, *huge, *net, *rdma;
+    json_t *memory = res->memory, *cpu = res->cpu, *pids = res->pids, *blkio = res->blkio,
+           *huge = res->hugepages, *net = res->network, *rdma = res->rdma;
     int r;
-    if ((r = wjson_object(res, RES, "memory", false, &memory, err)) < 0 ||
-        (r = wjson_object(res, RES, "cpu", false, &cpu, err)) < 0 ||
-        (r = wjson_object(res, RES, "pids", false, &pids, err)) < 0 ||
-        (r = wjson_object(res, RES, "blockIO", false, &blkio, err)) < 0 ||
-        (r = wjson_array(res, RES, "hugepageLimits", false, &huge, err)) < 0 ||
-        (r = wjson_object(res, RES, "network", false, &net, err)) < 0 ||
-        (r = wjson_object(res, RES, "rdma", false, &rdma, err)) < 0)
-        return r;
     if (memory && (r = apply_memory(&c, memory)) < 0)
         return r;
     if (cpu && (r = apply_cpu(&c, cpu)) < 0)

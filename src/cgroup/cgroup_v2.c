@@ -360,19 +360,12 @@ static int apply_rdma(struct v2 *c, json_t *rdma)
     return 0;
 }
 
-int cgroup_v2_apply(const char *dir, json_t *res, wharf_error *err)
+int cgroup_v2_apply(const char *dir, const struct cgroup_resources *res, wharf_error *err)
 {
     struct v2 c = {dir, err};
-    json_t *memory, *cpu, *pids, *blkio, *huge, *net, *rdma;
+    json_t *memory = res->memory, *cpu = res->cpu, *pids = res->pids, *blkio = res->blkio,
+           *huge = res->hugepages, *net = res->network, *rdma = res->rdma;
     int r;
-    if ((r = wjson_object(res, RES, "memory", false, &memory, err)) < 0 ||
-        (r = wjson_object(res, RES, "cpu", false, &cpu, err)) < 0 ||
-        (r = wjson_object(res, RES, "pids", false, &pids, err)) < 0 ||
-        (r = wjson_object(res, RES, "blockIO", false, &blkio, err)) < 0 ||
-        (r = wjson_array(res, RES, "hugepageLimits", false, &huge, err)) < 0 ||
-        (r = wjson_object(res, RES, "network", false, &net, err)) < 0 ||
-        (r = wjson_object(res, RES, "rdma", false, &rdma, err)) < 0)
-        return r;
     if (net && (json_object_get(net, "classID") ||
                 json_array_size(json_object_get(net, "priorities")) > 0))
         return wharf_error_set(err, -EOPNOTSUPP,

@@ -7,7 +7,6 @@
  */
 #include "internal.h"
 #include "cgroup.h"
-#include "security.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -282,19 +281,7 @@ static int create_container(const struct runtime_ctx *ctx, const struct runtime_
     wlog_debug("create %s: namespaces ready, init is pid %d at %.2f ms", opts->id, (int)init_pid,
                wharf_now_ms() - t0);
 
-    json_t *process = json_object_get(cs.spec, "process");
-    json_t *oom = json_object_get(process, "oomScoreAdj");
-    if (json_is_integer(oom)) {
-        char path[64], val[32];
-        snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)init_pid);
-        snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(oom));
-        wharf_error e = {0};
-        if ((r = wharf_write_string(path, val, &e)) < 0) {
-            r = wharf_error_set(err, r, "process.oomScoreAdj: %s", e.msg);
-            goto out;
-        }
-    }
-    if ((r = security_rlimits_apply(json_object_get(process, "rlimits"), init_pid, err)) < 0)
+    if ((r = process_apply_limits(json_object_get(cs.spec, "process"), init_pid, err)) < 0)
         goto out;
     sync_send(sv[0], SYNC_GO, init_pid, NULL);
 

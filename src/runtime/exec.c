@@ -8,7 +8,6 @@
  */
 #include "internal.h"
 #include "cgroup.h"
-#include "security.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -224,16 +223,8 @@ int runtime_exec(const struct runtime_ctx *ctx, const struct runtime_exec_opts *
     pid = m.value;
     wait_child_status(stage1);
     stage1 = -1;
-    if ((r = security_rlimits_apply(json_object_get(opts->process, "rlimits"), pid, err)) < 0)
+    if ((r = process_apply_limits(opts->process, pid, err)) < 0)
         goto out;
-    json_t *oom = json_object_get(opts->process, "oomScoreAdj");
-    if (json_is_integer(oom)) {
-        char path[64], val[32];
-        snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)pid);
-        snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(oom));
-        if ((r = wharf_write_string(path, val, err)) < 0)
-            goto out;
-    }
     if (!opts->detach) {
         exec_forward_pid = pid;
         struct sigaction sa = {.sa_handler = exec_forward};

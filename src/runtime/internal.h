@@ -113,6 +113,10 @@ struct process_exec {
 };
 int process_prepare_exec(const struct process_exec *p, char **resolved_path, wharf_error *err);
 int process_exec(const struct process_exec *p, const char *resolved_path, wharf_error *err);
+/* From outside, before the process runs user code: process.oomScoreAdj and
+ * process.rlimits applied to pid (raising limits needs the host's privileges,
+ * which a process in a user namespace no longer has). */
+int process_apply_limits(json_t *process, pid_t pid, wharf_error *err);
 
 /* Creates a pty inside the current mount namespace (/dev/ptmx), sends the
  * master over the connected console socket, makes the slave the controlling

@@ -178,3 +178,18 @@ int process_exec(const struct process_exec *p, const char *resolved_path, wharf_
     free(envp);
     return wharf_error_errno(err, e, "exec %s", resolved_path);
 }
+
+int process_apply_limits(json_t *process, pid_t pid, wharf_error *err)
+{
+    json_t *oom = json_object_get(process, "oomScoreAdj");
+    if (json_is_integer(oom)) {
+        char path[64], val[32];
+        snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)pid);
+        snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(oom));
+        wharf_error e = {0};
+        int r = wharf_write_string(path, val, &e);
+        if (r < 0)
+            return wharf_error_set(err, r, "process.oomScoreAdj: %s", e.msg);
+    }
+    return security_rlimits_apply(json_object_get(process, "rlimits"), pid, err);
+}

@@ -762,12 +762,20 @@ static char *fake_v2_dir(void)
     return xstrdup(tmpl);
 }
 
+/* The v2 writers take parsed sections; the tests hold whole resources objects. */
+static int v2_apply_json(const char *dir, json_t *res, wharf_error *err)
+{
+    struct cgroup_resources sections;
+    int r = cgroup_resources_parse(res, &sections, err);
+    return r < 0 ? r : cgroup_v2_apply(dir, &sections, err);
+}
+
 static void check_v2(const char *resources, const char *file, const char *want)
 {
     char *dir = fake_v2_dir();
     json_t *j = parse(resources);
     wharf_error err = {0};
-    int r = cgroup_v2_apply(dir, j, &err);
+    int r = v2_apply_json(dir, j, &err);
     json_decref(j);
     char *got = NULL;
     if (r == 0)
@@ -810,15 +818,15 @@ static void test_v2_conversions(void **state)
     char *dir = fake_v2_dir();
     wharf_error err = {0};
     json_t *j = parse("{\"memory\":{\"limit\":4000,\"swap\":1000}}");
-    assert_true(cgroup_v2_apply(dir, j, &err) < 0);
+    assert_true(v2_apply_json(dir, j, &err) < 0);
     assert_non_null(strstr(err.msg, "linux.resources.memory.swap"));
     json_decref(j);
     j = parse("{\"cpu\":{\"realtimeRuntime\":1000}}");
-    assert_true(cgroup_v2_apply(dir, j, &err) < 0);
+    assert_true(v2_apply_json(dir, j, &err) < 0);
     assert_non_null(strstr(err.msg, "linux.resources.cpu.realtimeRuntime"));
     json_decref(j);
     j = parse("{\"rdma\":{\"mlx\":{\"hcaHandles\":1}}}");
-    assert_true(cgroup_v2_apply(dir, j, &err) < 0);
+    assert_true(v2_apply_json(dir, j, &err) < 0);
     assert_non_null(strstr(err.msg, "linux.resources.rdma.mlx"));
     json_decref(j);
     wharf_rm_rf(dir, NULL);
