@@ -179,6 +179,7 @@ static int create_container(const struct runtime_ctx *ctx, const struct runtime_
     int sv[2] = {-1, -1};
     pid_t stage1 = -1, init_pid = -1;
     int cgroup_fd = -1;
+    char *fifo = NULL;
     bool made_dir = false;
     int lock_fd = -1;
     double t0 = wharf_now_ms();
@@ -201,7 +202,7 @@ static int create_container(const struct runtime_ctx *ctx, const struct runtime_
         goto out;
     }
     cs.lock_fd = lock_fd;
-    _cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", cs.dir);
+    fifo = xasprintf("%s/exec.fifo", cs.dir);
     /* 0622 whatever the umask: an init in a user namespace opens it as "other". */
     if (mkfifo(fifo, 0622) < 0 || chmod(fifo, 0622) < 0) {
         r = wharf_error_errno(err, errno, "create %s", fifo);
@@ -369,6 +370,7 @@ out:
         close(lock_fd);
     if (cs.spec)
         json_decref(cs.spec);
+    free(fifo);
     free(cs.bundle);
     free(cs.rootfs);
     free(cs.dir);
