@@ -153,13 +153,14 @@ teardown() {
 }
 
 @test "pause freezes the processes and resume thaws them" {
-    make_bundle "$B" sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.05; done'
+    # The counter is replaced atomically so a read never sees a half-written file.
+    make_bundle "$B" sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/c.new; mv /tmp/c.new /tmp/count; sleep 0.05; done'
     edit_config "$B" '.root.readonly = false'
     create_ct "$B" "$ID"
     rt start "$ID"
     pid=$(ct_pid "$ID")
     counter="/proc/$pid/root/tmp/count"
-    sleep 0.3
+    for _ in $(seq 100); do [ -s "$counter" ] && break; sleep 0.05; done
     [ -s "$counter" ]
 
     rt pause "$ID"
