@@ -71,6 +71,30 @@ static int write_sysctls(json_t *spec, wharf_error *err)
     return 0;
 }
 
+/* linux.timeOffsets, written after unshare(CLONE_NEWTIME) and before the
+ * first process enters the namespace (the init, cloned next). */
+static int write_time_offsets(json_t *spec, wharf_error *err)
+{
+    json_t *offsets = json_object_get(json_object_get(spec, "linux"), "timeOffsets");
+    const char *clock;
+    json_t *o;
+    strbuf sb = STRBUF_INIT;
+    json_object_foreach(offsets, clock, o)
+    {
+        strbuf_addf(&sb, "%s %lld %lld\n", clock,
+                    (long long)json_integer_value(json_object_get(o, "secs")),
+                    (long long)json_integer_value(json_object_get(o, "nanosecs")));
+    }
+    int r = 0;
+    if (sb.len) {
+        wharf_error e = {0};
+        if ((r = wharf_write_string("/proc/self/timens_offsets", strbuf_str(&sb), &e)) < 0)
+            r = wharf_error_set(err, r, "linux.timeOffsets: %s", e.msg);
+    }
+    strbuf_release(&sb);
+    return r;
+}
+
 struct hook_data {
     struct create_state *cs;
     pid_t host_pid;
@@ -200,6 +224,8 @@ void init_stage1(struct create_state *cs)
         wharf_error_errno(&err, errno, "linux.namespaces: create namespaces");
         fail(cs->sync_fd, &err);
     }
+    if ((cs->unshare_flags & CLONE_NEWTIME) && write_time_offsets(cs->spec, &err) < 0)
+        fail(cs->sync_fd, &err);
     if (cs->new_userns) {
         if (sync_send(cs->sync_fd, SYNC_USERMAP, 0, NULL) < 0 ||
             sync_expect(cs->sync_fd, SYNC_USERMAP_DONE, &m, &err) < 0)

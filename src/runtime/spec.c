@@ -280,6 +280,33 @@ int spec_validate(json_t *spec, const char *bundle, wharf_error *err)
             (r = security_seccomp_validate(seccomp, err)) < 0 ||
             (r = wjson_object(linux_obj, "linux", "resources", false, &resources, err)) < 0)
             return r;
+        json_t *offsets = NULL;
+        if ((r = wjson_object(linux_obj, "linux", "timeOffsets", false, &offsets, err)) < 0)
+            return r;
+        const char *clock;
+        json_t *o;
+        json_object_foreach(offsets, clock, o)
+        {
+            if (strcmp(clock, "monotonic") != 0 && strcmp(clock, "boottime") != 0)
+                return wharf_error_set(err, -EINVAL,
+                                       "linux.timeOffsets.%s: only monotonic and boottime", clock);
+            char w[64];
+            snprintf(w, sizeof(w), "linux.timeOffsets.%s", clock);
+            int64_t v;
+            bool have;
+            if (!json_is_object(o))
+                return wharf_error_set(err, -EINVAL, "%s: expected an object", w);
+            if ((r = wjson_int64(o, w, "secs", &v, &have, err)) < 0 ||
+                (r = wjson_int64(o, w, "nanosecs", &v, &have, err)) < 0)
+                return r;
+        }
+        bool new_time = false;
+        for (size_t i = 0; i < nns; i++)
+            if (ns[i].flag == CLONE_NEWTIME && !ns[i].path)
+                new_time = true;
+        if (json_object_size(offsets) > 0 && !new_time)
+            return wharf_error_set(err, -EINVAL,
+                                   "linux.timeOffsets: offsets require a new time namespace");
         const char *cgpath = NULL;
         if ((r = wjson_string(linux_obj, "linux", "cgroupsPath", false, &cgpath, err)) < 0)
             return r;

@@ -227,3 +227,16 @@ teardown() {
     [ "$status" -eq 0 ]
     echo "$output" | grep -E '^[0-9]+:pids:/.+'
 }
+
+@test "a time namespace applies linux.timeOffsets" {
+    is_runc && skip "runc 1.1 has no time namespace support"
+    make_bundle "$B" cat /proc/uptime
+    edit_config "$B" '.linux.namespaces += [{type: "time"}]
+        | .linux.timeOffsets = {boottime: {secs: 86400, nanosecs: 0}}'
+    run rt run --bundle "$B" "$ID"
+    [ "$status" -eq 0 ]
+    host=$(cut -d. -f1 /proc/uptime)
+    inside=$(echo "$output" | cut -d. -f1)
+    [ $((inside - host)) -ge 86399 ]
+    [ $((inside - host)) -le 86460 ]
+}

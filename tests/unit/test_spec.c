@@ -110,6 +110,10 @@ static void test_bad_configs_name_the_field(void **state)
                  "process.oomScoreAdj");
     expect_error("{\"process\": {\"args\": [\"sh\"], \"cwd\": \"/\", \"user\": {\"uid\": -1}}}",
                  "process.user.uid");
+    expect_error("{\"linux\": {\"timeOffsets\": {\"boottime\": {\"secs\": 1}}}}",
+                 "require a new time namespace");
+    expect_error("{\"linux\": {\"timeOffsets\": {\"realtime\": {\"secs\": 1}}}}",
+                 "linux.timeOffsets.realtime");
 }
 
 static void test_namespace_order(void **state)
