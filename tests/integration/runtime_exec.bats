@@ -207,3 +207,23 @@ EOF
     echo "$output" | grep -qi 'console'
     [ -z "$(ls "$(test_root)")" ]
 }
+
+@test "run from a terminal without a console socket relays the terminal" {
+    make_bundle "$B" sh
+    edit_config "$B" '.process.terminal = true'
+    # script(1) gives the runtime a real terminal on its stdin and stdout.
+    run sh -c "(sleep 0.5; echo 'echo INSIDE \$(tty) \$\$'; sleep 0.3; echo 'exit 5') |
+        script -qec '$RUNTIME --root $(test_root) run --bundle $B $ID' /dev/null"
+    [ "$status" -eq 5 ]
+    [[ "$output" == *"INSIDE /dev/pts/0 1"* ]]
+}
+
+@test "exec -t from a terminal without a console socket relays the terminal" {
+    make_bundle "$B"
+    create_ct "$B" "$ID"
+    rt start "$ID"
+    run sh -c "(sleep 0.5; echo 'echo EXEC \$(tty)'; sleep 0.3; echo 'exit 4') |
+        script -qec '$RUNTIME --root $(test_root) exec -t $ID sh' /dev/null"
+    [ "$status" -eq 4 ]
+    [[ "$output" == *"EXEC /dev/pts/"* ]]
+}
