@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <time.h>
 
 extern char **environ;
 
@@ -636,6 +637,59 @@ out:
     return rc;
 }
 
+/* `events`: with --stats one stats object; otherwise a stats object every
+ * --interval and an {"type":"oom"} event whenever the OOM-kill counter grows,
+ * until the container stops (as runc does; containerd reads these). */
+static int cmd_events(struct cmd_ctx *c)
+{
+    static const struct option opts[] = {
+        {"stats", no_argument, 0, 's'}, {"interval", required_argument, 0, 'i'}, {0, 0, 0, 0}};
+    bool once = false;
+    double interval = 5;
+    int ch;
+    while ((ch = getopt_long(c->argc, c->argv, "+", opts, NULL)) != -1) {
+        if (ch == 's') {
+            once = true;
+        } else if (ch == 'i') {
+            char *end;
+            interval = strtod(optarg, &end);
+            if (end == optarg || interval <= 0 || (*end && strcmp(end, "s") != 0 &&
+                                                   strcmp(end, "ms") != 0))
+                return usage_error("events: invalid --interval '%s'", optarg);
+            if (strcmp(end, "ms") == 0)
+                interval /= 1000;
+        } else {
+            return usage_error("events: bad option");
+        }
+    }
+    if (need_id(c, "events", 1))
+        return 1;
+    const char *id = c->argv[optind];
+    uint64_t last_oom = 0;
+    bool first = true;
+    for (;;) {
+        wharf_error err = {0};
+        uint64_t oom = 0;
+        json_t *ev = runtime_stats(&c->rt, id, &oom, &err);
+        if (!ev)
+            return first ? fail(&err) : 0; /* it stopped: the stream ends */
+        if (!first && oom > last_oom) {
+            printf("{\"type\":\"oom\",\"id\":\"%s\"}\n", id);
+        }
+        last_oom = oom;
+        first = false;
+        char *text = json_dumps(ev, JSON_COMPACT);
+        printf("%s\n", text);
+        fflush(stdout);
+        free(text);
+        json_decref(ev);
+        if (once)
+            return 0;
+        struct timespec ts = {(time_t)interval, (long)((interval - (time_t)interval) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int cmd_features(struct cmd_ctx *c)
 {
     (void)c;
@@ -694,6 +748,7 @@ static void print_help(FILE *f)
             "  pause     freeze every process of a container\n"
             "  resume    thaw a paused container\n"
             "  update    change resource limits\n"
+            "  events    resource usage (--stats once, else every --interval) and OOM events\n"
             "  features  what this runtime supports, as JSON\n"
             "  spec      write a default config.json\n\n"
             "Global options:\n"
@@ -768,6 +823,7 @@ int main(int argc, char **argv)
         {"delete", cmd_delete, false}, {"list", cmd_list, false},    {"ps", cmd_ps, false},
         {"pause", cmd_pause, false},   {"resume", cmd_resume, false}, {"update", cmd_update, false},
         {"features", cmd_features, false}, {"spec", cmd_spec, false},
+        {"events", cmd_events, false},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         if (strcmp(cmds[i].name, cmd) != 0)

@@ -270,3 +270,29 @@ int runtime_pids(const struct runtime_ctx *ctx, const char *id, pid_t **pids, si
     container_free(c);
     return r;
 }
+
+json_t *runtime_stats(const struct runtime_ctx *ctx, const char *id, uint64_t *oom_count,
+                      wharf_error *err)
+{
+    struct container *c = NULL;
+    if (container_load(ctx, id, &c, err) < 0)
+        return NULL;
+    json_t *ev = NULL;
+    struct cgroup *cg = NULL;
+    if (container_status(c) == STATUS_STOPPED) {
+        wharf_error_set(err, -ESRCH, "container %s is not running", id);
+    } else if (open_cgroup(c, &cg, err) == 0) {
+        json_t *data = cgroup_stats(cg, err);
+        if (data)
+            ev = json_pack("{s:s, s:s, s:o}", "type", "stats", "id", id, "data", data);
+        if (ev && oom_count) {
+            _cleanup_free_ char *dir = NULL;
+            *oom_count = 0;
+            if (cgroup_memory_dir_of_pid(c->pid, &dir, NULL) == 0)
+                cgroup_oom_kills_in_dir(dir, oom_count, NULL);
+        }
+        cgroup_free(cg);
+    }
+    container_free(c);
+    return ev;
+}

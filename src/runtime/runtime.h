@@ -61,6 +61,10 @@ int runtime_delete(const struct runtime_ctx *ctx, const char *id, bool force, wh
 json_t *runtime_list(const struct runtime_ctx *ctx, wharf_error *err);
 int runtime_pids(const struct runtime_ctx *ctx, const char *id, pid_t **pids, size_t *count,
                  wharf_error *err);
+/* One runc-style event: {"type":"stats","id":ID,"data":{cpu, memory, pids}}
+ * (new reference); with oom_count, the memory cgroup's OOM-kill counter too. */
+json_t *runtime_stats(const struct runtime_ctx *ctx, const char *id, uint64_t *oom_count,
+                      wharf_error *err);
 int runtime_pause(const struct runtime_ctx *ctx, const char *id, wharf_error *err);
 int runtime_resume(const struct runtime_ctx *ctx, const char *id, wharf_error *err);
 /* Applies a linux.resources object to a running container and records it. */

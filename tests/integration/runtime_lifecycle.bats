@@ -292,3 +292,16 @@ teardown() {
     [ "${lines[0]}" = foo=from-config ]
     [ "${lines[1]}" = /tmp ]
 }
+
+@test "events --stats prints the cgroup's usage, and the stream reports OOM kills" {
+    make_bundle "$B" sh -c 'while :; do head -c 40000000 /dev/zero | sort >/dev/null; sleep 0.2; done'
+    edit_config "$B" '.linux.resources.memory = {limit: 16777216, swap: 16777216}'
+    create_ct "$B" "$ID"
+    rt start "$ID"
+    run rt events --stats "$ID"
+    [ "$status" -eq 0 ]
+    echo "$output" | jq -e --arg id "$ID" '.type == "stats" and .id == $id
+        and (.data.memory.usage.usage > 0) and (.data.pids.current >= 1)'
+    run timeout 4 "$RUNTIME" --root "$(test_root)" events --interval 200ms "$ID"
+    echo "$output" | jq -e -s --arg id "$ID" 'map(select(.type == "oom" and .id == $id)) | length >= 1'
+}
