@@ -384,10 +384,39 @@ int runtime_create(const struct runtime_ctx *ctx, const struct runtime_create_op
     return create_container(ctx, opts, &pid, NULL, err);
 }
 
+/* The init's executable as /proc shows it, for noticing its execve. */
+static void exe_of(pid_t pid, char *buf, size_t len)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+    ssize_t n = readlink(path, buf, len - 1);
+    buf[n > 0 ? n : 0] = '\0';
+}
+
+/* After the fifo byte the init still runs startContainer hooks before its
+ * execve; poststart hooks must come after that, so wait until /proc shows a
+ * different executable (or the init is gone). */
+static void wait_for_execve(struct container *c, const char *before)
+{
+    long delay_us = 50;
+    for (double waited = 0; waited < 60e6; waited += (double)delay_us) {
+        char now[4096];
+        exe_of(c->pid, now, sizeof(now));
+        if (strcmp(now, before) != 0 || proc_start_time(c->pid) != c->start_time)
+            return;
+        struct timespec ts = {0, delay_us * 1000};
+        nanosleep(&ts, NULL);
+        if (delay_us < 5000)
+            delay_us *= 2;
+    }
+}
+
 /* Opens exec.fifo without blocking and waits for the init's byte, giving up
  * if the init dies first (a blocking open would hang forever). */
 static int release_init(struct container *c, wharf_error *err)
 {
+    char exe_before[4096];
+    exe_of(c->pid, exe_before, sizeof(exe_before));
     _cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", c->dir);
     _cleanup_close_ int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
@@ -406,6 +435,7 @@ static int release_init(struct container *c, wharf_error *err)
             return wharf_error_set(err, -ESRCH, "container %s: the init process died", c->id);
     }
     unlink(fifo);
+    wait_for_execve(c, exe_before);
     return 0;
 }
 
