@@ -1,0 +1,38 @@
+/*
+ * dockerapi — the Docker Engine API routes: turns HTTP requests (http.h)
+ * into calls on the image store (image.h) and, as it grows, the container
+ * layer (cri.h), and their results into Docker's JSON shapes and status
+ * codes, so the docker CLI and SDKs work against the wharf daemon.
+ *
+ * Owns: request/response shapes of the API (swagger in shared/reference).
+ * Must not: own any state of its own beyond the handles it is given, or
+ * know how images or containers are stored.
+ *
+ * So far: /_ping, /version, /info, /images/json, /images/load,
+ * /images/{name}/json, /images/{name}/history, /images/{name}/tag,
+ * DELETE /images/{name}, /images/prune, /images/get.
+ */
+#ifndef WHARF_DOCKERAPI_H
+#define WHARF_DOCKERAPI_H
+
+#include "base.h"
+#include "http.h"
+#include "image.h"
+
+#define DOCKERAPI_VERSION "1.47"     /* the newest API version served */
+#define DOCKERAPI_MIN_VERSION "1.24" /* the oldest */
+
+struct dockerapi {
+    image_store *images; /* borrowed */
+    const char *root;    /* the daemon's data root, for info */
+    const char *tmp_dir; /* where uploads are spooled */
+};
+
+/* Adds every route to router; api must outlive the router. */
+int dockerapi_register(struct dockerapi *api, http_router *router, wharf_error *err);
+
+/* The headers every response carries (Api-Version, Ostype, Server, ...),
+ * NULL-terminated name/value pairs for http_server_config.headers. */
+const char *const *dockerapi_default_headers(void);
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * images.c — the /images routes over the image store. Uploads (load) are
+ * spooled to an unlinked temporary file as they arrive, because the store
+ * reads archives from an fd; saves are streamed out through a pipe fed by a
+ * thread.
+ */
+#include "dockerapi.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <string.h>
+
+int dockerapi_register_system(struct dockerapi *api, http_router *r, wharf_error *err);
+
+static http_response *image_error(const wharf_error *err, const char *name)
+{
+    if (err->code == -ENOENT)
+        return http_response_error(404, "No such image: %s", name);
+    if (err->code == -EEXIST || err->code == -EBUSY)
+        return http_response_error(409, "%s", err->msg);
+    return http_response_from_error(err);
+}
+
+static http_response *list(http_request *req, void *ud)
+{
+    (void)req;
+    struct dockerapi *api = ud;
+    wharf_error err = {0};
+    json_t *all = image_store_list(api->images, &err);
+    return all ? http_response_json(200, all) : http_response_from_error(&err);
+}
+
+static http_response *inspect(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    const char *name = http_request_param(req, "name");
+    wharf_error err = {0};
+    json_t *j = image_store_inspect(api->images, name, &err);
+    return j ? http_response_json(200, j) : image_error(&err, name);
+}
+
+static http_response *history(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    const char *name = http_request_param(req, "name");
+    wharf_error err = {0};
+    json_t *j = image_store_history(api->images, name, &err);
+    return j ? http_response_json(200, j) : image_error(&err, name);
+}
+
+static http_response *tag(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    const char *name = http_request_param(req, "name");
+    const char *repo = http_request_query(req, "repo");
+    const char *t = http_request_query(req, "tag");
+    if (!repo || !*repo)
+        return http_response_error(400, "repository name must be given (query parameter repo)");
+    _cleanup_free_ char *target = t && *t ? xasprintf("%s:%s", repo, t) : xstrdup(repo);
+    wharf_error err = {0};
+    if (image_store_tag(api->images, name, target, &err) < 0)
+        return err.code == -ENOENT ? image_error(&err, name) : http_response_from_error(&err);
+    return http_response_empty(201);
+}
+
+static http_response *remove_image(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    const char *name = http_request_param(req, "name");
+    bool force = http_request_query_bool(req, "force", false);
+    json_t *report = NULL;
+    wharf_error err = {0};
+    if (image_store_remove(api->images, name, force, NULL, NULL, &report, &err) < 0)
+        return image_error(&err, name);
+    return http_response_json(200, report ? report : json_array());
+}
+
+static http_response *prune(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    /* filters={"dangling":["false"]} asks for every unused image. */
+    const char *filters = http_request_query(req, "filters");
+    bool all = filters && strstr(filters, "\"dangling\"") && strstr(filters, "false");
+    json_t *report = NULL;
+    wharf_error err = {0};
+    if (image_store_prune(api->images, all, NULL, NULL, &report, &err) < 0)
+        return http_response_from_error(&err);
+    return http_response_json(200, report);
+}
+
+static void close_spool(void *p)
+{
+    int *fd = p;
+    if (*fd >= 0)
+        close(*fd);
+    free(fd);
+}
+
+static int load_chunk(http_request *req, const void *data, size_t len, void *ud, wharf_error *err)
+{
+    struct dockerapi *api = ud;
+    int *fd = http_request_data(req);
+    if (!fd) {
+        fd = xmalloc(sizeof(*fd));
+        *fd = open(api->tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        http_request_set_data(req, fd, close_spool);
+        if (*fd < 0)
+            return wharf_error_errno(err, errno, "spool the upload in %s", api->tmp_dir);
+    }
+    int r = wharf_write_all(*fd, data, len);
+    return r < 0 ? wharf_error_errno(err, -r, "spool the upload") : 0;
+}
+
+static http_response *load(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    int *fd = http_request_data(req);
+    if (!fd)
+        return http_response_error(400, "no image archive in the request body");
+    lseek(*fd, 0, SEEK_SET);
+    json_t *loaded = NULL;
+    wharf_error err = {0};
+    if (image_store_load(api->images, *fd, &loaded, &err) < 0)
+        return http_response_error(400, "%s", err.msg);
+    /* docker load prints the "stream" of each message. */
+    strbuf out = STRBUF_INIT;
+    size_t i;
+    json_t *ref;
+    bool quiet = http_request_query_bool(req, "quiet", false);
+    json_array_foreach(loaded, i, ref)
+    {
+        const char *s = json_string_value(ref);
+        _cleanup_free_ char *shown = strncmp(s, "sha256:", 7) == 0 ? xstrdup(s)
+                                                                    : image_ref_familiarize(s);
+        json_t *msg = json_pack("{s:s++}", "stream",
+                                strncmp(s, "sha256:", 7) == 0 ? "Loaded image ID: "
+                                                              : "Loaded image: ",
+                                shown ? shown : s, "\n");
+        char *text = json_dumps(msg, JSON_COMPACT);
+        strbuf_addf(&out, "%s\n", text);
+        free(text);
+        json_decref(msg);
+    }
+    (void)quiet;
+    json_decref(loaded);
+    http_response *resp = http_response_bytes(200, "application/json", out.buf ? out.buf : "",
+                                              out.len);
+    strbuf_release(&out);
+    return resp;
+}
+
+struct save_job {
+    image_store *images;
+    char **refs;
+    size_t n;
+    int fd;
+};
+
+static void *save_thread(void *p)
+{
+    struct save_job *job = p;
+    wharf_error err = {0};
+    image_store_save(job->images, (const char *const *)job->refs, job->n,
+                     IMAGE_FORMAT_DOCKER_ARCHIVE, job->fd, &err);
+    close(job->fd); /* the client sees the end (a short tar when it failed) */
+    for (size_t i = 0; i < job->n; i++)
+        free(job->refs[i]);
+    free(job->refs);
+    free(job);
+    return NULL;
+}
+
+static http_response *save(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    size_t n = 0;
+    const char **names = NULL;
+    const char *one = http_request_param(req, "name"); /* /images/{name}/get */
+    if (one) {
+        names = xcalloc(2, sizeof(*names));
+        names[0] = one;
+        n = 1;
+    } else {
+        names = http_request_query_all(req, "names", &n);
+    }
+    if (n == 0) {
+        free(names);
+        return http_response_error(400, "no image named (query parameter names)");
+    }
+    /* Check them all first so a missing one is a clean 404, not a cut tar. */
+    for (size_t i = 0; i < n; i++) {
+        char id[72];
+        wharf_error err = {0};
+        if (image_store_resolve(api->images, names[i], id, &err) < 0) {
+            http_response *r = image_error(&err, names[i]);
+            free(names);
+            return r;
+        }
+    }
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+        free(names);
+        return http_response_error(500, "pipe: %s", strerror(errno));
+    }
+    struct save_job *job = xcalloc(1, sizeof(*job));
+    job->images = api->images;
+    job->n = n;
+    job->refs = xcalloc(n, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        job->refs[i] = xstrdup(names[i]);
+    free(names);
+    job->fd = pipefd[1];
+    pthread_t t;
+    if (pthread_create(&t, NULL, save_thread, job) != 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
+        for (size_t i = 0; i < n; i++)
+            free(job->refs[i]);
+        free(job->refs);
+        free(job);
+        return http_response_error(500, "cannot start the save");
+    }
+    pthread_detach(t);
+    return http_response_fd(200, "application/x-tar", pipefd[0]);
+}
+
+int dockerapi_register(struct dockerapi *api, http_router *r, wharf_error *err)
+{
+    int rc;
+    if ((rc = dockerapi_register_system(api, r, err)) < 0 ||
+        (rc = http_router_add(r, "GET", "/images/json", list, api, err)) < 0 ||
+        (rc = http_router_add_upload(r, "POST", "/images/load", load_chunk, load, api, err)) < 0 ||
+        (rc = http_router_add(r, "GET", "/images/get", save, api, err)) < 0 ||
+        (rc = http_router_add(r, "POST", "/images/prune", prune, api, err)) < 0 ||
+        (rc = http_router_add(r, "GET", "/images/{name*}/json", inspect, api, err)) < 0 ||
+        (rc = http_router_add(r, "GET", "/images/{name*}/history", history, api, err)) < 0 ||
+        (rc = http_router_add(r, "GET", "/images/{name*}/get", save, api, err)) < 0 ||
+        (rc = http_router_add(r, "POST", "/images/{name*}/tag", tag, api, err)) < 0 ||
+        (rc = http_router_add(r, "DELETE", "/images/{name*}", remove_image, api, err)) < 0)
+        return rc;
+    return 0;
+}

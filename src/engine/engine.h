@@ -1,0 +1,35 @@
+/*
+ * engine — the wharf daemon: reads its settings (flags over
+ * /etc/wharf/daemon.json, Docker's key names), opens the data root and the
+ * stores in it, serves the Docker Engine API (dockerapi.h over http.h) on
+ * its sockets until SIGTERM or SIGINT, and shuts down cleanly.
+ *
+ * Must not: implement API routes (dockerapi) or storage (image, cri).
+ */
+#ifndef WHARF_ENGINE_H
+#define WHARF_ENGINE_H
+
+#include "base.h"
+
+#define ENGINE_DEFAULT_ROOT "/var/lib/wharf"
+#define ENGINE_DEFAULT_SOCKET "/run/wharf/wharf.sock"
+#define ENGINE_DEFAULT_CONFIG "/etc/wharf/daemon.json"
+#define ENGINE_MAX_HOSTS 8
+
+struct engine_config {
+    const char *config_file;              /* NULL: ENGINE_DEFAULT_CONFIG if it exists */
+    const char *root;                     /* data-root */
+    const char *hosts[ENGINE_MAX_HOSTS];  /* unix:///path or tcp://host:port */
+    size_t n_hosts;
+    bool debug;
+};
+
+/* Fills unset fields from the configuration file (a missing default file is
+ * fine; a bad one is an error naming the key), then defaults. The strings
+ * point into *doc, which the caller releases with json_decref. */
+int engine_config_resolve(struct engine_config *cfg, json_t **doc, wharf_error *err);
+
+/* Serves until SIGTERM/SIGINT; returns 0 after a clean shutdown. */
+int engine_daemon_run(const struct engine_config *cfg, wharf_error *err);
+
+#endif

@@ -1,0 +1,107 @@
+#!/usr/bin/env bats
+# `wharf daemon` serves the Docker Engine API: the real docker CLI (28.x)
+# talks to it on a private socket and data root. Images come from an archive
+# podman makes from a busybox-static root filesystem (no network).
+
+load helpers
+
+setup_file() {
+    command -v docker >/dev/null || skip "the docker CLI is not installed"
+    export DD
+    DD=$(mktemp -d /tmp/wharf-daemon.XXXXXX)
+    make_rootfs "$DD/rootfs"
+    tar -C "$DD/rootfs" -cf "$DD/rootfs.tar" .
+    local pm="podman --root $DD/pm-storage --runroot $DD/pm-run --storage-driver overlay"
+    $pm import "$DD/rootfs.tar" localhost/wharf-bb:1 >/dev/null
+    $pm save -o "$DD/bb.tar" localhost/wharf-bb:1 2>/dev/null
+    $pm rmi -af >/dev/null 2>&1 || true
+    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
+        umount -l "$m" 2>/dev/null || true
+    done
+    rm -rf "$DD/pm-storage" "$DD/pm-run"
+    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>"$DD/daemon.log" &
+    echo $! >"$DD/daemon.pid"
+    for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
+}
+
+teardown_file() {
+    [ -n "${DD:-}" ] || return 0
+    kill "$(cat "$DD/daemon.pid")" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$(cat "$DD/daemon.pid")" 2>/dev/null || break; sleep 0.1; done
+    rm -rf "$DD"
+}
+
+dk() {
+    docker -H "unix://$DD/wharf.sock" "$@"
+}
+
+@test "docker version negotiates the API with the wharf daemon" {
+    run dk version --format '{{.Server.Platform.Name}} {{.Server.APIVersion}} {{.Server.Os}}'
+    [ "$status" -eq 0 ]
+    [ "$output" = "Wharf Engine 1.47 linux" ]
+}
+
+@test "docker info reports the daemon" {
+    run dk info --format '{{.ServerVersion}} {{.OSType}} {{.Driver}} {{.Swarm.LocalNodeState}}'
+    [ "$status" -eq 0 ]
+    [ "$output" = "0.1.0 linux overlay2 inactive" ]
+}
+
+@test "docker load, images, tag, inspect, history and rmi" {
+    run dk load -i "$DD/bb.tar"
+    [ "$status" -eq 0 ]
+    [ "$output" = "Loaded image: localhost/wharf-bb:1" ]
+    run dk images --format '{{.Repository}}:{{.Tag}}'
+    [[ "$output" == *localhost/wharf-bb:1* ]]
+    dk tag localhost/wharf-bb:1 wbt-copy:2
+    id1=$(dk image inspect --format '{{.Id}}' localhost/wharf-bb:1)
+    id2=$(dk image inspect --format '{{.Id}}' wbt-copy:2)
+    [ "$id1" = "$id2" ]
+    [[ "$id1" == sha256:* ]]
+    run dk history wbt-copy:2
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -ge 2 ]
+    run dk rmi wbt-copy:2
+    [ "$status" -eq 0 ]
+    [ "$output" = "Untagged: wbt-copy:2" ]
+    run dk image inspect wbt-copy:2
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"No such image: wbt-copy:2"* ]]
+}
+
+@test "docker save writes an archive that loads back" {
+    dk load -i "$DD/bb.tar" >/dev/null
+    dk save -o "$DD/out.tar" localhost/wharf-bb:1
+    tar -tf "$DD/out.tar" | grep -qx manifest.json
+    dk rmi localhost/wharf-bb:1 >/dev/null
+    run dk load -i "$DD/out.tar"
+    [ "$status" -eq 0 ]
+    [ "$output" = "Loaded image: localhost/wharf-bb:1" ]
+}
+
+@test "a broken archive is refused with a message and nothing is stored" {
+    head -c 5000 "$DD/bb.tar" >"$DD/cut.tar"
+    before=$(dk images -q | wc -l)
+    run dk load -i "$DD/cut.tar"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Error response from daemon"* ]]
+    [ "$(dk images -q | wc -l)" = "$before" ]
+}
+
+@test "a daemon.json with an unknown key is refused with one line naming it" {
+    echo '{"data-root": "/tmp/x", "no-such-key": 1}' >"$DD/bad.json"
+    run "$BUILD/wharf" daemon --config-file "$DD/bad.json" -H "unix://$DD/other.sock"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"unknown key 'no-such-key'"* ]]
+    [ ! -e "$DD/other.sock" ]
+}
+
+@test "SIGTERM stops the daemon and removes its socket" {
+    "$BUILD/wharf" daemon --root "$DD/root2" -H "unix://$DD/second.sock" 2>/dev/null &
+    pid=$!
+    for _ in $(seq 50); do [ -S "$DD/second.sock" ] && break; sleep 0.1; done
+    [ -S "$DD/second.sock" ]
+    kill -TERM "$pid"
+    wait "$pid"
+    [ ! -e "$DD/second.sock" ]
+}
