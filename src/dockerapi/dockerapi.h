@@ -10,7 +10,11 @@
  *
  * So far: /_ping, /version, /info, /images/json, /images/load,
  * /images/{name}/json, /images/{name}/history, /images/{name}/tag,
- * DELETE /images/{name}, /images/prune, /images/get.
+ * DELETE /images/{name}, /images/prune, /images/get; /containers/create,
+ * /containers/json, /containers/{id}/json|start|stop|kill|wait|logs, and
+ * DELETE /containers/{id}. A Docker container is a CRI sandbox of one; its
+ * Docker-only settings (image, name, original Config and HostConfig) ride
+ * in the container's annotations.
  */
 #ifndef WHARF_DOCKERAPI_H
 #define WHARF_DOCKERAPI_H
@@ -19,11 +23,15 @@
 #include "http.h"
 #include "image.h"
 
+struct cri;
+
 #define DOCKERAPI_VERSION "1.47"     /* the newest API version served */
 #define DOCKERAPI_MIN_VERSION "1.24" /* the oldest */
 
 struct dockerapi {
     image_store *images; /* borrowed */
+    struct cri *cri;     /* borrowed: the container layer */
+    const char *init_path; /* wharf-init, for HostConfig.Init */
     const char *root;    /* the daemon's data root, for info */
     const char *tmp_dir; /* where uploads are spooled */
 };

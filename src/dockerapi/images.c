@@ -226,7 +226,7 @@ static http_response *save(http_request *req, void *ud)
     return http_response_fd(200, "application/x-tar", pipefd[0]);
 }
 
-int dockerapi_register(struct dockerapi *api, http_router *r, wharf_error *err)
+int dockerapi_register_images(struct dockerapi *api, http_router *r, wharf_error *err)
 {
     int rc;
     if ((rc = dockerapi_register_system(api, r, err)) < 0 ||

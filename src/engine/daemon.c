@@ -7,6 +7,7 @@
 #include "dockerapi.h"
 #include "http.h"
 #include "image.h"
+#include "cri.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -115,7 +116,28 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
     image_store *images = image_store_open(image_dir, err);
     if (!images)
         return err->code;
-    struct dockerapi api = {.images = images, .root = cfg->root, .tmp_dir = tmp_dir};
+    /* The container layer; containers that kept running while the daemon
+     * was down are re-adopted (live restore). */
+    _cleanup_free_ char *cri_dir = xasprintf("%s/containers", cfg->root);
+    struct cri_options co = {.root = cri_dir};
+    struct cri *cri = NULL;
+    if ((r = cri_open(&co, &cri, err)) < 0) {
+        image_store_close(images);
+        return r;
+    }
+    struct cri_reconcile_report report = {0};
+    wharf_error rerr = {0};
+    if (cri_reconcile(cri, &report, &rerr) < 0)
+        wlog_warn("live restore: %s", rerr.msg);
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    self[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(self, '/');
+    _cleanup_free_ char *init_path = slash ? xasprintf("%.*s/wharf-init", (int)(slash - self), self)
+                                           : NULL;
+    struct dockerapi api = {.images = images, .cri = cri, .root = cfg->root, .tmp_dir = tmp_dir,
+                            .init_path = init_path && access(init_path, X_OK) == 0 ? init_path
+                                                                                   : NULL};
     http_router *router = http_router_new();
     http_server *server = NULL;
     if ((r = dockerapi_register(&api, router, err)) < 0)
@@ -154,6 +176,7 @@ out:
     if (server)
         http_server_free(server);
     http_router_free(router);
+    cri_close(cri);
     image_store_close(images);
     return r;
 }

@@ -431,6 +431,8 @@ int image_store_load(image_store *store, int fd, json_t **loaded, wharf_error *e
         return err->code;
     struct staged st = {json_object(), json_object()};
     _cleanup_json_ json_t *pending = json_array();
+    /* Before the first goto: a cleanup variable jumped over is released uninitialised. */
+    _cleanup_json_ json_t *done = NULL;
     int r = stage_stream(store, fd, stage, &st, err);
     if (r < 0)
         goto out;
@@ -477,7 +479,7 @@ int image_store_load(image_store *store, int fd, json_t **loaded, wharf_error *e
         r = wharf_error_set(err, -EINVAL, "image archive: no images in the archive");
         goto out;
     }
-    _cleanup_json_ json_t *done = json_array();
+    done = json_array();
     size_t i;
     json_t *p;
     json_array_foreach(pending, i, p)

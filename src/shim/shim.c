@@ -950,6 +950,8 @@ static int start_container(struct shim *s, wharf_error *err)
  * sync_fd ("ok PID" or "error MESSAGE"), supervise, record the exit. */
 static int supervise(const struct shim_config *cfg, int sync_fd)
 {
+    /* Declared before any goto: a cleanup variable jumped over is freed uninitialised. */
+    _cleanup_free_ char *shim_log = NULL;
     struct shim s = {.cfg = cfg,
                      .dir_fd = -1,
                      .sig_fd = -1,
@@ -991,7 +993,7 @@ static int supervise(const struct shim_config *cfg, int sync_fd)
         r = wharf_error_errno(&err, errno, "state dir %s", cfg->state_dir);
         goto out;
     }
-    _cleanup_free_ char *shim_log = state_path(&s, "shim.log");
+    shim_log = state_path(&s, "shim.log");
     if ((r = wharf_log_open(shim_log, WHARF_LOG_TEXT, false, &err)) < 0)
         goto out;
 

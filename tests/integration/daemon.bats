@@ -12,20 +12,21 @@ setup_file() {
     make_rootfs "$DD/rootfs"
     tar -C "$DD/rootfs" -cf "$DD/rootfs.tar" .
     local pm="podman --root $DD/pm-storage --runroot $DD/pm-run --storage-driver overlay"
-    $pm import "$DD/rootfs.tar" localhost/wharf-bb:1 >/dev/null
+    $pm import --change 'CMD ["sh"]' "$DD/rootfs.tar" localhost/wharf-bb:1 >/dev/null
     $pm save -o "$DD/bb.tar" localhost/wharf-bb:1 2>/dev/null
     $pm rmi -af >/dev/null 2>&1 || true
     for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
         umount -l "$m" 2>/dev/null || true
     done
     rm -rf "$DD/pm-storage" "$DD/pm-run"
-    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>"$DD/daemon.log" &
+    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>"$BATS_FILE_TMPDIR/daemon.log" &
     echo $! >"$DD/daemon.pid"
     for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
 }
 
 teardown_file() {
     [ -n "${DD:-}" ] || return 0
+    docker -H "unix://$DD/wharf.sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
     kill "$(cat "$DD/daemon.pid")" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$(cat "$DD/daemon.pid")" 2>/dev/null || break; sleep 0.1; done
     rm -rf "$DD"
@@ -104,4 +105,59 @@ dk() {
     kill -TERM "$pid"
     wait "$pid"
     [ ! -e "$DD/second.sock" ]
+}
+
+@test "docker run -d, ps, logs, inspect, stop and rm a container" {
+    dk load -i "$DD/bb.tar" >/dev/null
+    name="wt$$-$RANDOM"
+    run dk run -d --name "$name" localhost/wharf-bb:1 sh -c \
+        'for i in 1 2 3; do echo out $i; echo err $i >&2; done; trap "exit 0" TERM; while :; do sleep 0.1; done'
+    [ "$status" -eq 0 ]
+    id=$output
+    [[ "$id" =~ ^[0-9a-f]{64}$ ]]
+    run dk ps --format '{{.Names}} {{.Status}}'
+    [[ "$output" == *"$name Up"* ]]
+    for _ in $(seq 50); do [ "$(dk logs "$name" 2>/dev/null | wc -l)" -ge 3 ] && break; sleep 0.1; done
+    run dk logs "$name"
+    [ "$output" = "$(printf 'out 1\nout 2\nout 3\nerr 1\nerr 2\nerr 3')" ] ||
+        [ "$(dk logs "$name" 2>/dev/null)" = "$(printf 'out 1\nout 2\nout 3')" ]
+    [ "$(dk logs "$name" 2>&1 >/dev/null)" = "$(printf 'err 1\nerr 2\nerr 3')" ]
+    [ "$(dk inspect --format '{{.State.Status}} {{.Name}}' "$name")" = "running /$name" ]
+    pid=$(dk inspect --format '{{.State.Pid}}' "$name")
+    kill -0 "$pid"
+    run dk rm "$name"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"container is running"* ]]
+    dk stop -t 5 "$name"
+    [ "$(dk inspect --format '{{.State.Status}} {{.State.ExitCode}}' "$name")" = "exited 0" ]
+    dk rm "$name"
+    run dk inspect "$name"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"No such"* ]]
+}
+
+@test "docker stop escalates to SIGKILL after the timeout" {
+    dk load -i "$DD/bb.tar" >/dev/null
+    name="wt$$-$RANDOM"
+    dk run -d --name "$name" localhost/wharf-bb:1 sh -c 'trap "" TERM; while :; do sleep 0.1; done'
+    start=$(date +%s%N)
+    dk stop -t 1 "$name"
+    elapsed=$((($(date +%s%N) - start) / 1000000))
+    [ "$elapsed" -ge 900 ]
+    [ "$(dk inspect --format '{{.State.ExitCode}}' "$name")" = 137 ]
+    dk rm "$name"
+}
+
+@test "docker run of a missing image and a taken name are refused" {
+    dk load -i "$DD/bb.tar" >/dev/null
+    run dk run -d --name x localhost/no-such-image:1 true
+    [ "$status" -ne 0 ]
+    # The CLI then tries to pull it (no registry support yet, issue 4).
+    [[ "$output" == *"Unable to find image 'localhost/no-such-image:1' locally"* ]]
+    name="wt$$-$RANDOM"
+    dk run -d --name "$name" localhost/wharf-bb:1 sleep 100
+    run dk run -d --name "$name" localhost/wharf-bb:1 sleep 100
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"is already in use"* ]]
+    dk rm -f "$name"
 }

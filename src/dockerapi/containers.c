@@ -1,0 +1,698 @@
+/*
+ * containers.c — the /containers routes over the CRI-shaped container layer.
+ * The image's config is merged with the request's (Entrypoint, Cmd, Env,
+ * WorkingDir, User, StopSignal) the way dockerd does; the root filesystem
+ * is an overlay of the image mounted at create and removed with the
+ * container.
+ */
+#include "dockerapi.h"
+#include "cri.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define ANNOTATION "io.wharf.docker"
+
+int dockerapi_register_images(struct dockerapi *api, http_router *r, wharf_error *err);
+
+static http_response *not_found(const char *id)
+{
+    return http_response_error(404, "No such container: %s", id);
+}
+
+static void new_id(char out[65])
+{
+    unsigned char b[32];
+    if (getrandom(b, sizeof(b), 0) != sizeof(b))
+        memset(b, 0x5a, sizeof(b));
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* The Docker metadata stored with a container (new reference or NULL). */
+static json_t *meta_of(const struct cri_container_status *st)
+{
+    const char *text = json_string_value(
+        json_object_get(json_object_get(st->config, "annotations"), ANNOTATION));
+    json_error_t je;
+    return text ? json_loads(text, 0, &je) : NULL;
+}
+
+/* Resolves a full id, a unique id prefix or a name (with or without '/'). */
+static int resolve(struct dockerapi *api, const char *ref, char id[65])
+{
+    struct cri_container_status *all = NULL;
+    size_t n = 0;
+    wharf_error err = {0};
+    if (cri_container_list(api->cri, NULL, &all, &n, &err) < 0)
+        return -EIO;
+    const char *name = ref[0] == '/' ? ref + 1 : ref;
+    int found = -ENOENT;
+    size_t matches = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(all[i].id, ref) == 0 || (all[i].name && strcmp(all[i].name, name) == 0)) {
+            snprintf(id, 65, "%s", all[i].id);
+            found = 0;
+            matches = 1;
+            break;
+        }
+        if (strlen(ref) >= 3 && strncmp(all[i].id, ref, strlen(ref)) == 0) {
+            snprintf(id, 65, "%s", all[i].id);
+            matches++;
+            found = 0;
+        }
+    }
+    cri_container_status_array_free(all, n);
+    return matches > 1 ? -EEXIST : found;
+}
+
+static json_t *str_array_or(json_t *a, json_t *fallback)
+{
+    return json_is_array(a) && json_array_size(a) ? a : fallback;
+}
+
+/* "1000", "1000:1000", "root", "0:0" -> numbers (names are looked up in the
+ * image's /etc/passwd by the caller later; here only root by name). */
+static int parse_user(const char *user, json_t **out)
+{
+    if (!user || !*user || strcmp(user, "root") == 0) {
+        *out = json_pack("{s:i, s:i}", "uid", 0, "gid", 0);
+        return 0;
+    }
+    char *end;
+    long uid = strtol(user, &end, 10);
+    long gid = uid;
+    if (end == user || (*end && *end != ':'))
+        return -EINVAL;
+    if (*end == ':') {
+        char *e2;
+        gid = strtol(end + 1, &e2, 10);
+        if (*e2)
+            return -EINVAL;
+    }
+    *out = json_pack("{s:I, s:I}", "uid", (json_int_t)uid, "gid", (json_int_t)gid);
+    return 0;
+}
+
+static int mount_rootfs(struct dockerapi *api, const char *id, const char *image, char **rootfs,
+                        wharf_error *err)
+{
+    _cleanup_free_ char *dir = xasprintf("%s/rootfs/%s", api->root, id);
+    _cleanup_free_ char *upper = xasprintf("%s/upper", dir);
+    _cleanup_free_ char *work = xasprintf("%s/work", dir);
+    char *merged = xasprintf("%s/merged", dir);
+    int r;
+    if ((r = wharf_mkdir_p(upper, 0755, err)) < 0 || (r = wharf_mkdir_p(work, 0700, err)) < 0 ||
+        (r = wharf_mkdir_p(merged, 0755, err)) < 0 ||
+        (r = image_store_mount_rootfs(api->images, image, upper, work, merged, err)) < 0) {
+        wharf_rm_rf(dir, NULL);
+        free(merged);
+        return r;
+    }
+    *rootfs = merged;
+    return 0;
+}
+
+static void unmount_rootfs(struct dockerapi *api, const char *id)
+{
+    _cleanup_free_ char *dir = xasprintf("%s/rootfs/%s", api->root, id);
+    _cleanup_free_ char *merged = xasprintf("%s/merged", dir);
+    image_store_unmount_rootfs(merged, NULL);
+    wharf_rm_rf(dir, NULL);
+}
+
+static http_response *create(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    wharf_error err = {0};
+    json_t *body = http_request_body_json(req, &err);
+    if (!body)
+        return http_response_error(400, "%s", err.msg);
+    http_response *resp = NULL;
+    json_t *cfg = NULL, *image_cfg = NULL, *meta = NULL;
+    char *rootfs = NULL, *sandbox_id = NULL;
+    char id[65];
+    new_id(id);
+    const char *name = http_request_query(req, "name");
+    const char *image = json_string_value(json_object_get(body, "Image"));
+    if (!image || !*image) {
+        resp = http_response_error(400, "config: Image is required");
+        goto out;
+    }
+    char existing[65];
+    if (name && *name && resolve(api, name, existing) == 0) {
+        resp = http_response_error(409, "Conflict. The container name \"/%s\" is already in use "
+                                        "by container \"%s\".", name, existing);
+        goto out;
+    }
+    json_t *inspect = image_store_inspect(api->images, image, &err);
+    if (!inspect) {
+        resp = http_response_error(404, "No such image: %s", image);
+        goto out;
+    }
+    image_cfg = json_incref(json_object_get(inspect, "Config"));
+    char image_id[72];
+    snprintf(image_id, sizeof(image_id), "%s", json_string_value(json_object_get(inspect, "Id")));
+    json_decref(inspect);
+
+    /* Entrypoint + Cmd: the request's replace the image's (a request
+     * Entrypoint also drops the image's Cmd), as dockerd does. */
+    json_t *entry = json_object_get(body, "Entrypoint");
+    json_t *cmd = json_object_get(body, "Cmd");
+    json_t *args = json_array();
+    json_t *e = json_is_array(entry) ? entry : json_object_get(image_cfg, "Entrypoint");
+    json_t *c = json_is_array(cmd) && json_array_size(cmd)
+                    ? cmd
+                    : (json_is_array(entry) ? NULL : json_object_get(image_cfg, "Cmd"));
+    if (json_is_string(entry))
+        json_array_append(args, entry);
+    else
+        json_array_extend(args, json_is_array(e) ? e : json_array());
+    if (json_is_array(c))
+        json_array_extend(args, c);
+    if (json_array_size(args) == 0) {
+        json_decref(args);
+        resp = http_response_error(400, "no command specified");
+        goto out;
+    }
+    json_t *env = json_deep_copy(str_array_or(json_object_get(image_cfg, "Env"), NULL));
+    if (!env)
+        env = json_array();
+    json_array_extend(env, str_array_or(json_object_get(body, "Env"), json_array()));
+    const char *wd = json_string_value(json_object_get(body, "WorkingDir"));
+    if (!wd || !*wd)
+        wd = json_string_value(json_object_get(image_cfg, "WorkingDir"));
+    const char *user = json_string_value(json_object_get(body, "User"));
+    if (!user || !*user)
+        user = json_string_value(json_object_get(image_cfg, "User"));
+    json_t *juser = NULL;
+    if (parse_user(user, &juser) < 0) {
+        json_decref(args);
+        json_decref(env);
+        resp = http_response_error(400, "unable to find user %s: only numeric users for now", user);
+        goto out;
+    }
+    json_t *host = json_object_get(body, "HostConfig");
+    cfg = json_pack("{s:o, s:o, s:s, s:o, s:b, s:b}", "args", args, "env", env, "working_dir",
+                    wd && *wd ? wd : "/", "user", juser, "tty",
+                    json_is_true(json_object_get(body, "Tty")), "stdin",
+                    json_is_true(json_object_get(body, "OpenStdin")));
+    if (name && *name)
+        json_object_set_new(cfg, "name", json_string(name));
+    const char *hostname = json_string_value(json_object_get(body, "Hostname"));
+    char short_id[13];
+    snprintf(short_id, sizeof(short_id), "%s", id);
+    json_object_set_new(cfg, "hostname", json_string(hostname && *hostname ? hostname : short_id));
+    json_t *labels = json_object_get(body, "Labels");
+    if (json_is_object(labels))
+        json_object_set(cfg, "labels", labels);
+    const char *stop = json_string_value(json_object_get(body, "StopSignal"));
+    if (!stop)
+        stop = json_string_value(json_object_get(image_cfg, "StopSignal"));
+    if (stop)
+        json_object_set_new(cfg, "stop_signal", json_string(stop));
+    json_t *st = json_object_get(body, "StopTimeout");
+    if (json_is_integer(st))
+        json_object_set(cfg, "stop_timeout", st);
+    if (json_is_object(host)) {
+        json_t *res = json_object();
+        static const char *map[][2] = {{"Memory", "memory"},
+                                       {"MemoryReservation", "memory_reservation"},
+                                       {"MemorySwap", "memory_swap"},
+                                       {"CpuShares", "cpu_shares"},
+                                       {"CpuQuota", "cpu_quota"},
+                                       {"CpuPeriod", "cpu_period"},
+                                       {"PidsLimit", "pids_limit"}};
+        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+            json_t *v = json_object_get(host, map[i][0]);
+            if (json_is_integer(v) && json_integer_value(v) != 0)
+                json_object_set(res, map[i][1], v);
+        }
+        json_t *nano = json_object_get(host, "NanoCpus");
+        if (json_is_integer(nano) && json_integer_value(nano) > 0) {
+            json_object_set_new(res, "cpu_period", json_integer(100000));
+            json_object_set_new(res, "cpu_quota",
+                                json_integer(json_integer_value(nano) * 100000 / 1000000000));
+        }
+        json_object_set_new(cfg, "resources", res);
+        if (json_is_true(json_object_get(host, "Privileged")))
+            json_object_set_new(cfg, "privileged", json_true());
+        if (json_is_true(json_object_get(host, "ReadonlyRootfs")))
+            json_object_set_new(cfg, "readonly_rootfs", json_true());
+        json_t *add = json_object_get(host, "CapAdd"), *drop = json_object_get(host, "CapDrop");
+        if (json_is_array(add))
+            json_object_set(cfg, "cap_add", add);
+        if (json_is_array(drop))
+            json_object_set(cfg, "cap_drop", drop);
+        if (json_is_true(json_object_get(host, "Init")) && api->init_path)
+            json_object_set_new(cfg, "init", json_string(api->init_path));
+    }
+    meta = json_pack("{s:s, s:s, s:s, s:O, s:O, s:s}", "Image", image, "ImageID", image_id,
+                     "Name", name && *name ? name : short_id, "Config", body, "HostConfig",
+                     json_is_object(host) ? host : json_object(), "Created", "");
+    char created[48];
+    wharf_time_rfc3339(created, sizeof(created));
+    json_object_set_new(meta, "Created", json_string(created));
+    char *meta_text = json_dumps(meta, JSON_COMPACT);
+    json_object_set_new(cfg, "annotations", json_pack("{s:s}", ANNOTATION, meta_text));
+    free(meta_text);
+    if (!json_object_get(cfg, "name"))
+        json_object_set_new(cfg, "name", json_string(short_id));
+
+    if (mount_rootfs(api, id, image_id, &rootfs, &err) < 0) {
+        resp = http_response_from_error(&err);
+        goto out;
+    }
+    json_t *sandbox = json_pack("{s:s, s:s, s:b}", "name", json_string_value(json_object_get(cfg, "name")),
+                                "hostname", json_string_value(json_object_get(cfg, "hostname")),
+                                "infra", 0);
+    sandbox_id = xasprintf("sandbox-%s", id);
+    int r = cri_sandbox_create(api->cri, sandbox_id, sandbox, &err);
+    json_decref(sandbox);
+    if (r == 0 && (r = cri_container_create(api->cri, id, sandbox_id, rootfs, cfg, &err)) < 0)
+        cri_sandbox_remove(api->cri, sandbox_id, NULL);
+    if (r < 0) {
+        unmount_rootfs(api, id);
+        resp = http_response_error(err.code == -EINVAL ? 400 : 500, "%s", err.msg);
+        goto out;
+    }
+    resp = http_response_json(201, json_pack("{s:s, s:[]}", "Id", id, "Warnings"));
+out:
+    free(rootfs);
+    free(sandbox_id);
+    if (cfg)
+        json_decref(cfg);
+    if (image_cfg)
+        json_decref(image_cfg);
+    if (meta)
+        json_decref(meta);
+    json_decref(body);
+    return resp;
+}
+
+/* Looks up {id}; on failure *resp is the error to return. */
+static bool lookup(struct dockerapi *api, http_request *req, char id[65], http_response **resp)
+{
+    const char *ref = http_request_param(req, "id");
+    int r = resolve(api, ref, id);
+    if (r == -EEXIST)
+        *resp = http_response_error(400, "multiple containers match %s", ref);
+    else if (r < 0)
+        *resp = not_found(ref);
+    return r == 0;
+}
+
+static http_response *start(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    char id[65];
+    http_response *resp = NULL;
+    if (!lookup(api, req, id, &resp))
+        return resp;
+    struct cri_container_status st;
+    wharf_error err = {0};
+    if (cri_container_status(api->cri, id, &st, &err) < 0)
+        return http_response_from_error(&err);
+    bool running = st.state == CRI_STATE_RUNNING || st.state == CRI_STATE_PAUSED;
+    cri_container_status_release(&st);
+    if (running)
+        return http_response_empty(304);
+    if (cri_container_start(api->cri, id, &err) < 0)
+        return http_response_error(500, "%s", err.msg);
+    return http_response_empty(204);
+}
+
+static http_response *stop(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    char id[65];
+    http_response *resp = NULL;
+    if (!lookup(api, req, id, &resp))
+        return resp;
+    int64_t t = -1;
+    wharf_error err = {0};
+    if (http_request_query_int(req, "t", &t, &err) < 0)
+        return http_response_error(400, "%s", err.msg);
+    struct cri_container_status st;
+    if (cri_container_status(api->cri, id, &st, &err) < 0)
+        return http_response_from_error(&err);
+    bool running = st.state == CRI_STATE_RUNNING || st.state == CRI_STATE_PAUSED;
+    cri_container_status_release(&st);
+    if (!running)
+        return http_response_empty(304);
+    if (cri_container_stop(api->cri, id, (int)t, &err) < 0)
+        return http_response_error(500, "%s", err.msg);
+    return http_response_empty(204);
+}
+
+static http_response *kill_container(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    char id[65];
+    http_response *resp = NULL;
+    if (!lookup(api, req, id, &resp))
+        return resp;
+    const char *s = http_request_query(req, "signal");
+    int sig = s && *s ? cri_parse_signal(s) : 9;
+    if (sig <= 0)
+        return http_response_error(400, "invalid signal: %s", s);
+    wharf_error err = {0};
+    if (cri_container_kill(api->cri, id, sig, &err) < 0)
+        return http_response_error(409, "Cannot kill container: %s: %s", id, err.msg);
+    return http_response_empty(204);
+}
+
+struct wait_job {
+    struct dockerapi *api;
+    char id[65];
+    bool next_exit;
+    http_stream *stream;
+};
+
+/* The docker CLI sends wait before start and only starts once the response
+ * headers arrive, so the status is streamed: headers now, the JSON body when
+ * the container exits (or nothing, if the client gives up first). */
+static void *wait_thread(void *p)
+{
+    struct wait_job *job = p;
+    bool seen_running = false;
+    while (!http_stream_closed(job->stream)) {
+        struct cri_container_status st;
+        wharf_error err = {0};
+        int code = 0;
+        bool done = true;
+        if (cri_container_status(job->api->cri, job->id, &st, &err) == 0) {
+            if (st.state == CRI_STATE_RUNNING || st.state == CRI_STATE_PAUSED)
+                seen_running = true;
+            done = st.state == CRI_STATE_EXITED && (!job->next_exit || seen_running);
+            code = st.exit_code;
+            cri_container_status_release(&st);
+        }
+        if (done) {
+            http_stream_printf(job->stream, "{\"StatusCode\":%d,\"Error\":null}\n", code);
+            break;
+        }
+        struct timespec ts = {0, 50 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    http_stream_close(job->stream);
+    free(job);
+    return NULL;
+}
+
+static http_response *wait_container(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    char id[65];
+    http_response *resp = NULL;
+    if (!lookup(api, req, id, &resp))
+        return resp;
+    const char *cond = http_request_query(req, "condition");
+    struct wait_job *job = xcalloc(1, sizeof(*job));
+    job->api = api;
+    snprintf(job->id, sizeof(job->id), "%s", id);
+    job->next_exit = cond && strcmp(cond, "next-exit") == 0;
+    resp = http_response_stream(200, "application/json", &job->stream);
+    pthread_t t;
+    if (pthread_create(&t, NULL, wait_thread, job) != 0) {
+        http_stream_close(job->stream);
+        free(job);
+        return resp;
+    }
+    pthread_detach(t);
+    return resp;
+}
+
+static http_response *remove_container(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    char id[65];
+    http_response *resp = NULL;
+    if (!lookup(api, req, id, &resp))
+        return resp;
+    bool force = http_request_query_bool(req, "force", false);
+    wharf_error err = {0};
+    if (cri_container_remove(api->cri, id, force, &err) < 0) {
+        if (err.code == -EBUSY)
+            return http_response_error(409, "cannot remove container \"%s\": container is "
+                                            "running: stop the container before removing or "
+                                            "force remove", http_request_param(req, "id"));
+        return http_response_error(500, "%s", err.msg);
+    }
+    _cleanup_free_ char *sandbox_id = xasprintf("sandbox-%s", id);
+    cri_sandbox_remove(api->cri, sandbox_id, NULL);
+    unmount_rootfs(api, id);
+    return http_response_empty(204);
+}
+
+static const char *docker_state(enum cri_state s)
+{
+    switch (s) {
+    case CRI_STATE_CREATED: return "created";
+    case CRI_STATE_RUNNING: return "running";
+    case CRI_STATE_PAUSED: return "paused";
+    default: return "exited";
+    }
+}
+
+static char *ts_text(struct timespec t)
+{
+    if (t.tv_sec == 0)
+        return xstrdup("0001-01-01T00:00:00Z");
+    struct tm tm;
+    gmtime_r(&t.tv_sec, &tm);
+    char buf[64];
+    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof(buf) - n, ".%09ldZ", t.tv_nsec);
+    return xstrdup(buf);
+}
+
+/* "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
+static char *human_status(const struct cri_container_status *st)
+{
+    time_t now = time(NULL);
+    time_t since = st->state == CRI_STATE_EXITED ? st->finished_at.tv_sec : st->started_at.tv_sec;
+    long d = (long)(now - since);
+    char span[64];
+    if (d < 60)
+        snprintf(span, sizeof(span), "%ld second%s", d, d == 1 ? "" : "s");
+    else if (d < 3600)
+        snprintf(span, sizeof(span), "%ld minute%s", d / 60, d / 60 == 1 ? "" : "s");
+    else
+        snprintf(span, sizeof(span), "%ld hour%s", d / 3600, d / 3600 == 1 ? "" : "s");
+    switch (st->state) {
+    case CRI_STATE_CREATED: return xstrdup("Created");
+    case CRI_STATE_RUNNING: return xasprintf("Up %s", span);
+    case CRI_STATE_PAUSED: return xasprintf("Up %s (Paused)", span);
+    default: return xasprintf("Exited (%d) %s ago", st->exit_code, span);
+    }
+}
+
+static json_t *summary(const struct cri_container_status *st)
+{
+    json_t *meta = meta_of(st);
+    json_t *args = json_object_get(st->config, "args");
+    strbuf cmd = STRBUF_INIT;
+    size_t i;
+    json_t *a;
+    json_array_foreach(args, i, a) strbuf_addf(&cmd, "%s%s", i ? " " : "", json_string_value(a));
+    _cleanup_free_ char *status = human_status(st);
+    json_t *labels = json_object_get(st->config, "labels");
+    json_t *s = json_pack(
+        "{s:s, s:[s++], s:s, s:s, s:s, s:I, s:s, s:s, s:[], s:O, s:{s:s}, s:{s:{}}, s:[]}", "Id",
+        st->id, "Names", "/", st->name ? st->name : "", "", "Image",
+        meta ? json_string_value(json_object_get(meta, "Image")) : "", "ImageID",
+        meta ? json_string_value(json_object_get(meta, "ImageID")) : "", "Command",
+        strbuf_str(&cmd), "Created", (json_int_t)st->created_at.tv_sec, "State",
+        docker_state(st->state), "Status", status, "Ports", "Labels",
+        json_is_object(labels) ? labels : json_object(), "HostConfig", "NetworkMode", "none",
+        "NetworkSettings", "Networks", "Mounts");
+    strbuf_release(&cmd);
+    if (meta)
+        json_decref(meta);
+    return s;
+}
+
+static http_response *list(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    bool all = http_request_query_bool(req, "all", false);
+    struct cri_container_status *sts = NULL;
+    size_t n = 0;
+    wharf_error err = {0};
+    if (cri_container_list(api->cri, NULL, &sts, &n, &err) < 0)
+        return http_response_from_error(&err);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (!all && sts[i].state != CRI_STATE_RUNNING && sts[i].state != CRI_STATE_PAUSED)
+            continue;
+        json_array_append_new(arr, summary(&sts[i]));
+    }
+    cri_container_status_array_free(sts, n);
+    return http_response_json(200, arr);
+}
+
+static http_response *inspect(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    char id[65];
+    http_response *resp = NULL;
+    if (!lookup(api, req, id, &resp))
+        return resp;
+    struct cri_container_status st;
+    wharf_error err = {0};
+    if (cri_container_status(api->cri, id, &st, &err) < 0)
+        return http_response_from_error(&err);
+    json_t *meta = meta_of(&st);
+    json_t *args = json_object_get(st.config, "args");
+    json_t *rest = json_array();
+    for (size_t i = 1; i < json_array_size(args); i++)
+        json_array_append(rest, json_array_get(args, i));
+    _cleanup_free_ char *started = ts_text(st.started_at);
+    _cleanup_free_ char *finished = ts_text(st.finished_at);
+    _cleanup_free_ char *name = xasprintf("/%s", st.name ? st.name : "");
+    json_t *config = json_deep_copy(meta ? json_object_get(meta, "Config") : NULL);
+    if (!config)
+        config = json_object();
+    json_object_set_new(config, "Hostname",
+                        json_string(json_string_value(json_object_get(st.config, "hostname"))));
+    json_object_set(config, "Env", json_object_get(st.config, "env"));
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:o, s:{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s}, "
+        "s:s, s:s, s:i, s:s, s:o, s:O, s:[], s:{s:{}}, s:s}",
+        "Id", st.id, "Created", meta ? json_string_value(json_object_get(meta, "Created")) : "",
+        "Path", json_string_value(json_array_get(args, 0)), "Args", rest, "State", "Status",
+        docker_state(st.state), "Running", st.state == CRI_STATE_RUNNING || st.state == CRI_STATE_PAUSED,
+        "Paused", st.state == CRI_STATE_PAUSED, "Restarting", 0, "OOMKilled", st.oom_killed,
+        "Dead", 0, "Pid", (int)st.pid, "ExitCode", st.exit_code, "Error", "", "StartedAt",
+        started, "FinishedAt", finished, "Image",
+        meta ? json_string_value(json_object_get(meta, "ImageID")) : "", "Name", name,
+        "RestartCount", 0, "Driver", "overlay2", "Config", config, "HostConfig",
+        meta ? json_object_get(meta, "HostConfig") : json_object(), "Mounts",
+        "NetworkSettings", "Networks", "LogPath", st.log_path ? st.log_path : "");
+    if (meta)
+        json_decref(meta);
+    cri_container_status_release(&st);
+    return http_response_json(200, j);
+}
+
+struct log_job {
+    struct dockerapi *api;
+    char id[65];
+    struct cri_log_opts opts;
+    bool tty, timestamps;
+    http_stream *stream;
+};
+
+static int write_record(const struct cri_log_record *rec, void *ud)
+{
+    struct log_job *job = ud;
+    strbuf line = STRBUF_INIT;
+    if (job->timestamps)
+        strbuf_addf(&line, "%s ", rec->timestamp);
+    strbuf_add(&line, rec->content, rec->len);
+    if (!rec->partial)
+        strbuf_addch(&line, '\n');
+    int r;
+    if (job->tty) {
+        r = http_stream_write(job->stream, line.buf, line.len);
+    } else {
+        unsigned char h[8] = {(unsigned char)rec->stream, 0, 0, 0,
+                              (unsigned char)(line.len >> 24), (unsigned char)(line.len >> 16),
+                              (unsigned char)(line.len >> 8), (unsigned char)line.len};
+        r = http_stream_write(job->stream, h, 8);
+        if (r == 0)
+            r = http_stream_write(job->stream, line.buf, line.len);
+    }
+    strbuf_release(&line);
+    return r < 0 ? 1 : 0;
+}
+
+static bool keep_following(void *ud)
+{
+    struct log_job *job = ud;
+    return !http_stream_closed(job->stream);
+}
+
+static void *log_thread(void *p)
+{
+    struct log_job *job = p;
+    wharf_error err = {0};
+    cri_container_logs(job->api->cri, job->id, &job->opts, write_record, job, &err);
+    http_stream_close(job->stream);
+    free(job);
+    return NULL;
+}
+
+static http_response *logs(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    char id[65];
+    http_response *resp = NULL;
+    if (!lookup(api, req, id, &resp))
+        return resp;
+    struct cri_container_status st;
+    wharf_error err = {0};
+    if (cri_container_status(api->cri, id, &st, &err) < 0)
+        return http_response_from_error(&err);
+    bool tty = json_is_true(json_object_get(st.config, "tty"));
+    cri_container_status_release(&st);
+    struct log_job *job = xcalloc(1, sizeof(*job));
+    job->api = api;
+    snprintf(job->id, sizeof(job->id), "%s", id);
+    job->tty = tty;
+    job->timestamps = http_request_query_bool(req, "timestamps", false);
+    job->opts.tail = -1;
+    const char *tail = http_request_query(req, "tail");
+    if (tail && strcmp(tail, "all") != 0 && *tail)
+        job->opts.tail = strtol(tail, NULL, 10);
+    job->opts.follow = http_request_query_bool(req, "follow", false);
+    job->opts.keep_following = keep_following;
+    unsigned streams = 0;
+    if (http_request_query_bool(req, "stdout", false))
+        streams |= 1u << CRI_STREAM_STDOUT;
+    if (http_request_query_bool(req, "stderr", false))
+        streams |= 1u << CRI_STREAM_STDERR;
+    if (!streams) {
+        free(job);
+        return http_response_error(400, "you must choose at least one stream");
+    }
+    job->opts.streams = streams;
+    http_response *r = http_response_stream(
+        200, tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
+        &job->stream);
+    pthread_t t;
+    if (pthread_create(&t, NULL, log_thread, job) != 0) {
+        http_stream_close(job->stream);
+        free(job);
+        return r;
+    }
+    pthread_detach(t);
+    return r;
+}
+
+int dockerapi_register(struct dockerapi *api, http_router *r, wharf_error *err)
+{
+    int rc;
+    if ((rc = dockerapi_register_images(api, r, err)) < 0)
+        return rc;
+    if (!api->cri)
+        return 0;
+    if ((rc = http_router_add(r, "POST", "/containers/create", create, api, err)) < 0 ||
+        (rc = http_router_add(r, "GET", "/containers/json", list, api, err)) < 0 ||
+        (rc = http_router_add(r, "GET", "/containers/{id}/json", inspect, api, err)) < 0 ||
+        (rc = http_router_add(r, "POST", "/containers/{id}/start", start, api, err)) < 0 ||
+        (rc = http_router_add(r, "POST", "/containers/{id}/stop", stop, api, err)) < 0 ||
+        (rc = http_router_add(r, "POST", "/containers/{id}/kill", kill_container, api, err)) < 0 ||
+        (rc = http_router_add(r, "POST", "/containers/{id}/wait", wait_container, api, err)) < 0 ||
+        (rc = http_router_add(r, "GET", "/containers/{id}/logs", logs, api, err)) < 0 ||
+        (rc = http_router_add(r, "DELETE", "/containers/{id}", remove_container, api, err)) < 0)
+        return rc;
+    return 0;
+}
