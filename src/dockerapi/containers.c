@@ -368,6 +368,19 @@ static http_response *kill_container(http_request *req, void *ud)
     return http_response_empty(204);
 }
 
+/* Runs fn(job) on a detached thread that feeds stream and frees job; if no
+ * thread can be had, the stream ends at once (an empty body). */
+static void start_producer(void *(*fn)(void *), void *job, http_stream *stream)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, fn, job) != 0) {
+        http_stream_close(stream);
+        free(job);
+        return;
+    }
+    pthread_detach(t);
+}
+
 struct wait_job {
     struct dockerapi *api;
     char id[65];
@@ -419,13 +432,7 @@ static http_response *wait_container(http_request *req, void *ud)
     snprintf(job->id, sizeof(job->id), "%s", id);
     job->next_exit = cond && strcmp(cond, "next-exit") == 0;
     resp = http_response_stream(200, "application/json", &job->stream);
-    pthread_t t;
-    if (pthread_create(&t, NULL, wait_thread, job) != 0) {
-        http_stream_close(job->stream);
-        free(job);
-        return resp;
-    }
-    pthread_detach(t);
+    start_producer(wait_thread, job, job->stream);
     return resp;
 }
 
@@ -667,13 +674,7 @@ static http_response *logs(http_request *req, void *ud)
     http_response *r = http_response_stream(
         200, tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
         &job->stream);
-    pthread_t t;
-    if (pthread_create(&t, NULL, log_thread, job) != 0) {
-        http_stream_close(job->stream);
-        free(job);
-        return r;
-    }
-    pthread_detach(t);
+    start_producer(log_thread, job, job->stream);
     return r;
 }
 
