@@ -1329,7 +1329,8 @@ static int do_exec(struct cri *cri, const char *id, const struct cri_exec_opts *
     _cleanup_free_ char *proc_path = xasprintf("%s.json", base);
     _cleanup_free_ char *log_path = xasprintf("%s.log", base);
     _cleanup_free_ char *pid_path = xasprintf("%s.pid", base);
-    _cleanup_free_ char *sock_path = xasprintf("%s.sock", base);
+    /* Unix socket paths are limited to 108 bytes; the state dir is too deep. */
+    _cleanup_free_ char *sock_path = xasprintf("/tmp/wharf-exec-%d-%d.sock", (int)getpid(), n);
     _cleanup_close_ int listen_fd = -1;
     _cleanup_close_ int master = -1;
     if ((r = save_json(proc_path, process, err)) < 0)

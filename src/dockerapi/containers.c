@@ -20,6 +20,7 @@
 #define ANNOTATION "io.wharf.docker"
 
 int dockerapi_register_images(struct dockerapi *api, http_router *r, wharf_error *err);
+int dockerapi_register_exec(struct dockerapi *api, http_router *r, wharf_error *err);
 
 static http_response *not_found(const char *id)
 {
@@ -296,6 +297,12 @@ out:
     return resp;
 }
 
+/* For exec.c: a container reference to its full id; -ENOENT when unknown. */
+int dockerapi_container_id(struct dockerapi *api, const char *ref, char id[65])
+{
+    return resolve(api, ref, id);
+}
+
 /* Looks up {id}; on failure *resp is the error to return. */
 static bool lookup(struct dockerapi *api, http_request *req, char id[65], http_response **resp)
 {
@@ -381,10 +388,14 @@ static void start_producer(void *(*fn)(void *), void *job, http_stream *stream)
     pthread_detach(t);
 }
 
+static void auto_remove(struct dockerapi *api, const char *id);
+
 struct wait_job {
     struct dockerapi *api;
     char id[65];
     bool next_exit;
+    bool removed; /* condition=removed: remove it on exit (docker run --rm) */
+    unsigned start_count; /* starts so far when the wait was asked */
     http_stream *stream;
 };
 
@@ -394,20 +405,22 @@ struct wait_job {
 static void *wait_thread(void *p)
 {
     struct wait_job *job = p;
-    bool seen_running = false;
     while (!http_stream_closed(job->stream)) {
         struct cri_container_status st;
         wharf_error err = {0};
         int code = 0;
         bool done = true;
         if (cri_container_status(job->api->cri, job->id, &st, &err) == 0) {
-            if (st.state == CRI_STATE_RUNNING || st.state == CRI_STATE_PAUSED)
-                seen_running = true;
-            done = st.state == CRI_STATE_EXITED && (!job->next_exit || seen_running);
+            /* next-exit: an exit of a start that came after the request, even
+             * one so quick that it was never seen running. */
+            done = st.state == CRI_STATE_EXITED &&
+                   (!job->next_exit || st.start_count > job->start_count);
             code = st.exit_code;
             cri_container_status_release(&st);
         }
         if (done) {
+            if (job->removed)
+                auto_remove(job->api, job->id);
             http_stream_printf(job->stream, "{\"StatusCode\":%d,\"Error\":null}\n", code);
             break;
         }
@@ -430,7 +443,17 @@ static http_response *wait_container(http_request *req, void *ud)
     struct wait_job *job = xcalloc(1, sizeof(*job));
     job->api = api;
     snprintf(job->id, sizeof(job->id), "%s", id);
-    job->next_exit = cond && strcmp(cond, "next-exit") == 0;
+    job->removed = cond && strcmp(cond, "removed") == 0;
+    job->next_exit = cond && (strcmp(cond, "next-exit") == 0 || job->removed);
+    struct cri_container_status st;
+    wharf_error err = {0};
+    if (cri_container_status(api->cri, id, &st, &err) == 0) {
+        job->start_count = st.start_count;
+        /* Running now: its coming exit is the next one. */
+        if (st.state == CRI_STATE_RUNNING || st.state == CRI_STATE_PAUSED)
+            job->start_count--;
+        cri_container_status_release(&st);
+    }
     resp = http_response_stream(200, "application/json", &job->stream);
     start_producer(wait_thread, job, job->stream);
     return resp;
@@ -456,6 +479,17 @@ static http_response *remove_container(http_request *req, void *ud)
     cri_sandbox_remove(api->cri, sandbox_id, NULL);
     unmount_rootfs(api, id);
     return http_response_empty(204);
+}
+
+/* docker run --rm: the container goes once it has exited. */
+static void auto_remove(struct dockerapi *api, const char *id)
+{
+    wharf_error err = {0};
+    if (cri_container_remove(api->cri, id, true, &err) < 0)
+        return;
+    _cleanup_free_ char *sandbox_id = xasprintf("sandbox-%s", id);
+    cri_sandbox_remove(api->cri, sandbox_id, NULL);
+    unmount_rootfs(api, id);
 }
 
 static const char *docker_state(enum cri_state s)
@@ -693,7 +727,8 @@ int dockerapi_register(struct dockerapi *api, http_router *r, wharf_error *err)
         (rc = http_router_add(r, "POST", "/containers/{id}/kill", kill_container, api, err)) < 0 ||
         (rc = http_router_add(r, "POST", "/containers/{id}/wait", wait_container, api, err)) < 0 ||
         (rc = http_router_add(r, "GET", "/containers/{id}/logs", logs, api, err)) < 0 ||
-        (rc = http_router_add(r, "DELETE", "/containers/{id}", remove_container, api, err)) < 0)
+        (rc = http_router_add(r, "DELETE", "/containers/{id}", remove_container, api, err)) < 0 ||
+        (rc = dockerapi_register_exec(api, r, err)) < 0)
         return rc;
     return 0;
 }

@@ -161,3 +161,39 @@ dk() {
     [[ "$output" == *"is already in use"* ]]
     dk rm -f "$name"
 }
+
+@test "docker run (attached) streams stdout and stderr and returns the exit code" {
+    dk load -i "$DD/bb.tar" >/dev/null
+    name="wt$$-$RANDOM"
+    run dk run --name "$name" localhost/wharf-bb:1 sh -c 'echo to-out; echo to-err >&2; exit 3'
+    [ "$status" -eq 3 ]
+    [ "$(dk run --name "$name-2" localhost/wharf-bb:1 sh -c 'echo to-out; echo to-err >&2' 2>/dev/null)" = to-out ]
+    [ "$(dk run --name "$name-3" localhost/wharf-bb:1 sh -c 'echo to-out; echo to-err >&2' 2>&1 >/dev/null)" = to-err ]
+    dk rm "$name" "$name-2" "$name-3"
+}
+
+@test "docker run --rm removes the container after it exits" {
+    dk load -i "$DD/bb.tar" >/dev/null
+    name="wt$$-$RANDOM"
+    run dk run --rm --name "$name" localhost/wharf-bb:1 echo gone-soon
+    [ "$status" -eq 0 ]
+    [ "$output" = gone-soon ]
+    run dk inspect "$name"
+    [ "$status" -ne 0 ]
+}
+
+@test "docker exec runs in the container with its exit code, and -t gets a terminal" {
+    dk load -i "$DD/bb.tar" >/dev/null
+    name="wt$$-$RANDOM"
+    dk run -d --name "$name" --hostname inside localhost/wharf-bb:1 sleep 100 >/dev/null
+    run dk exec "$name" sh -c 'echo "exec on $(hostname)"; exit 5'
+    [ "$status" -eq 5 ]
+    [ "$output" = "exec on inside" ]
+    [ "$(dk exec "$name" cat /proc/1/cmdline | tr '\0' ' ')" = "sleep 100 " ]
+    run dk exec -t "$name" tty
+    [ "$status" -eq 0 ]
+    [[ "$output" == /dev/pts/* ]]
+    run dk exec "$name" /no/such/binary
+    [ "$status" -ne 0 ]
+    dk rm -f "$name"
+}
