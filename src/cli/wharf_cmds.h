@@ -1,0 +1,96 @@
+/*
+ * wharf_cmds — the docker-compatible client commands of `wharf` (images,
+ * ps, run, logs, ...), each a thin layer over the Engine API client
+ * (client.h) and docker's output formats (format.h).
+ *
+ * Owns: command-line flags, the request each command sends, and printing
+ * the answer the way the docker CLI does (same columns, messages and exit
+ * codes: 0 ok, 1 a daemon or argument-count error, 125 a bad flag).
+ * Must not: know how the daemon stores anything (only the HTTP API), or be
+ * used by `wharf daemon` (which stays in wharf_main.c).
+ */
+#ifndef WHARF_CMDS_H
+#define WHARF_CMDS_H
+
+#include "base.h"
+#include "client.h"
+
+#include <jansson.h>
+
+/* Exit codes the docker CLI uses. */
+#define WCMD_EXIT_ERROR 1
+#define WCMD_EXIT_USAGE 125
+
+/* What every command gets: the host from -H (NULL: WHARF_HOST, DOCKER_HOST,
+ * then the default) and its own argv (argv[0] is the command name). */
+struct wcmd_ctx {
+    const char *host;
+    const char *name; /* "ps", "image inspect", ... for messages */
+};
+
+typedef int (*wcmd_fn)(struct wcmd_ctx *ctx, int argc, char **argv);
+
+/* ---- helpers (wharf_common.c) */
+
+/* A connected client or NULL after printing the one-line error. */
+struct client *wcmd_client(struct wcmd_ctx *ctx);
+/* Sends the request; on a transport failure prints err and returns -1; on
+ * an HTTP status >= 400 prints "Error response from daemon: msg" and
+ * returns -1 unless quiet_status (then the caller looks at resp->status). */
+int wcmd_call(struct client *c, const char *method, const char *path, json_t *body,
+              struct client_response *resp, bool quiet_status);
+/* Prints "Error response from daemon: <message>" for resp. */
+void wcmd_daemon_error(const struct client_response *resp);
+/* A path segment with reserved characters %-escaped. Caller frees. */
+char *wcmd_escape(const char *s);
+/* Docker's usage errors: prints the message and hint; returns the code. */
+int wcmd_usage_error(struct wcmd_ctx *ctx, int code, const char *fmt, ...) WHARF_PRINTF(3, 4);
+/* After getopt_long returned '?': names the offending flag; returns 125. */
+int wcmd_bad_flag(struct wcmd_ctx *ctx, char **argv);
+/* Resets getopt for a command's argv. */
+void wcmd_getopt_reset(void);
+/* go-units HumanDuration of now - t ("5 seconds", "About a minute"). */
+void wcmd_human_duration(int64_t seconds, strbuf *out);
+/* go-units HumanSizeWithPrecision(size, 3): decimal units ("1.98MB"). */
+void wcmd_human_size(double size, strbuf *out);
+/* go-units RAMInBytes: "512m", "1g", "100k", "1024". -1 when invalid. */
+int64_t wcmd_parse_ram(const char *s);
+/* The id without "sha256:", cut to 12 characters when trunc. Caller frees. */
+char *wcmd_short_id(const char *id, bool trunc);
+/* docker's Ellipsis: at most max characters, "…" marking a cut. Caller frees. */
+char *wcmd_ellipsis(const char *s, size_t max);
+/* Go's json.Indent(prefix "", indent "    ") of raw JSON text. */
+void wcmd_json_indent(const char *raw, size_t len, strbuf *out);
+/* Writes all of buf to fd; -errno on failure. */
+int wcmd_write_all(int fd, const char *buf, size_t len);
+/* Prints the inspect results (raw JSON texts) as docker does: an indented
+ * array, or fmt (a plain Go template, may be NULL) once per element.
+ * Returns 0, or 1 after printing a template error. */
+int wcmd_print_inspect(json_t **elems, const strbuf *raws, size_t n, const char *fmt);
+
+/* ---- commands */
+int wcmd_version(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_info(struct wcmd_ctx *ctx, int argc, char **argv);
+
+int wcmd_images(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_image_inspect(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_load(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_save(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_tag(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_rmi(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_history(struct wcmd_ctx *ctx, int argc, char **argv);
+
+int wcmd_ps(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_run(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_create(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_start(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_logs(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_stop(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_kill(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_rm(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_wait(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_container_inspect(struct wcmd_ctx *ctx, int argc, char **argv);
+/* `wharf inspect`: each name as a container first, then as an image. */
+int wcmd_inspect(struct wcmd_ctx *ctx, int argc, char **argv);
+
+#endif

@@ -1,0 +1,329 @@
+/* Helpers shared by the wharf client commands: connecting, daemon errors,
+ * and docker's human-readable sizes, durations and ids. */
+#include "wharf_cmds.h"
+#include "format.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+struct client *wcmd_client(struct wcmd_ctx *ctx)
+{
+    wharf_error err = {0};
+    struct client *c = client_new(ctx->host, &err);
+    if (!c)
+        fprintf(stderr, "%s\n", err.msg);
+    return c;
+}
+
+void wcmd_daemon_error(const struct client_response *resp)
+{
+    const char *msg = client_error_message(resp);
+    size_t n = strlen(msg);
+    while (n > 0 && msg[n - 1] == '\n')
+        n--;
+    fprintf(stderr, "Error response from daemon: %.*s\n", (int)n, msg);
+}
+
+int wcmd_call(struct client *c, const char *method, const char *path, json_t *body,
+              struct client_response *resp, bool quiet_status)
+{
+    wharf_error err = {0};
+    if (client_request(c, method, path, body, resp, &err) < 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    if (resp->status >= 400 && !quiet_status) {
+        wcmd_daemon_error(resp);
+        return -1;
+    }
+    return 0;
+}
+
+char *wcmd_escape(const char *s)
+{
+    strbuf sb = STRBUF_INIT;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        /* Unreserved characters plus ':' and '/': image references go in
+         * the path as they are, as the docker CLI sends them. */
+        if (isalnum(*p) || strchr("-._~:@/", *p))
+            strbuf_addch(&sb, (char)*p);
+        else
+            strbuf_addf(&sb, "%%%02X", *p);
+    }
+    strbuf_addstr(&sb, "");
+    return strbuf_detach(&sb);
+}
+
+int wcmd_usage_error(struct wcmd_ctx *ctx, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("wharf: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nSee 'wharf %s --help'.\n", ctx->name);
+    return code;
+}
+
+void wcmd_getopt_reset(void)
+{
+    optind = 0; /* 0 also re-initialises glibc's internal state */
+    opterr = 0; /* wcmd_bad_flag words the message the way docker does */
+}
+
+int wcmd_bad_flag(struct wcmd_ctx *ctx, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    if (arg[0] == '-' && arg[1] != '-' && optopt)
+        return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                "unknown shorthand flag or missing value: '%c' in %s", optopt, arg);
+    return wcmd_usage_error(ctx, WCMD_EXIT_USAGE, "unknown flag or missing value: %s", arg);
+}
+
+void wcmd_human_duration(int64_t seconds, strbuf *out)
+{
+    /* The thresholds of go-units' HumanDuration, which docker uses. */
+    if (seconds < 1) {
+        strbuf_addstr(out, "Less than a second");
+        return;
+    }
+    if (seconds == 1) {
+        strbuf_addstr(out, "1 second");
+        return;
+    }
+    if (seconds < 60) {
+        strbuf_addf(out, "%lld seconds", (long long)seconds);
+        return;
+    }
+    int64_t minutes = seconds / 60;
+    if (minutes == 1) {
+        strbuf_addstr(out, "About a minute");
+        return;
+    }
+    if (minutes < 60) {
+        strbuf_addf(out, "%lld minutes", (long long)minutes);
+        return;
+    }
+    int64_t hours = (int64_t)((double)seconds / 3600.0 + 0.5);
+    if (hours == 1)
+        strbuf_addstr(out, "About an hour");
+    else if (hours < 48)
+        strbuf_addf(out, "%lld hours", (long long)hours);
+    else if (hours < 24 * 7 * 2)
+        strbuf_addf(out, "%lld days", (long long)(hours / 24));
+    else if (hours < 24 * 30 * 2)
+        strbuf_addf(out, "%lld weeks", (long long)(hours / 24 / 7));
+    else if (hours < 24 * 365 * 2)
+        strbuf_addf(out, "%lld months", (long long)(hours / 24 / 30));
+    else
+        strbuf_addf(out, "%lld years", (long long)(seconds / 3600 / 24 / 365));
+}
+
+void wcmd_human_size(double size, strbuf *out)
+{
+    static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+    size_t i = 0;
+    while (size >= 1000 && i < sizeof(units) / sizeof(units[0]) - 1) {
+        size /= 1000;
+        i++;
+    }
+    strbuf_addf(out, "%.3g%s", size, units[i]);
+}
+
+int64_t wcmd_parse_ram(const char *s)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || v < 0 || !isfinite(v))
+        return -1;
+    int64_t mult = 1;
+    if (*end) {
+        switch (tolower((unsigned char)*end)) {
+        case 'b':
+            mult = 1;
+            break;
+        case 'k':
+            mult = 1LL << 10;
+            break;
+        case 'm':
+            mult = 1LL << 20;
+            break;
+        case 'g':
+            mult = 1LL << 30;
+            break;
+        case 't':
+            mult = 1LL << 40;
+            break;
+        case 'p':
+            mult = 1LL << 50;
+            break;
+        default:
+            return -1;
+        }
+        end++;
+        /* "512m", "512mb", "512mib"-less forms only, like go-units. */
+        if (mult != 1 && tolower((unsigned char)*end) == 'b')
+            end++;
+        if (*end)
+            return -1;
+    }
+    return (int64_t)(v * (double)mult);
+}
+
+char *wcmd_short_id(const char *id, bool trunc)
+{
+    if (!id)
+        return xstrdup("");
+    const char *colon = strchr(id, ':');
+    if (colon)
+        id = colon + 1;
+    if (trunc && strlen(id) > 12)
+        return xasprintf("%.12s", id);
+    return xstrdup(id);
+}
+
+static void indent_newline(strbuf *out, int depth)
+{
+    strbuf_addch(out, '\n');
+    for (int i = 0; i < depth; i++)
+        strbuf_addstr(out, "    ");
+}
+
+void wcmd_json_indent(const char *raw, size_t len, strbuf *out)
+{
+    /* Mirrors Go's json.Indent: whitespace between tokens is dropped, empty
+     * objects and arrays stay "{}" and "[]", strings are copied verbatim. */
+    int depth = 0;
+    bool need_indent = false; /* an opener was just written */
+    for (size_t i = 0; i < len; i++) {
+        char ch = raw[i];
+        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r')
+            continue;
+        if (need_indent && ch != ']' && ch != '}') {
+            need_indent = false;
+            depth++;
+            indent_newline(out, depth);
+        }
+        if (ch == '"') {
+            size_t j = i + 1;
+            while (j < len && raw[j] != '"') {
+                if (raw[j] == '\\')
+                    j++;
+                j++;
+            }
+            if (j >= len)
+                j = len - 1;
+            strbuf_add(out, raw + i, j - i + 1);
+            i = j;
+            continue;
+        }
+        switch (ch) {
+        case '{':
+        case '[':
+            strbuf_addch(out, ch);
+            need_indent = true;
+            break;
+        case '}':
+        case ']':
+            if (need_indent)
+                need_indent = false; /* empty: "{}" */
+            else {
+                depth--;
+                indent_newline(out, depth);
+            }
+            strbuf_addch(out, ch);
+            break;
+        case ',':
+            strbuf_addch(out, ch);
+            indent_newline(out, depth);
+            break;
+        case ':':
+            strbuf_addstr(out, ": ");
+            break;
+        default:
+            strbuf_addch(out, ch);
+        }
+    }
+}
+
+int wcmd_write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int wcmd_print_inspect(json_t **elems, const strbuf *raws, size_t n, const char *fmt)
+{
+    if (fmt && *fmt) {
+        wharf_error err = {0};
+        _cleanup_format_template_ format_template *t = format_compile_plain(fmt, &err);
+        if (!t) {
+            fprintf(stderr, "%s\n", err.msg);
+            return WCMD_EXIT_ERROR;
+        }
+        for (size_t i = 0; i < n; i++) {
+            _cleanup_strbuf_ strbuf out = STRBUF_INIT;
+            if (format_execute(t, elems[i], &out, &err) < 0) {
+                fprintf(stderr, "%s\n", err.msg);
+                return WCMD_EXIT_ERROR;
+            }
+            printf("%s\n", strbuf_str(&out));
+        }
+        return 0;
+    }
+    if (n == 0) {
+        printf("[]\n");
+        return 0;
+    }
+    _cleanup_strbuf_ strbuf all = STRBUF_INIT;
+    strbuf_addch(&all, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strbuf_addch(&all, ',');
+        strbuf_add(&all, raws[i].buf, raws[i].len);
+    }
+    strbuf_addch(&all, ']');
+    _cleanup_strbuf_ strbuf out = STRBUF_INIT;
+    wcmd_json_indent(all.buf, all.len, &out);
+    printf("%s\n", strbuf_str(&out));
+    return 0;
+}
+
+char *wcmd_ellipsis(const char *s, size_t max)
+{
+    /* docker's formatter.Ellipsis: width counted in characters; a cut
+     * string keeps max-1 characters and ends with "…". */
+    size_t chars = 0;
+    for (const char *p = s; *p; p++)
+        if (((unsigned char)*p & 0xC0) != 0x80)
+            chars++;
+    if (chars <= max || max == 0)
+        return xstrdup(s);
+    size_t keep = 0, seen = 0;
+    for (const char *p = s; *p; p++) {
+        if (((unsigned char)*p & 0xC0) != 0x80) {
+            if (seen == max - 1)
+                break;
+            seen++;
+        }
+        keep++;
+    }
+    return xasprintf("%.*s…", (int)keep, s);
+}

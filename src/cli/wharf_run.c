@@ -1,0 +1,640 @@
+/* Container lifecycle commands: create, run -d, start, logs, stop, kill, rm,
+ * wait, container inspect and the generic inspect. */
+#include "wharf_cmds.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- create */
+
+enum {
+    OPT_NAME = 256,
+    OPT_ENTRYPOINT,
+    OPT_CPUS,
+    OPT_PIDS,
+    OPT_INIT,
+    OPT_READONLY,
+    OPT_CAPADD,
+    OPT_CAPDROP,
+    OPT_PRIV,
+    OPT_STOPSIG,
+    OPT_STOPTIMEOUT,
+    OPT_RM,
+};
+
+/* Parses run/create flags into a create body; *name and *detach filled.
+ * Returns 0, or the exit code of a usage error (already printed). */
+static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run, json_t *body,
+                        const char **name, bool *detach)
+{
+    static const struct option opts[] = {
+        {"detach", no_argument, 0, 'd'},
+        {"name", required_argument, 0, OPT_NAME},
+        {"env", required_argument, 0, 'e'},
+        {"workdir", required_argument, 0, 'w'},
+        {"user", required_argument, 0, 'u'},
+        {"entrypoint", required_argument, 0, OPT_ENTRYPOINT},
+        {"label", required_argument, 0, 'l'},
+        {"memory", required_argument, 0, 'm'},
+        {"cpus", required_argument, 0, OPT_CPUS},
+        {"pids-limit", required_argument, 0, OPT_PIDS},
+        {"init", no_argument, 0, OPT_INIT},
+        {"read-only", no_argument, 0, OPT_READONLY},
+        {"cap-add", required_argument, 0, OPT_CAPADD},
+        {"cap-drop", required_argument, 0, OPT_CAPDROP},
+        {"privileged", no_argument, 0, OPT_PRIV},
+        {"stop-signal", required_argument, 0, OPT_STOPSIG},
+        {"stop-timeout", required_argument, 0, OPT_STOPTIMEOUT},
+        {"rm", no_argument, 0, OPT_RM},
+        {0, 0, 0, 0},
+    };
+    json_t *host = json_object();
+    json_object_set_new(body, "HostConfig", host);
+    json_t *env = json_array(), *labels = json_object();
+    json_object_set_new(body, "Env", env);
+    json_object_set_new(body, "Labels", labels);
+    json_t *capadd = NULL, *capdrop = NULL;
+    bool rm = false;
+    *detach = false;
+    *name = NULL;
+    int ch;
+    char *end;
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, "+de:w:u:l:m:", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'd':
+            *detach = true;
+            break;
+        case OPT_NAME:
+            *name = optarg;
+            break;
+        case 'e':
+            if (!strchr(optarg, '=') && getenv(optarg)) {
+                /* "-e VAR" passes the variable from the caller's environment. */
+                json_array_append_new(env, json_sprintf("%s=%s", optarg, getenv(optarg)));
+            } else {
+                json_array_append_new(env, json_string(optarg));
+            }
+            break;
+        case 'w':
+            json_object_set_new(body, "WorkingDir", json_string(optarg));
+            break;
+        case 'u':
+            json_object_set_new(body, "User", json_string(optarg));
+            break;
+        case OPT_ENTRYPOINT:
+            json_object_set_new(body, "Entrypoint", json_pack("[s]", optarg));
+            break;
+        case 'l': {
+            const char *eq = strchr(optarg, '=');
+            _cleanup_free_ char *k =
+                eq ? xasprintf("%.*s", (int)(eq - optarg), optarg) : xstrdup(optarg);
+            json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
+            break;
+        }
+        case 'm': {
+            int64_t v = wcmd_parse_ram(optarg);
+            if (v < 0)
+                return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                        "invalid argument \"%s\" for \"-m, --memory\" flag: "
+                                        "invalid size: '%s'",
+                                        optarg, optarg);
+            json_object_set_new(host, "Memory", json_integer(v));
+            break;
+        }
+        case OPT_CPUS: {
+            errno = 0;
+            double v = strtod(optarg, &end);
+            if (end == optarg || *end || errno || v < 0 || !isfinite(v))
+                return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                        "invalid argument \"%s\" for \"--cpus\" flag: failed to "
+                                        "parse %s as a rational number",
+                                        optarg, optarg);
+            json_object_set_new(host, "NanoCpus", json_integer((json_int_t)llround(v * 1e9)));
+            break;
+        }
+        case OPT_PIDS: {
+            errno = 0;
+            long long v = strtoll(optarg, &end, 10);
+            if (end == optarg || *end || errno)
+                return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                        "invalid argument \"%s\" for \"--pids-limit\" flag",
+                                        optarg);
+            json_object_set_new(host, "PidsLimit", json_integer(v));
+            break;
+        }
+        case OPT_INIT:
+            json_object_set_new(host, "Init", json_true());
+            break;
+        case OPT_READONLY:
+            json_object_set_new(host, "ReadonlyRootfs", json_true());
+            break;
+        case OPT_CAPADD:
+            if (!capadd)
+                json_object_set_new(host, "CapAdd", capadd = json_array());
+            json_array_append_new(capadd, json_string(optarg));
+            break;
+        case OPT_CAPDROP:
+            if (!capdrop)
+                json_object_set_new(host, "CapDrop", capdrop = json_array());
+            json_array_append_new(capdrop, json_string(optarg));
+            break;
+        case OPT_PRIV:
+            json_object_set_new(host, "Privileged", json_true());
+            break;
+        case OPT_STOPSIG:
+            json_object_set_new(body, "StopSignal", json_string(optarg));
+            break;
+        case OPT_STOPTIMEOUT: {
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || errno)
+                return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                        "invalid argument \"%s\" for \"--stop-timeout\" flag",
+                                        optarg);
+            json_object_set_new(body, "StopTimeout", json_integer(v));
+            break;
+        }
+        case OPT_RM:
+            rm = true;
+            break;
+        default:
+            return wcmd_bad_flag(ctx, argv);
+        }
+    }
+    if (!is_run && *detach)
+        return wcmd_usage_error(ctx, WCMD_EXIT_USAGE, "unknown shorthand flag: 'd' in -d");
+    if (rm)
+        json_object_set_new(host, "AutoRemove", json_true());
+    if (optind >= argc)
+        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf %s' requires at least 1 argument",
+                                ctx->name);
+    json_object_set_new(body, "Image", json_string(argv[optind]));
+    if (optind + 1 < argc) {
+        json_t *cmd = json_array();
+        for (int i = optind + 1; i < argc; i++)
+            json_array_append_new(cmd, json_string(argv[i]));
+        json_object_set_new(body, "Cmd", cmd);
+    }
+    return 0;
+}
+
+/* POST /containers/create; prints warnings. Returns the new id (caller
+ * frees) or NULL after printing the error. */
+static char *create_container(struct client *c, json_t *body, const char *name)
+{
+    _cleanup_free_ char *ename = name ? wcmd_escape(name) : NULL;
+    _cleanup_free_ char *path =
+        name ? xasprintf("/containers/create?name=%s", ename) : xstrdup("/containers/create");
+    struct client_response resp = CLIENT_RESPONSE_INIT;
+    char *id = NULL;
+    if (wcmd_call(c, "POST", path, body, &resp, false) == 0) {
+        size_t i;
+        json_t *w;
+        json_array_foreach(json_object_get(resp.json, "Warnings"), i, w)
+            fprintf(stderr, "WARNING: %s\n", json_string_value(w) ? json_string_value(w) : "");
+        const char *s = json_string_value(json_object_get(resp.json, "Id"));
+        if (s)
+            id = xstrdup(s);
+        else
+            fprintf(stderr, "Error: the daemon's create response has no Id\n");
+    }
+    client_response_release(&resp);
+    return id;
+}
+
+static int create_or_run(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run)
+{
+    _cleanup_json_ json_t *body = json_object();
+    const char *name;
+    bool detach;
+    int r = parse_create(ctx, argc, argv, is_run, body, &name, &detach);
+    if (r)
+        return r;
+    if (is_run && !detach) {
+        fprintf(stderr, "wharf: attached run is not supported yet; use 'wharf run -d'\n");
+        return WCMD_EXIT_USAGE;
+    }
+    struct client *c = wcmd_client(ctx);
+    if (!c)
+        return WCMD_EXIT_ERROR;
+    int rc = WCMD_EXIT_ERROR;
+    _cleanup_free_ char *id = create_container(c, body, name);
+    if (!id)
+        goto out;
+    if (is_run) {
+        _cleanup_free_ char *path = xasprintf("/containers/%s/start", id);
+        struct client_response resp = CLIENT_RESPONSE_INIT;
+        int sr = wcmd_call(c, "POST", path, NULL, &resp, false);
+        client_response_release(&resp);
+        if (sr < 0)
+            goto out;
+    }
+    printf("%s\n", id);
+    rc = 0;
+out:
+    client_free(c);
+    /* docker run exits 125 when the daemon refuses to create or start. */
+    return rc && is_run ? WCMD_EXIT_USAGE : rc;
+}
+
+int wcmd_run(struct wcmd_ctx *ctx, int argc, char **argv)
+{
+    return create_or_run(ctx, argc, argv, true);
+}
+
+int wcmd_create(struct wcmd_ctx *ctx, int argc, char **argv)
+{
+    return create_or_run(ctx, argc, argv, false);
+}
+
+/* ------------------------------------------------- simple per-id actions */
+
+/* For each id: method path_fmt (with the escaped id) and print the id on
+ * success, as start/stop/kill/rm do. */
+static int each_id(struct wcmd_ctx *ctx, int first, int argc, char **argv, const char *method,
+                   const char *path_fmt, const char *query)
+{
+    if (first >= argc)
+        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf %s' requires at least 1 argument",
+                                ctx->name);
+    struct client *c = wcmd_client(ctx);
+    if (!c)
+        return WCMD_EXIT_ERROR;
+    int rc = 0;
+    for (int i = first; i < argc; i++) {
+        _cleanup_free_ char *id = wcmd_escape(argv[i]);
+        _cleanup_strbuf_ strbuf path = STRBUF_INIT;
+        strbuf_addf(&path, path_fmt, id);
+        strbuf_addstr(&path, query);
+        struct client_response resp = CLIENT_RESPONSE_INIT;
+        if (wcmd_call(c, method, path.buf, NULL, &resp, false) < 0)
+            rc = WCMD_EXIT_ERROR;
+        else
+            printf("%s\n", argv[i]);
+        client_response_release(&resp);
+    }
+    client_free(c);
+    return rc;
+}
+
+int wcmd_start(struct wcmd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"attach", no_argument, 0, 'a'}, {"interactive", no_argument, 0, 'i'}, {0, 0, 0, 0}};
+    int ch;
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, "ai", opts, NULL)) != -1) {
+        if (ch == 'a' || ch == 'i') {
+            fprintf(stderr, "wharf: attached start is not supported yet\n");
+            return WCMD_EXIT_ERROR;
+        }
+        return wcmd_bad_flag(ctx, argv);
+    }
+    if (optind >= argc)
+        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf %s' requires at least 1 argument",
+                                ctx->name);
+    struct client *c = wcmd_client(ctx);
+    if (!c)
+        return WCMD_EXIT_ERROR;
+    /* Like docker: each failure is reported, then one summary line. */
+    _cleanup_strbuf_ strbuf failed = STRBUF_INIT;
+    for (int i = optind; i < argc; i++) {
+        _cleanup_free_ char *id = wcmd_escape(argv[i]);
+        _cleanup_free_ char *path = xasprintf("/containers/%s/start", id);
+        struct client_response resp = CLIENT_RESPONSE_INIT;
+        if (wcmd_call(c, "POST", path, NULL, &resp, false) < 0)
+            strbuf_addf(&failed, "%s%s", failed.len ? ", " : "", argv[i]);
+        else
+            printf("%s\n", argv[i]);
+        client_response_release(&resp);
+    }
+    client_free(c);
+    if (failed.len) {
+        fprintf(stderr, "Error: failed to start containers: %s\n", failed.buf);
+        return WCMD_EXIT_ERROR;
+    }
+    return 0;
+}
+
+int wcmd_stop(struct wcmd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"time", required_argument, 0, 't'},
+                                         {"timeout", required_argument, 0, 't'},
+                                         {"signal", required_argument, 0, 's'},
+                                         {0, 0, 0, 0}};
+    _cleanup_strbuf_ strbuf q = STRBUF_INIT;
+    int ch;
+    char *end;
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, "t:s:", opts, NULL)) != -1) {
+        switch (ch) {
+        case 't': {
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end)
+                return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                        "invalid argument \"%s\" for \"-t, --timeout\" flag",
+                                        optarg);
+            strbuf_addf(&q, "%st=%ld", q.len ? "&" : "?", v);
+            break;
+        }
+        case 's': {
+            _cleanup_free_ char *s = wcmd_escape(optarg);
+            strbuf_addf(&q, "%ssignal=%s", q.len ? "&" : "?", s);
+            break;
+        }
+        default:
+            return wcmd_bad_flag(ctx, argv);
+        }
+    }
+    return each_id(ctx, optind, argc, argv, "POST", "/containers/%s/stop", strbuf_str(&q));
+}
+
+int wcmd_kill(struct wcmd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"signal", required_argument, 0, 's'}, {0, 0, 0, 0}};
+    _cleanup_free_ char *q = NULL;
+    int ch;
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
+        if (ch != 's')
+            return wcmd_bad_flag(ctx, argv);
+        _cleanup_free_ char *s = wcmd_escape(optarg);
+        free(q);
+        q = xasprintf("?signal=%s", s);
+    }
+    return each_id(ctx, optind, argc, argv, "POST", "/containers/%s/kill", q ? q : "");
+}
+
+int wcmd_rm(struct wcmd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"force", no_argument, 0, 'f'},
+                                         {"volumes", no_argument, 0, 'v'},
+                                         {"link", no_argument, 0, 'l'},
+                                         {0, 0, 0, 0}};
+    bool force = false, volumes = false;
+    int ch;
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, "fvl", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'f':
+            force = true;
+            break;
+        case 'v':
+            volumes = true;
+            break;
+        case 'l':
+            break;
+        default:
+            return wcmd_bad_flag(ctx, argv);
+        }
+    }
+    _cleanup_free_ char *q =
+        xasprintf("%s%s%s", force || volumes ? "?" : "", force ? "force=1" : "",
+                  volumes ? (force ? "&v=1" : "v=1") : "");
+    return each_id(ctx, optind, argc, argv, "DELETE", "/containers/%s", q);
+}
+
+int wcmd_wait(struct wcmd_ctx *ctx, int argc, char **argv)
+{
+    wcmd_getopt_reset();
+    static const struct option opts[] = {{0, 0, 0, 0}};
+    if (getopt_long(argc, argv, "", opts, NULL) != -1)
+        return wcmd_bad_flag(ctx, argv);
+    if (optind >= argc)
+        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf wait' requires at least 1 argument");
+    struct client *c = wcmd_client(ctx);
+    if (!c)
+        return WCMD_EXIT_ERROR;
+    int rc = 0;
+    for (int i = optind; i < argc; i++) {
+        _cleanup_free_ char *id = wcmd_escape(argv[i]);
+        _cleanup_free_ char *path = xasprintf("/containers/%s/wait", id);
+        struct client_response resp = CLIENT_RESPONSE_INIT;
+        if (wcmd_call(c, "POST", path, NULL, &resp, false) < 0) {
+            rc = WCMD_EXIT_ERROR;
+        } else {
+            json_t *err = json_object_get(json_object_get(resp.json, "Error"), "Message");
+            if (json_string_value(err) && *json_string_value(err)) {
+                fprintf(stderr, "Error response from daemon: %s\n", json_string_value(err));
+                rc = WCMD_EXIT_ERROR;
+            } else {
+                printf("%lld\n",
+                       (long long)json_integer_value(json_object_get(resp.json, "StatusCode")));
+            }
+        }
+        client_response_release(&resp);
+    }
+    client_free(c);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- logs */
+
+static int on_frame(void *data, int stream, const char *buf, size_t len)
+{
+    (void)data;
+    return wcmd_write_all(stream == 2 ? STDERR_FILENO : STDOUT_FILENO, buf, len) < 0 ? -1 : 0;
+}
+
+struct logs_state {
+    bool tty;
+    struct client_demux demux;
+};
+
+static int on_logs(void *data, const char *buf, size_t len)
+{
+    struct logs_state *st = data;
+    if (st->tty) /* a terminal's output is one raw stream */
+        return wcmd_write_all(STDOUT_FILENO, buf, len) < 0 ? -1 : 0;
+    return client_demux_feed(&st->demux, buf, len, on_frame, NULL);
+}
+
+int wcmd_logs(struct wcmd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"follow", no_argument, 0, 'f'},
+                                         {"tail", required_argument, 0, 'n'},
+                                         {"timestamps", no_argument, 0, 't'},
+                                         {"since", required_argument, 0, 'S'},
+                                         {"until", required_argument, 0, 'U'},
+                                         {"details", no_argument, 0, 'D'},
+                                         {0, 0, 0, 0}};
+    bool follow = false, ts = false, details = false;
+    const char *tail = "all", *since = NULL, *until = NULL;
+    int ch;
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, "fn:t", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'f':
+            follow = true;
+            break;
+        case 'n':
+            tail = optarg;
+            break;
+        case 't':
+            ts = true;
+            break;
+        case 'S':
+            since = optarg;
+            break;
+        case 'U':
+            until = optarg;
+            break;
+        case 'D':
+            details = true;
+            break;
+        default:
+            return wcmd_bad_flag(ctx, argv);
+        }
+    }
+    if (argc - optind != 1)
+        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf logs' requires exactly 1 argument");
+    struct client *c = wcmd_client(ctx);
+    if (!c)
+        return WCMD_EXIT_ERROR;
+    int rc = WCMD_EXIT_ERROR;
+    _cleanup_free_ char *id = wcmd_escape(argv[optind]);
+    _cleanup_free_ char *ipath = xasprintf("/containers/%s/json", id);
+    struct client_response resp = CLIENT_RESPONSE_INIT;
+    struct logs_state st = {0};
+    _cleanup_free_ char *etail = wcmd_escape(tail);
+    _cleanup_strbuf_ strbuf path = STRBUF_INIT;
+    wharf_error err = {0};
+    if (wcmd_call(c, "GET", ipath, NULL, &resp, false) < 0)
+        goto out;
+    st.tty = json_is_true(json_object_get(json_object_get(resp.json, "Config"), "Tty"));
+    client_response_release(&resp);
+    strbuf_addf(&path, "/containers/%s/logs?stdout=1&stderr=1&tail=%s", id, etail);
+    if (follow)
+        strbuf_addstr(&path, "&follow=1");
+    if (ts)
+        strbuf_addstr(&path, "&timestamps=1");
+    if (details)
+        strbuf_addstr(&path, "&details=1");
+    if (since) {
+        _cleanup_free_ char *e = wcmd_escape(since);
+        strbuf_addf(&path, "&since=%s", e);
+    }
+    if (until) {
+        _cleanup_free_ char *e = wcmd_escape(until);
+        strbuf_addf(&path, "&until=%s", e);
+    }
+    if (client_stream(c, "GET", path.buf, NULL, on_logs, &st, &resp, &err) < 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        goto out;
+    }
+    if (resp.status >= 400) {
+        wcmd_daemon_error(&resp);
+        goto out;
+    }
+    rc = 0;
+out:
+    client_response_release(&resp);
+    client_free(c);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- inspect */
+
+enum inspect_kind { INSPECT_ANY, INSPECT_CONTAINER, INSPECT_IMAGE };
+
+static int inspect_common(struct wcmd_ctx *ctx, int argc, char **argv, enum inspect_kind kind)
+{
+    static const struct option opts[] = {{"format", required_argument, 0, 'f'},
+                                         {"size", no_argument, 0, 's'},
+                                         {"type", required_argument, 0, 'T'},
+                                         {0, 0, 0, 0}};
+    const char *fmt = NULL;
+    int ch;
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, "f:s", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'f':
+            fmt = optarg;
+            break;
+        case 's':
+            break;
+        case 'T':
+            if (kind == INSPECT_ANY && strcmp(optarg, "container") == 0)
+                kind = INSPECT_CONTAINER;
+            else if (kind == INSPECT_ANY && strcmp(optarg, "image") == 0)
+                kind = INSPECT_IMAGE;
+            else if (kind == INSPECT_ANY) {
+                fprintf(stderr, "\"%s\" is not a valid value for --type\n", optarg);
+                return WCMD_EXIT_ERROR;
+            } else {
+                return wcmd_usage_error(ctx, WCMD_EXIT_USAGE, "unknown flag: --type");
+            }
+            break;
+        default:
+            return wcmd_bad_flag(ctx, argv);
+        }
+    }
+    if (optind >= argc)
+        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf %s' requires at least 1 argument",
+                                ctx->name);
+    struct client *c = wcmd_client(ctx);
+    if (!c)
+        return WCMD_EXIT_ERROR;
+    size_t n = (size_t)(argc - optind), got = 0;
+    json_t **elems = xcalloc(n, sizeof(*elems));
+    strbuf *raws = xcalloc(n, sizeof(*raws));
+    _cleanup_strbuf_ strbuf errors = STRBUF_INIT;
+    int rc = 0;
+    for (int i = optind; i < argc; i++) {
+        _cleanup_free_ char *name = wcmd_escape(argv[i]);
+        static const char *const fmts[] = {"/containers/%s/json", "/images/%s/json"};
+        bool found = false, failed = false;
+        for (int k = 0; k < 2 && !found && !failed; k++) {
+            if ((kind == INSPECT_CONTAINER && k == 1) || (kind == INSPECT_IMAGE && k == 0))
+                continue;
+            _cleanup_strbuf_ strbuf path = STRBUF_INIT;
+            strbuf_addf(&path, fmts[k], name);
+            struct client_response resp = CLIENT_RESPONSE_INIT;
+            if (wcmd_call(c, "GET", path.buf, NULL, &resp, true) < 0) {
+                failed = true;
+            } else if (resp.status == 404 && kind == INSPECT_ANY) {
+                /* try the next kind */
+            } else if (resp.status >= 400) {
+                wcmd_daemon_error(&resp);
+                failed = true;
+            } else if (resp.json) {
+                elems[got] = json_incref(resp.json);
+                raws[got] = resp.body;
+                resp.body = (strbuf)STRBUF_INIT;
+                got++;
+                found = true;
+            }
+            client_response_release(&resp);
+        }
+        if (!found && !failed && kind == INSPECT_ANY)
+            strbuf_addf(&errors, "Error: No such object: %s\n", argv[i]);
+        if (!found)
+            rc = WCMD_EXIT_ERROR;
+    }
+    int prc = wcmd_print_inspect(elems, raws, got, fmt);
+    fputs(strbuf_str(&errors), stderr);
+    for (size_t i = 0; i < got; i++) {
+        json_decref(elems[i]);
+        strbuf_release(&raws[i]);
+    }
+    free(elems);
+    free(raws);
+    client_free(c);
+    return rc ? rc : prc;
+}
+
+int wcmd_container_inspect(struct wcmd_ctx *ctx, int argc, char **argv)
+{
+    return inspect_common(ctx, argc, argv, INSPECT_CONTAINER);
+}
+
+int wcmd_inspect(struct wcmd_ctx *ctx, int argc, char **argv)
+{
+    return inspect_common(ctx, argc, argv, INSPECT_ANY);
+}
