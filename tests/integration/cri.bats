@@ -59,7 +59,7 @@ wait_state() {
 
 @test "cri: create and start a container, output lands in its CRI log" {
     run_ct '{"infra": false, "hostname": "solo"}' "$P" \
-        '{"args": ["sh", "-c", "echo hello-out; echo hello-err >&2; hostname; sleep 100"], "labels": {"app": "t"}}'
+        '{"args": ["sh", "-c", "echo hello-out; echo hello-err >&2; sleep 0.3; hostname; sleep 100"], "labels": {"app": "t"}}'
     [ "$(field "$P" state)" = running ]
     pid=$(field "$P" pid)
     [ -d "/proc/$pid" ]
@@ -75,7 +75,8 @@ wait_state() {
     [[ "$output" == *solo* ]]
     # raw file is CRI format
     grep -Eq '^[0-9T:.-]+Z stderr F hello-err$' "$DATA/containers/$P/shim/container.log"
-    # tail and timestamps
+    # tail and timestamps (stdout and stderr are separate pipes: "solo" comes last
+    # only because it is written later)
     run cri logs --tail 1 -t "$P"
     [ "${#lines[@]}" -eq 1 ]
     [[ "${lines[0]}" =~ ^20[0-9-]+T[0-9:.]+Z\ solo$ ]]
