@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The end-to-end demo: a busybox container run by wharf-runtime, showing
-# isolation and limits at work, then the same container supervised by
-# wharf-shim. Everything lives in a temporary directory that is removed.
+# isolation and limits at work, the same container supervised by wharf-shim,
+# then the engine: wharf daemon with the wharf CLI loading an image and
+# running a container from it. Everything lives in a temporary directory
+# that is removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -13,6 +15,14 @@ id="demo-$$"
 cleanup() {
     "$RT" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
     "$RT" --root "$root" delete --force "$id-shim" >/dev/null 2>&1 || true
+    if [ -n "${daemon_pid:-}" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+        "$WHARF" rm -f demo-web >/dev/null 2>&1 || true
+        kill "$daemon_pid" 2>/dev/null || true
+        wait "$daemon_pid" 2>/dev/null || true
+    fi
+    # Only mounts under our own temporary directory.
+    awk -v d="$work" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r |
+        while read -r m; do umount -l "$m" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -79,4 +89,38 @@ if [ -x "$SHIM" ]; then
     sed 's/^/  /' "$work/shim/container.log"
     echo "exit record: $(cat "$work/shim/exit.json")"
 fi
+step "The engine: wharf daemon serving the Docker Engine API, driven by the wharf CLI"
+# A docker-archive made by hand: one layer (the busybox root filesystem), a
+# config naming it by its sha256, and a manifest.
+img="$work/image"
+mkdir -p "$img/layer"
+tar -C "$work/bundle/rootfs" -cf "$img/layer/layer.tar" .
+diff_id=$(sha256sum "$img/layer/layer.tar" | cut -d' ' -f1)
+jq -n --arg d "sha256:$diff_id" '{architecture: "amd64", os: "linux", created: (now | todate),
+    config: {Cmd: ["sh"], Env: ["PATH=/bin"]}, rootfs: {type: "layers", diff_ids: [$d]},
+    history: [{created_by: "examples/demo.sh"}]}' >"$img/config.json"
+cfg=$(sha256sum "$img/config.json" | cut -d' ' -f1)
+mv "$img/config.json" "$img/$cfg.json"
+jq -n --arg c "$cfg.json" '[{Config: $c, RepoTags: ["demo/busybox:1"], Layers: ["layer/layer.tar"]}]' \
+    >"$img/manifest.json"
+tar -C "$img" -cf "$work/busybox.tar" manifest.json "$cfg.json" layer/layer.tar
+WHARF="$PWD/$BUILD/wharf"
+export WHARF_HOST="unix://$work/wharf.sock"
+"$WHARF" daemon --root "$work/engine" -H "$WHARF_HOST" 2>"$work/daemon.log" &
+daemon_pid=$!
+for _ in $(seq 50); do [ -S "$work/wharf.sock" ] && break; sleep 0.1; done
+"$WHARF" version --format 'client {{.Client.Version}}, server {{.Server.Version}}'
+"$WHARF" load -i "$work/busybox.tar"
+"$WHARF" images
+"$WHARF" run -d --name demo-web -m 64m demo/busybox:1 sh -c 'trap "exit 0" TERM; echo serving; echo oops >&2; while :; do sleep 0.2; done' >/dev/null
+sleep 0.5
+"$WHARF" ps
+echo "logs (stdout, then stderr):"
+"$WHARF" logs demo-web
+"$WHARF" inspect --format 'state={{.State.Status}} pid={{.State.Pid}} memory={{.HostConfig.Memory}}' demo-web
+"$WHARF" stop -t 2 demo-web >/dev/null
+"$WHARF" ps -a --format '{{.Names}}: {{.Status}}'
+"$WHARF" rm demo-web >/dev/null
+kill "$daemon_pid"
+wait "$daemon_pid" 2>/dev/null || true
 step "Done"
