@@ -171,62 +171,6 @@ out:
     return rc;
 }
 
-/* GET /images/{name}/json for each name: prints what was found, and an
- * error line for each name that was not. */
-int wcmd_image_inspect(struct wcmd_ctx *ctx, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"format", required_argument, 0, 'f'}, {"size", no_argument, 0, 's'}, {0, 0, 0, 0}};
-    const char *fmt = NULL;
-    int ch;
-    wcmd_getopt_reset();
-    while ((ch = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'f':
-            fmt = optarg;
-            break;
-        case 's':
-            break;
-        default:
-            return wcmd_bad_flag(ctx, argv);
-        }
-    }
-    if (optind >= argc)
-        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "\"%s\" requires at least 1 argument",
-                                ctx->name);
-    struct client *c = wcmd_client(ctx);
-    if (!c)
-        return WCMD_EXIT_ERROR;
-    size_t n = (size_t)(argc - optind), got = 0;
-    json_t **elems = xcalloc(n, sizeof(*elems));
-    strbuf *raws = xcalloc(n, sizeof(*raws));
-    int rc = 0;
-    for (int i = optind; i < argc; i++) {
-        struct client_response resp = CLIENT_RESPONSE_INIT;
-        _cleanup_free_ char *name = wcmd_escape(argv[i]);
-        _cleanup_free_ char *path = xasprintf("/images/%s/json", name);
-        if (wcmd_call(c, "GET", path, NULL, &resp, false) == 0 && resp.json) {
-            elems[got] = json_incref(resp.json);
-            raws[got] = resp.body;
-            resp.body = (strbuf)STRBUF_INIT;
-            got++;
-        } else {
-            rc = WCMD_EXIT_ERROR;
-        }
-        client_response_release(&resp);
-    }
-    /* docker prints what it found (or "[]") even when some names failed. */
-    int prc = wcmd_print_inspect(elems, raws, got, fmt);
-    for (size_t i = 0; i < got; i++) {
-        json_decref(elems[i]);
-        strbuf_release(&raws[i]);
-    }
-    free(elems);
-    free(raws);
-    client_free(c);
-    return rc ? rc : prc;
-}
-
 /* Prints a JSON-lines progress stream (load): "stream" text to stdout,
  * "error" to stderr. Returns 0 or 1 when the stream carried an error. */
 static int print_json_stream(const strbuf *body)

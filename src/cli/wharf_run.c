@@ -576,7 +576,9 @@ static int inspect_common(struct wcmd_ctx *ctx, int argc, char **argv, enum insp
         }
     }
     if (optind >= argc)
-        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf %s' requires at least 1 argument",
+        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR,
+                                kind == INSPECT_IMAGE ? "\"%s\" requires at least 1 argument"
+                                                      : "'wharf %s' requires at least 1 argument",
                                 ctx->name);
     struct client *c = wcmd_client(ctx);
     if (!c)
@@ -637,4 +639,9 @@ int wcmd_container_inspect(struct wcmd_ctx *ctx, int argc, char **argv)
 int wcmd_inspect(struct wcmd_ctx *ctx, int argc, char **argv)
 {
     return inspect_common(ctx, argc, argv, INSPECT_ANY);
+}
+
+int wcmd_image_inspect(struct wcmd_ctx *ctx, int argc, char **argv)
+{
+    return inspect_common(ctx, argc, argv, INSPECT_IMAGE);
 }
