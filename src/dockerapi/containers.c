@@ -5,8 +5,7 @@
  * is an overlay of the image mounted at create and removed with the
  * container.
  */
-#include "dockerapi.h"
-#include "cri.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,8 +18,6 @@
 
 #define ANNOTATION "io.wharf.docker"
 
-int dockerapi_register_images(struct dockerapi *api, http_router *r, wharf_error *err);
-int dockerapi_register_exec(struct dockerapi *api, http_router *r, wharf_error *err);
 
 static http_response *not_found(const char *id)
 {
@@ -48,6 +45,15 @@ static json_t *meta_of(const struct cri_container_status *st)
 /* Resolves a full id, a unique id prefix or a name (with or without '/'). */
 static int resolve(struct dockerapi *api, const char *ref, char id[65])
 {
+    /* A full id (what the CLI sends after create) needs no listing. */
+    if (strlen(ref) == 64 && strspn(ref, "0123456789abcdef") == 64) {
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s/containers/%s", cri_root(api->cri), ref);
+        if (access(dir, F_OK) == 0) {
+            snprintf(id, 65, "%s", ref);
+            return 0;
+        }
+    }
     struct cri_container_status *all = NULL;
     size_t n = 0;
     wharf_error err = {0};
@@ -297,74 +303,68 @@ out:
     return resp;
 }
 
-/* For exec.c: a container reference to its full id; -ENOENT when unknown. */
-int dockerapi_container_id(struct dockerapi *api, const char *ref, char id[65])
-{
-    return resolve(api, ref, id);
-}
+struct container_route {
+    struct dockerapi *api;
+    dockerapi_container_fn fn;
+};
 
-/* Looks up {id}; on failure *resp is the error to return. */
-static bool lookup(struct dockerapi *api, http_request *req, char id[65], http_response **resp)
+static http_response *with_container(http_request *req, void *ud)
 {
+    const struct container_route *route = ud;
     const char *ref = http_request_param(req, "id");
-    int r = resolve(api, ref, id);
-    if (r == -EEXIST)
-        *resp = http_response_error(400, "multiple containers match %s", ref);
-    else if (r < 0)
-        *resp = not_found(ref);
-    return r == 0;
-}
-
-static http_response *start(http_request *req, void *ud)
-{
-    struct dockerapi *api = ud;
     char id[65];
-    http_response *resp = NULL;
-    if (!lookup(api, req, id, &resp))
-        return resp;
+    int r = resolve(route->api, ref, id);
+    if (r == -EEXIST)
+        return http_response_error(400, "multiple containers match %s", ref);
     struct cri_container_status st;
     wharf_error err = {0};
-    if (cri_container_status(api->cri, id, &st, &err) < 0)
-        return http_response_from_error(&err);
-    bool running = st.state == CRI_STATE_RUNNING || st.state == CRI_STATE_PAUSED;
+    if (r < 0 || cri_container_status(route->api->cri, id, &st, &err) < 0)
+        return not_found(ref);
+    http_response *resp = route->fn(route->api, req, &st);
     cri_container_status_release(&st);
-    if (running)
+    return resp;
+}
+
+int dockerapi_add_container_route(struct dockerapi *api, http_router *r, const char *method,
+                                  const char *pattern, dockerapi_container_fn fn, wharf_error *err)
+{
+    /* Lives as long as the router: the daemon's lifetime. */
+    struct container_route *route = xmalloc(sizeof(*route));
+    *route = (struct container_route){api, fn};
+    return http_router_add(r, method, pattern, with_container, route, err);
+}
+
+static http_response *start(struct dockerapi *api, http_request *req,
+                              const struct cri_container_status *st)
+{
+    const char *id = st->id;
+    if (dockerapi_is_up(st))
         return http_response_empty(304);
+    wharf_error err = {0};
     if (cri_container_start(api->cri, id, &err) < 0)
         return http_response_error(500, "%s", err.msg);
     return http_response_empty(204);
 }
 
-static http_response *stop(http_request *req, void *ud)
+static http_response *stop(struct dockerapi *api, http_request *req,
+                              const struct cri_container_status *st)
 {
-    struct dockerapi *api = ud;
-    char id[65];
-    http_response *resp = NULL;
-    if (!lookup(api, req, id, &resp))
-        return resp;
+    const char *id = st->id;
     int64_t t = -1;
     wharf_error err = {0};
     if (http_request_query_int(req, "t", &t, &err) < 0)
         return http_response_error(400, "%s", err.msg);
-    struct cri_container_status st;
-    if (cri_container_status(api->cri, id, &st, &err) < 0)
-        return http_response_from_error(&err);
-    bool running = st.state == CRI_STATE_RUNNING || st.state == CRI_STATE_PAUSED;
-    cri_container_status_release(&st);
-    if (!running)
+    if (!dockerapi_is_up(st))
         return http_response_empty(304);
     if (cri_container_stop(api->cri, id, (int)t, &err) < 0)
         return http_response_error(500, "%s", err.msg);
     return http_response_empty(204);
 }
 
-static http_response *kill_container(http_request *req, void *ud)
+static http_response *kill_container(struct dockerapi *api, http_request *req,
+                              const struct cri_container_status *st)
 {
-    struct dockerapi *api = ud;
-    char id[65];
-    http_response *resp = NULL;
-    if (!lookup(api, req, id, &resp))
-        return resp;
+    const char *id = st->id;
     const char *s = http_request_query(req, "signal");
     int sig = s && *s ? cri_parse_signal(s) : 9;
     if (sig <= 0)
@@ -432,64 +432,57 @@ static void *wait_thread(void *p)
     return NULL;
 }
 
-static http_response *wait_container(http_request *req, void *ud)
+static http_response *wait_container(struct dockerapi *api, http_request *req,
+                              const struct cri_container_status *st)
 {
-    struct dockerapi *api = ud;
-    char id[65];
-    http_response *resp = NULL;
-    if (!lookup(api, req, id, &resp))
-        return resp;
+    const char *id = st->id;
     const char *cond = http_request_query(req, "condition");
     struct wait_job *job = xcalloc(1, sizeof(*job));
     job->api = api;
     snprintf(job->id, sizeof(job->id), "%s", id);
     job->removed = cond && strcmp(cond, "removed") == 0;
     job->next_exit = cond && (strcmp(cond, "next-exit") == 0 || job->removed);
-    struct cri_container_status st;
-    wharf_error err = {0};
-    if (cri_container_status(api->cri, id, &st, &err) == 0) {
-        job->start_count = st.start_count;
-        /* Running now: its coming exit is the next one. */
-        if (st.state == CRI_STATE_RUNNING || st.state == CRI_STATE_PAUSED)
-            job->start_count--;
-        cri_container_status_release(&st);
-    }
-    resp = http_response_stream(200, "application/json", &job->stream);
+    job->start_count = st->start_count;
+    /* Running now: its coming exit is the next one. */
+    if (dockerapi_is_up(st))
+        job->start_count--;
+    http_response *resp = http_response_stream(200, "application/json", &job->stream);
     start_producer(wait_thread, job, job->stream);
     return resp;
 }
 
-static http_response *remove_container(http_request *req, void *ud)
+/* The container, its sandbox of one and its root filesystem. */
+static int remove_all(struct dockerapi *api, const char *id, bool force, wharf_error *err)
 {
-    struct dockerapi *api = ud;
-    char id[65];
-    http_response *resp = NULL;
-    if (!lookup(api, req, id, &resp))
-        return resp;
+    int r = cri_container_remove(api->cri, id, force, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *sandbox_id = xasprintf("sandbox-%s", id);
+    cri_sandbox_remove(api->cri, sandbox_id, NULL);
+    unmount_rootfs(api, id);
+    return 0;
+}
+
+static http_response *remove_container(struct dockerapi *api, http_request *req,
+                              const struct cri_container_status *st)
+{
+    const char *id = st->id;
     bool force = http_request_query_bool(req, "force", false);
     wharf_error err = {0};
-    if (cri_container_remove(api->cri, id, force, &err) < 0) {
+    if (remove_all(api, id, force, &err) < 0) {
         if (err.code == -EBUSY)
             return http_response_error(409, "cannot remove container \"%s\": container is "
                                             "running: stop the container before removing or "
                                             "force remove", http_request_param(req, "id"));
         return http_response_error(500, "%s", err.msg);
     }
-    _cleanup_free_ char *sandbox_id = xasprintf("sandbox-%s", id);
-    cri_sandbox_remove(api->cri, sandbox_id, NULL);
-    unmount_rootfs(api, id);
     return http_response_empty(204);
 }
 
 /* docker run --rm: the container goes once it has exited. */
 static void auto_remove(struct dockerapi *api, const char *id)
 {
-    wharf_error err = {0};
-    if (cri_container_remove(api->cri, id, true, &err) < 0)
-        return;
-    _cleanup_free_ char *sandbox_id = xasprintf("sandbox-%s", id);
-    cri_sandbox_remove(api->cri, sandbox_id, NULL);
-    unmount_rootfs(api, id);
+    remove_all(api, id, true, NULL);
 }
 
 static const char *docker_state(enum cri_state s)
@@ -579,17 +572,12 @@ static http_response *list(http_request *req, void *ud)
     return http_response_json(200, arr);
 }
 
-static http_response *inspect(http_request *req, void *ud)
+static http_response *inspect(struct dockerapi *api, http_request *req,
+                              const struct cri_container_status *stp)
 {
-    struct dockerapi *api = ud;
-    char id[65];
-    http_response *resp = NULL;
-    if (!lookup(api, req, id, &resp))
-        return resp;
-    struct cri_container_status st;
-    wharf_error err = {0};
-    if (cri_container_status(api->cri, id, &st, &err) < 0)
-        return http_response_from_error(&err);
+    (void)api;
+    (void)req;
+    const struct cri_container_status st = *stp;
     json_t *meta = meta_of(&st);
     json_t *args = json_object_get(st.config, "args");
     json_t *rest = json_array();
@@ -619,7 +607,6 @@ static http_response *inspect(http_request *req, void *ud)
         "NetworkSettings", "Networks", "LogPath", st.log_path ? st.log_path : "");
     if (meta)
         json_decref(meta);
-    cri_container_status_release(&st);
     return http_response_json(200, j);
 }
 
@@ -671,19 +658,11 @@ static void *log_thread(void *p)
     return NULL;
 }
 
-static http_response *logs(http_request *req, void *ud)
+static http_response *logs(struct dockerapi *api, http_request *req,
+                              const struct cri_container_status *st)
 {
-    struct dockerapi *api = ud;
-    char id[65];
-    http_response *resp = NULL;
-    if (!lookup(api, req, id, &resp))
-        return resp;
-    struct cri_container_status st;
-    wharf_error err = {0};
-    if (cri_container_status(api->cri, id, &st, &err) < 0)
-        return http_response_from_error(&err);
-    bool tty = json_is_true(json_object_get(st.config, "tty"));
-    cri_container_status_release(&st);
+    const char *id = st->id;
+    bool tty = json_is_true(json_object_get(st->config, "tty"));
     struct log_job *job = xcalloc(1, sizeof(*job));
     job->api = api;
     snprintf(job->id, sizeof(job->id), "%s", id);
@@ -719,15 +698,24 @@ int dockerapi_register(struct dockerapi *api, http_router *r, wharf_error *err)
         return rc;
     if (!api->cri)
         return 0;
+    static const struct {
+        const char *method, *pattern;
+        dockerapi_container_fn fn;
+    } routes[] = {
+        {"GET", "/containers/{id}/json", inspect},
+        {"POST", "/containers/{id}/start", start},
+        {"POST", "/containers/{id}/stop", stop},
+        {"POST", "/containers/{id}/kill", kill_container},
+        {"POST", "/containers/{id}/wait", wait_container},
+        {"GET", "/containers/{id}/logs", logs},
+        {"DELETE", "/containers/{id}", remove_container},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if ((rc = dockerapi_add_container_route(api, r, routes[i].method, routes[i].pattern,
+                                                routes[i].fn, err)) < 0)
+            return rc;
     if ((rc = http_router_add(r, "POST", "/containers/create", create, api, err)) < 0 ||
         (rc = http_router_add(r, "GET", "/containers/json", list, api, err)) < 0 ||
-        (rc = http_router_add(r, "GET", "/containers/{id}/json", inspect, api, err)) < 0 ||
-        (rc = http_router_add(r, "POST", "/containers/{id}/start", start, api, err)) < 0 ||
-        (rc = http_router_add(r, "POST", "/containers/{id}/stop", stop, api, err)) < 0 ||
-        (rc = http_router_add(r, "POST", "/containers/{id}/kill", kill_container, api, err)) < 0 ||
-        (rc = http_router_add(r, "POST", "/containers/{id}/wait", wait_container, api, err)) < 0 ||
-        (rc = http_router_add(r, "GET", "/containers/{id}/logs", logs, api, err)) < 0 ||
-        (rc = http_router_add(r, "DELETE", "/containers/{id}", remove_container, api, err)) < 0 ||
         (rc = dockerapi_register_exec(api, r, err)) < 0)
         return rc;
     return 0;

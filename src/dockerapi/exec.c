@@ -9,8 +9,7 @@
  * CLI attaches before it starts the container and a short-lived process
  * would otherwise finish before the socket is connected.
  */
-#include "dockerapi.h"
-#include "cri.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +33,6 @@ struct dockerapi_exec {
 static pthread_mutex_t execs_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dockerapi_exec *execs; /* one daemon per process */
 
-int dockerapi_container_id(struct dockerapi *api, const char *ref, char id[65]);
 
 static struct dockerapi_exec *find_exec(const char *id)
 {
@@ -99,13 +97,11 @@ static void *mux_thread(void *p)
     return NULL;
 }
 
-static http_response *exec_create(http_request *req, void *ud)
+static http_response *exec_create(struct dockerapi *api, http_request *req,
+                                  const struct cri_container_status *st)
 {
-    struct dockerapi *api = ud;
-    char cid[65];
-    const char *ref = http_request_param(req, "id");
-    if (dockerapi_container_id(api, ref, cid) < 0)
-        return http_response_error(404, "No such container: %s", ref);
+    (void)api;
+    const char *cid = st->id;
     wharf_error err = {0};
     json_t *body = http_request_body_json(req, &err);
     if (!body)
@@ -115,14 +111,7 @@ static http_response *exec_create(http_request *req, void *ud)
         json_decref(body);
         return http_response_error(400, "No exec command specified");
     }
-    struct cri_container_status st;
-    if (cri_container_status(api->cri, cid, &st, &err) < 0) {
-        json_decref(body);
-        return http_response_from_error(&err);
-    }
-    bool running = st.state == CRI_STATE_RUNNING;
-    cri_container_status_release(&st);
-    if (!running) {
+    if (st->state != CRI_STATE_RUNNING) {
         json_decref(body);
         return http_response_error(409, "Container %s is not running", cid);
     }
@@ -346,19 +335,11 @@ static void attach_hijacked(int fd, void *ud)
     close(fd);
 }
 
-static http_response *attach(http_request *req, void *ud)
+static http_response *attach(struct dockerapi *api, http_request *req,
+                             const struct cri_container_status *st)
 {
-    struct dockerapi *api = ud;
-    char id[65];
-    const char *ref = http_request_param(req, "id");
-    if (dockerapi_container_id(api, ref, id) < 0)
-        return http_response_error(404, "No such container: %s", ref);
-    struct cri_container_status st;
-    wharf_error err = {0};
-    if (cri_container_status(api->cri, id, &st, &err) < 0)
-        return http_response_from_error(&err);
-    bool tty = json_is_true(json_object_get(st.config, "tty"));
-    cri_container_status_release(&st);
+    const char *id = st->id;
+    bool tty = json_is_true(json_object_get(st->config, "tty"));
     struct attach_job *job = xcalloc(1, sizeof(*job));
     job->api = api;
     snprintf(job->id, sizeof(job->id), "%s", id);
@@ -375,10 +356,12 @@ static http_response *attach(http_request *req, void *ud)
 int dockerapi_register_exec(struct dockerapi *api, http_router *r, wharf_error *err)
 {
     int rc;
-    if ((rc = http_router_add(r, "POST", "/containers/{id}/exec", exec_create, api, err)) < 0 ||
+    if ((rc = dockerapi_add_container_route(api, r, "POST", "/containers/{id}/exec", exec_create,
+                                            err)) < 0 ||
         (rc = http_router_add(r, "POST", "/exec/{id}/start", exec_start, api, err)) < 0 ||
         (rc = http_router_add(r, "GET", "/exec/{id}/json", exec_inspect, api, err)) < 0 ||
-        (rc = http_router_add(r, "POST", "/containers/{id}/attach", attach, api, err)) < 0)
+        (rc = dockerapi_add_container_route(api, r, "POST", "/containers/{id}/attach", attach,
+                                            err)) < 0)
         return rc;
     return 0;
 }

@@ -4,7 +4,7 @@
  * reads archives from an fd; saves are streamed out through a pipe fed by a
  * thread.
  */
-#include "dockerapi.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,6 @@
 #include <pthread.h>
 #include <string.h>
 
-int dockerapi_register_system(struct dockerapi *api, http_router *r, wharf_error *err);
 
 static http_response *image_error(const wharf_error *err, const char *name)
 {

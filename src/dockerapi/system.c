@@ -1,5 +1,5 @@
 /* system.c — /_ping, /version and /info: what the docker CLI asks first. */
-#include "dockerapi.h"
+#include "internal.h"
 
 #include <jansson.h>
 #include <string.h>
