@@ -73,9 +73,13 @@ static int run_one(json_t *hook, const char *where, const char *state, wharf_err
     }
     close(in[0]);
     close(out[1]);
-    /* The hook may not read stdin at all: ignore EPIPE. */
-    signal(SIGPIPE, SIG_IGN);
+    /* The hook may not read stdin at all: an EPIPE is fine, a SIGPIPE is not.
+     * The disposition is restored at once: the container init runs hooks too,
+     * and an ignored SIGPIPE would survive its execve into the user process. */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigaction(SIGPIPE, &ign, &old);
     wharf_write_all(in[1], state, strlen(state));
+    sigaction(SIGPIPE, &old, NULL);
     close(in[1]);
 
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);

@@ -196,3 +196,15 @@ hook_json() {
     [ ! -e "$(test_root)/$ID" ]
     [ -z "$(cgroup_leftovers "$ID")" ]
 }
+
+@test "running createContainer hooks leaves SIGPIPE at its default in the container" {
+    make_bundle "$B" sh -c 'grep SigIgn /proc/self/status'
+    write_hook createContainer "$HD"
+    edit_config "$B" '.hooks = {createContainer: [$cc]}' \
+        --argjson cc "$(hook_json "$HD/createContainer.sh")"
+    run rt run --bundle "$B" "$ID"
+    [ "$status" -eq 0 ]
+    # SIGPIPE is signal 13: bit 12 of the ignored mask.
+    mask=$(echo "$output" | awk '{ print $2 }')
+    [ $((0x$mask & 0x1000)) -eq 0 ]
+}
