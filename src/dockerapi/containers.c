@@ -16,13 +16,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define ANNOTATION "io.wharf.docker"
 
 
-static http_response *not_found(const char *id)
-{
-    return http_response_error(404, "No such container: %s", id);
-}
 
 static void new_id(char out[65])
 {
@@ -31,52 +26,6 @@ static void new_id(char out[65])
         memset(b, 0x5a, sizeof(b));
     for (int i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
-/* The Docker metadata stored with a container (new reference or NULL). */
-static json_t *meta_of(const struct cri_container_status *st)
-{
-    const char *text = json_string_value(
-        json_object_get(json_object_get(st->config, "annotations"), ANNOTATION));
-    json_error_t je;
-    return text ? json_loads(text, 0, &je) : NULL;
-}
-
-/* Resolves a full id, a unique id prefix or a name (with or without '/'). */
-static int resolve(struct dockerapi *api, const char *ref, char id[65])
-{
-    /* A full id (what the CLI sends after create) needs no listing. */
-    if (strlen(ref) == 64 && strspn(ref, "0123456789abcdef") == 64) {
-        char dir[4096];
-        snprintf(dir, sizeof(dir), "%s/containers/%s", cri_root(api->cri), ref);
-        if (access(dir, F_OK) == 0) {
-            snprintf(id, 65, "%s", ref);
-            return 0;
-        }
-    }
-    struct cri_container_status *all = NULL;
-    size_t n = 0;
-    wharf_error err = {0};
-    if (cri_container_list(api->cri, NULL, &all, &n, &err) < 0)
-        return -EIO;
-    const char *name = ref[0] == '/' ? ref + 1 : ref;
-    int found = -ENOENT;
-    size_t matches = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(all[i].id, ref) == 0 || (all[i].name && strcmp(all[i].name, name) == 0)) {
-            snprintf(id, 65, "%s", all[i].id);
-            found = 0;
-            matches = 1;
-            break;
-        }
-        if (strlen(ref) >= 3 && strncmp(all[i].id, ref, strlen(ref)) == 0) {
-            snprintf(id, 65, "%s", all[i].id);
-            matches++;
-            found = 0;
-        }
-    }
-    cri_container_status_array_free(all, n);
-    return matches > 1 ? -EEXIST : found;
 }
 
 static json_t *str_array_or(json_t *a, json_t *fallback)
@@ -126,14 +75,6 @@ static int mount_rootfs(struct dockerapi *api, const char *id, const char *image
     return 0;
 }
 
-static void unmount_rootfs(struct dockerapi *api, const char *id)
-{
-    _cleanup_free_ char *dir = xasprintf("%s/rootfs/%s", api->root, id);
-    _cleanup_free_ char *merged = xasprintf("%s/merged", dir);
-    image_store_unmount_rootfs(merged, NULL);
-    wharf_rm_rf(dir, NULL);
-}
-
 static http_response *create(http_request *req, void *ud)
 {
     struct dockerapi *api = ud;
@@ -153,7 +94,7 @@ static http_response *create(http_request *req, void *ud)
         goto out;
     }
     char existing[65];
-    if (name && *name && resolve(api, name, existing) == 0) {
+    if (name && *name && dockerapi_resolve(api, name, existing) == 0) {
         resp = http_response_error(409, "Conflict. The container name \"/%s\" is already in use "
                                         "by container \"%s\".", name, existing);
         goto out;
@@ -267,7 +208,7 @@ static http_response *create(http_request *req, void *ud)
     wharf_time_rfc3339(created, sizeof(created));
     json_object_set_new(meta, "Created", json_string(created));
     char *meta_text = json_dumps(meta, JSON_COMPACT);
-    json_object_set_new(cfg, "annotations", json_pack("{s:s}", ANNOTATION, meta_text));
+    json_object_set_new(cfg, "annotations", json_pack("{s:s}", DOCKERAPI_ANNOTATION, meta_text));
     free(meta_text);
     if (!json_object_get(cfg, "name"))
         json_object_set_new(cfg, "name", json_string(short_id));
@@ -285,7 +226,7 @@ static http_response *create(http_request *req, void *ud)
     if (r == 0 && (r = cri_container_create(api->cri, id, sandbox_id, rootfs, cfg, &err)) < 0)
         cri_sandbox_remove(api->cri, sandbox_id, NULL);
     if (r < 0) {
-        unmount_rootfs(api, id);
+        dockerapi_unmount_rootfs(api, id);
         resp = http_response_error(err.code == -EINVAL ? 400 : 500, "%s", err.msg);
         goto out;
     }
@@ -313,13 +254,13 @@ static http_response *with_container(http_request *req, void *ud)
     const struct container_route *route = ud;
     const char *ref = http_request_param(req, "id");
     char id[65];
-    int r = resolve(route->api, ref, id);
+    int r = dockerapi_resolve(route->api, ref, id);
     if (r == -EEXIST)
         return http_response_error(400, "multiple containers match %s", ref);
     struct cri_container_status st;
     wharf_error err = {0};
     if (r < 0 || cri_container_status(route->api->cri, id, &st, &err) < 0)
-        return not_found(ref);
+        return dockerapi_no_such_container(ref);
     http_response *resp = route->fn(route->api, req, &st);
     cri_container_status_release(&st);
     return resp;
@@ -373,19 +314,6 @@ static http_response *kill_container(struct dockerapi *api, http_request *req,
     if (cri_container_kill(api->cri, id, sig, &err) < 0)
         return http_response_error(409, "Cannot kill container: %s: %s", id, err.msg);
     return http_response_empty(204);
-}
-
-/* Runs fn(job) on a detached thread that feeds stream and frees job; if no
- * thread can be had, the stream ends at once (an empty body). */
-static void start_producer(void *(*fn)(void *), void *job, http_stream *stream)
-{
-    pthread_t t;
-    if (pthread_create(&t, NULL, fn, job) != 0) {
-        http_stream_close(stream);
-        free(job);
-        return;
-    }
-    pthread_detach(t);
 }
 
 static void auto_remove(struct dockerapi *api, const char *id);
@@ -447,20 +375,8 @@ static http_response *wait_container(struct dockerapi *api, http_request *req,
     if (dockerapi_is_up(st))
         job->start_count--;
     http_response *resp = http_response_stream(200, "application/json", &job->stream);
-    start_producer(wait_thread, job, job->stream);
+    dockerapi_start_producer(wait_thread, job, job->stream);
     return resp;
-}
-
-/* The container, its sandbox of one and its root filesystem. */
-static int remove_all(struct dockerapi *api, const char *id, bool force, wharf_error *err)
-{
-    int r = cri_container_remove(api->cri, id, force, err);
-    if (r < 0)
-        return r;
-    _cleanup_free_ char *sandbox_id = xasprintf("sandbox-%s", id);
-    cri_sandbox_remove(api->cri, sandbox_id, NULL);
-    unmount_rootfs(api, id);
-    return 0;
 }
 
 static http_response *remove_container(struct dockerapi *api, http_request *req,
@@ -469,7 +385,7 @@ static http_response *remove_container(struct dockerapi *api, http_request *req,
     const char *id = st->id;
     bool force = http_request_query_bool(req, "force", false);
     wharf_error err = {0};
-    if (remove_all(api, id, force, &err) < 0) {
+    if (dockerapi_remove(api, id, force, &err) < 0) {
         if (err.code == -EBUSY)
             return http_response_error(409, "cannot remove container \"%s\": container is "
                                             "running: stop the container before removing or "
@@ -482,29 +398,7 @@ static http_response *remove_container(struct dockerapi *api, http_request *req,
 /* docker run --rm: the container goes once it has exited. */
 static void auto_remove(struct dockerapi *api, const char *id)
 {
-    remove_all(api, id, true, NULL);
-}
-
-static const char *docker_state(enum cri_state s)
-{
-    switch (s) {
-    case CRI_STATE_CREATED: return "created";
-    case CRI_STATE_RUNNING: return "running";
-    case CRI_STATE_PAUSED: return "paused";
-    default: return "exited";
-    }
-}
-
-static char *ts_text(struct timespec t)
-{
-    if (t.tv_sec == 0)
-        return xstrdup("0001-01-01T00:00:00Z");
-    struct tm tm;
-    gmtime_r(&t.tv_sec, &tm);
-    char buf[64];
-    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof(buf) - n, ".%09ldZ", t.tv_nsec);
-    return xstrdup(buf);
+    dockerapi_remove(api, id, true, NULL);
 }
 
 /* "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
@@ -530,7 +424,7 @@ static char *human_status(const struct cri_container_status *st)
 
 static json_t *summary(const struct cri_container_status *st)
 {
-    json_t *meta = meta_of(st);
+    json_t *meta = dockerapi_meta(st);
     json_t *args = json_object_get(st->config, "args");
     strbuf cmd = STRBUF_INIT;
     size_t i;
@@ -544,7 +438,7 @@ static json_t *summary(const struct cri_container_status *st)
         meta ? json_string_value(json_object_get(meta, "Image")) : "", "ImageID",
         meta ? json_string_value(json_object_get(meta, "ImageID")) : "", "Command",
         strbuf_str(&cmd), "Created", (json_int_t)st->created_at.tv_sec, "State",
-        docker_state(st->state), "Status", status, "Ports", "Labels",
+        dockerapi_state_name(st->state), "Status", status, "Ports", "Labels",
         json_is_object(labels) ? labels : json_object(), "HostConfig", "NetworkMode", "none",
         "NetworkSettings", "Networks", "Mounts");
     strbuf_release(&cmd);
@@ -578,13 +472,13 @@ static http_response *inspect(struct dockerapi *api, http_request *req,
     (void)api;
     (void)req;
     const struct cri_container_status st = *stp;
-    json_t *meta = meta_of(&st);
+    json_t *meta = dockerapi_meta(&st);
     json_t *args = json_object_get(st.config, "args");
     json_t *rest = json_array();
     for (size_t i = 1; i < json_array_size(args); i++)
         json_array_append(rest, json_array_get(args, i));
-    _cleanup_free_ char *started = ts_text(st.started_at);
-    _cleanup_free_ char *finished = ts_text(st.finished_at);
+    _cleanup_free_ char *started = dockerapi_time_text(st.started_at);
+    _cleanup_free_ char *finished = dockerapi_time_text(st.finished_at);
     _cleanup_free_ char *name = xasprintf("/%s", st.name ? st.name : "");
     json_t *config = json_deep_copy(meta ? json_object_get(meta, "Config") : NULL);
     if (!config)
@@ -597,7 +491,7 @@ static http_response *inspect(struct dockerapi *api, http_request *req,
         "s:s, s:s, s:i, s:s, s:o, s:O, s:[], s:{s:{}}, s:s}",
         "Id", st.id, "Created", meta ? json_string_value(json_object_get(meta, "Created")) : "",
         "Path", json_string_value(json_array_get(args, 0)), "Args", rest, "State", "Status",
-        docker_state(st.state), "Running", st.state == CRI_STATE_RUNNING || st.state == CRI_STATE_PAUSED,
+        dockerapi_state_name(st.state), "Running", st.state == CRI_STATE_RUNNING || st.state == CRI_STATE_PAUSED,
         "Paused", st.state == CRI_STATE_PAUSED, "Restarting", 0, "OOMKilled", st.oom_killed,
         "Dead", 0, "Pid", (int)st.pid, "ExitCode", st.exit_code, "Error", "", "StartedAt",
         started, "FinishedAt", finished, "Image",
@@ -687,7 +581,7 @@ static http_response *logs(struct dockerapi *api, http_request *req,
     http_response *r = http_response_stream(
         200, tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
         &job->stream);
-    start_producer(log_thread, job, job->stream);
+    dockerapi_start_producer(log_thread, job, job->stream);
     return r;
 }
 

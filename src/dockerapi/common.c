@@ -1,0 +1,127 @@
+/*
+ * common.c — what several route files need about a Docker container: its
+ * metadata annotation, resolving a reference, removal with its sandbox and
+ * root filesystem, Docker's state names and times, streamed producers.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+http_response *dockerapi_no_such_container(const char *id)
+{
+    return http_response_error(404, "No such container: %s", id);
+}
+
+
+/* The Docker metadata stored with a container (new reference or NULL). */
+json_t *dockerapi_meta(const struct cri_container_status *st)
+{
+    const char *text = json_string_value(
+        json_object_get(json_object_get(st->config, "annotations"), DOCKERAPI_ANNOTATION));
+    json_error_t je;
+    return text ? json_loads(text, 0, &je) : NULL;
+}
+
+
+/* Resolves a full id, a unique id prefix or a name (with or without '/'). */
+int dockerapi_resolve(struct dockerapi *api, const char *ref, char id[65])
+{
+    /* A full id (what the CLI sends after create) needs no listing. */
+    if (strlen(ref) == 64 && strspn(ref, "0123456789abcdef") == 64) {
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s/containers/%s", cri_root(api->cri), ref);
+        if (access(dir, F_OK) == 0) {
+            snprintf(id, 65, "%s", ref);
+            return 0;
+        }
+    }
+    struct cri_container_status *all = NULL;
+    size_t n = 0;
+    wharf_error err = {0};
+    if (cri_container_list(api->cri, NULL, &all, &n, &err) < 0)
+        return -EIO;
+    const char *name = ref[0] == '/' ? ref + 1 : ref;
+    int found = -ENOENT;
+    size_t matches = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(all[i].id, ref) == 0 || (all[i].name && strcmp(all[i].name, name) == 0)) {
+            snprintf(id, 65, "%s", all[i].id);
+            found = 0;
+            matches = 1;
+            break;
+        }
+        if (strlen(ref) >= 3 && strncmp(all[i].id, ref, strlen(ref)) == 0) {
+            snprintf(id, 65, "%s", all[i].id);
+            matches++;
+            found = 0;
+        }
+    }
+    cri_container_status_array_free(all, n);
+    return matches > 1 ? -EEXIST : found;
+}
+
+
+/* Runs fn(job) on a detached thread that feeds stream and frees job; if no
+ * thread can be had, the stream ends at once (an empty body). */
+void dockerapi_start_producer(void *(*fn)(void *), void *job, http_stream *stream)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, fn, job) != 0) {
+        http_stream_close(stream);
+        free(job);
+        return;
+    }
+    pthread_detach(t);
+}
+
+
+void dockerapi_unmount_rootfs(struct dockerapi *api, const char *id)
+{
+    _cleanup_free_ char *dir = xasprintf("%s/rootfs/%s", api->root, id);
+    _cleanup_free_ char *merged = xasprintf("%s/merged", dir);
+    image_store_unmount_rootfs(merged, NULL);
+    wharf_rm_rf(dir, NULL);
+}
+
+
+/* The container, its sandbox of one and its root filesystem. */
+int dockerapi_remove(struct dockerapi *api, const char *id, bool force, wharf_error *err)
+{
+    int r = cri_container_remove(api->cri, id, force, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *sandbox_id = xasprintf("sandbox-%s", id);
+    cri_sandbox_remove(api->cri, sandbox_id, NULL);
+    dockerapi_unmount_rootfs(api, id);
+    return 0;
+}
+
+
+const char *dockerapi_state_name(enum cri_state s)
+{
+    switch (s) {
+    case CRI_STATE_CREATED: return "created";
+    case CRI_STATE_RUNNING: return "running";
+    case CRI_STATE_PAUSED: return "paused";
+    default: return "exited";
+    }
+}
+
+
+char *dockerapi_time_text(struct timespec t)
+{
+    if (t.tv_sec == 0)
+        return xstrdup("0001-01-01T00:00:00Z");
+    struct tm tm;
+    gmtime_r(&t.tv_sec, &tm);
+    char buf[64];
+    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof(buf) - n, ".%09ldZ", t.tv_nsec);
+    return xstrdup(buf);
+}
+
