@@ -76,8 +76,9 @@ int cgroup_is_frozen(struct cgroup *cg, wharf_error *err);
 int cgroup_pids(struct cgroup *cg, pid_t **pids, size_t *count, wharf_error *err);
 /* Sends sig to every process in the cgroup (thawing first for SIGKILL). */
 int cgroup_kill_all(struct cgroup *cg, int sig, wharf_error *err);
-/* Memory usage, limits, cpu usage, pids: an object shaped like runc's
- * `events --stats` "data" (cpu, memory, pids); returns a new reference. */
+/* Memory usage, limits, cpu usage, pids, block I/O: an object shaped like
+ * runc's `events --stats` "data" (cpu, memory, pids, blkio); returns a new
+ * reference. */
 json_t *cgroup_stats(struct cgroup *cg, wharf_error *err);
 /* Removes the directories on every hierarchy (retrying while the kernel
  * still reports the cgroup busy). A missing cgroup is not an error. */

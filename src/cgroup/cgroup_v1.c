@@ -467,6 +467,33 @@ static void set_u64(json_t *obj, const char *key, uint64_t v)
     json_object_set_new(obj, key, json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v)));
 }
 
+/* Entries of the first readable file of files, "MAJ:MIN Op VALUE" lines
+ * (the closing "Total N" line is not per device), as runc's
+ * [{"major", "minor", "op", "value"}]. */
+static json_t *blkio_entries(const char *dir, const char *const *files)
+{
+    json_t *arr = json_array();
+    wharf_error e = {0};
+    for (size_t i = 0; files[i]; i++) {
+        _cleanup_free_ char *text = NULL;
+        if (cgroup_read(dir, files[i], &text, &e) < 0)
+            continue;
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            unsigned major, minor;
+            char op[32];
+            unsigned long long v;
+            if (sscanf(line, "%u:%u %31s %llu", &major, &minor, op, &v) == 4)
+                json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:I}", "major",
+                                                     (json_int_t)major, "minor",
+                                                     (json_int_t)minor, "op", op, "value",
+                                                     (json_int_t)(v > INT64_MAX ? INT64_MAX : v)));
+        }
+        break;
+    }
+    return arr;
+}
+
 /* Reads a file into obj[key] when it exists; missing files are left out. */
 static void stat_file(json_t *obj, const char *key, const char *dir, const char *file)
 {
@@ -552,6 +579,20 @@ json_t *cgroup_v1_stats(struct cgroup *cg, wharf_error *err)
             }
             json_object_set_new(mem, "raw", rawobj);
         }
+    }
+
+    if ((h = cgroup_host_v1_find("blkio"))) {
+        _cleanup_free_ char *dir = cgroup_dir_on(h, cg->path);
+        json_t *blkio = json_object();
+        json_object_set_new(out, "blkio", blkio);
+        /* The throttle files count every I/O whatever the scheduler; the
+         * CFQ/BFQ ones exist only with that scheduler. */
+        static const char *const bytes_files[] = {"blkio.throttle.io_service_bytes_recursive",
+                                                  "blkio.io_service_bytes_recursive", NULL};
+        static const char *const ios_files[] = {"blkio.throttle.io_serviced_recursive",
+                                                "blkio.io_serviced_recursive", NULL};
+        json_object_set_new(blkio, "ioServiceBytesRecursive", blkio_entries(dir, bytes_files));
+        json_object_set_new(blkio, "ioServicedRecursive", blkio_entries(dir, ios_files));
     }
 
     if ((h = cgroup_host_v1_find("pids"))) {

@@ -475,6 +475,47 @@ json_t *cgroup_v2_stats(const char *dir, wharf_error *err)
             json_object_set_new(mem, "raw", rawobj);
         }
     }
+    if (cgroup_file_exists(dir, "io.stat")) {
+        /* "MAJ:MIN rbytes=N wbytes=N rios=N wios=N ..." per device, shaped
+         * like the v1 entries with runc's lower-case v2 op names. */
+        json_t *blkio = json_object(), *bytes = json_array(), *ios = json_array();
+        json_object_set_new(out, "blkio", blkio);
+        json_object_set_new(blkio, "ioServiceBytesRecursive", bytes);
+        json_object_set_new(blkio, "ioServicedRecursive", ios);
+        _cleanup_free_ char *text = NULL;
+        if (cgroup_read(dir, "io.stat", &text, &e) == 0) {
+            char *save = NULL;
+            for (char *line = strtok_r(text, "\n", &save); line;
+                 line = strtok_r(NULL, "\n", &save)) {
+                unsigned major, minor;
+                int used = 0;
+                if (sscanf(line, "%u:%u%n", &major, &minor, &used) != 2)
+                    continue;
+                char *fsave = NULL;
+                for (char *kv = strtok_r(line + used, " ", &fsave); kv;
+                     kv = strtok_r(NULL, " ", &fsave)) {
+                    char key[16];
+                    unsigned long long v;
+                    if (sscanf(kv, "%15[a-z]=%llu", key, &v) != 2)
+                        continue;
+                    json_t *arr = NULL;
+                    const char *op = NULL;
+                    if (strcmp(key, "rbytes") == 0 || strcmp(key, "wbytes") == 0)
+                        arr = bytes;
+                    else if (strcmp(key, "rios") == 0 || strcmp(key, "wios") == 0)
+                        arr = ios;
+                    if (!arr)
+                        continue;
+                    op = key[0] == 'r' ? "read" : "write";
+                    json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:I}", "major",
+                                                         (json_int_t)major, "minor",
+                                                         (json_int_t)minor, "op", op, "value",
+                                                         (json_int_t)(v > INT64_MAX ? INT64_MAX
+                                                                                   : v)));
+                }
+            }
+        }
+    }
     if (cgroup_file_exists(dir, "pids.current")) {
         json_t *pids = json_object();
         json_object_set_new(out, "pids", pids);

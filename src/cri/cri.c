@@ -1001,6 +1001,38 @@ int cri_container_update(struct cri *cri, const char *id, json_t *resources, wha
     return save_container(cri, id, rec, err);
 }
 
+int cri_container_rename(struct cri *cri, const char *id, const char *name, json_t *annotations,
+                         wharf_error *err)
+{
+    if (!name || !*name)
+        return wharf_error_set(err, -EINVAL, "container %s: rename: the name is empty", id);
+    if (annotations && !json_is_object(annotations))
+        return wharf_error_set(err, -EINVAL, "container %s: rename: annotations must be an object",
+                               id);
+    const char *key;
+    json_t *v;
+    json_object_foreach(annotations, key, v)
+    {
+        if (!json_is_string(v))
+            return wharf_error_set(err, -EINVAL,
+                                   "container %s: rename: annotation %s is not a string", id, key);
+    }
+    _cleanup_json_ json_t *rec = load_container(cri, id, err);
+    if (!rec)
+        return err->code;
+    json_t *config = json_object_get(rec, "config");
+    json_object_set_new(config, "name", json_string(name));
+    if (annotations && json_object_size(annotations)) {
+        json_t *a = json_object_get(config, "annotations");
+        if (!json_is_object(a)) {
+            a = json_object();
+            json_object_set_new(config, "annotations", a);
+        }
+        json_object_update(a, annotations);
+    }
+    return save_container(cri, id, rec, err);
+}
+
 static void status_fill(struct cri *cri, json_t *rec, struct cri_container_status *st)
 {
     memset(st, 0, sizeof(*st));

@@ -4,7 +4,7 @@
  *
  * Owns: pod sandboxes (shared namespaces held by an "infra" process), the
  * containers in them and their whole lifecycle (create, start, stop, kill,
- * remove, pause, update, exec, attach, logs, stats, top), generating each
+ * remove, pause, update, rename, exec, attach, logs, stats, top), generating each
  * container's OCI config.json from a container config, and all of their
  * state under the data root, including re-adopting running containers after
  * the calling process restarts ("live restore", cri_reconcile).
@@ -167,6 +167,11 @@ int cri_container_unpause(struct cri *cri, const char *id, wharf_error *err);
 /* Applies a "resources" object (the container config's schema) to a running
  * container and records it for later starts. */
 int cri_container_update(struct cri *cri, const char *id, json_t *resources, wharf_error *err);
+/* Gives the container a new config "name" and merges annotations (an object
+ * of strings, may be NULL) into its config's, in one record write. The name
+ * is free-form here: uniqueness is the caller's rule. Any state. */
+int cri_container_rename(struct cri *cri, const char *id, const char *name, json_t *annotations,
+                         wharf_error *err);
 
 enum cri_state {
     CRI_STATE_CREATED,

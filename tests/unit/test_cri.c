@@ -2,7 +2,7 @@
  * test_cri.c — unit tests of the cri module without running containers:
  * OCI config generation (capabilities add/drop, privileged, mounts,
  * resources, user, env, namespaces, init), the persistence of sandbox and
- * container records across a close/reopen, and the CRI log reader (tail,
+ * container records across a close/reopen (also of a rename), and the CRI log reader (tail,
  * since, streams, partial lines, malformed lines, follow).
  */
 #include <setjmp.h>
@@ -519,6 +519,62 @@ static void test_state_round_trip(void **state)
     cri_close(cri);
 }
 
+static void test_rename(void **state)
+{
+    struct fixture *f = *state;
+    wharf_error err = {0};
+    struct cri *cri = open_layer(f->dir);
+    _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", f->dir);
+    assert_int_equal(wharf_mkdir_p(rootfs, 0755, &err), 0);
+    json_t *sbcfg = cfg("{\"infra\": false}");
+    assert_int_equal(cri_sandbox_create(cri, "sb1", sbcfg, &err), 0);
+    json_decref(sbcfg);
+    json_t *c1 = cfg("{\"name\": \"old\", \"args\": [\"true\"],"
+                     " \"annotations\": {\"keep\": \"1\", \"meta\": \"a\"}}");
+    assert_int_equal(cri_container_create(cri, "c1", "sb1", rootfs, c1, &err), 0);
+    json_decref(c1);
+
+    json_t *ann = cfg("{\"meta\": \"b\", \"new\": \"2\"}");
+    assert_int_equal(cri_container_rename(cri, "c1", "fresh", ann, &err), 0);
+    json_decref(ann);
+    cri_close(cri);
+
+    /* what a restarted daemon reads back */
+    cri = open_layer(f->dir);
+    struct cri_container_status st;
+    assert_int_equal(cri_container_status(cri, "c1", &st, &err), 0);
+    assert_string_equal(st.name, "fresh");
+    json_t *a = json_object_get(st.config, "annotations");
+    assert_string_equal(json_string_value(json_object_get(a, "keep")), "1");
+    assert_string_equal(json_string_value(json_object_get(a, "meta")), "b");
+    assert_string_equal(json_string_value(json_object_get(a, "new")), "2");
+    cri_container_status_release(&st);
+
+    /* without annotations only the name changes */
+    assert_int_equal(cri_container_rename(cri, "c1", "again", NULL, &err), 0);
+    assert_int_equal(cri_container_status(cri, "c1", &st, &err), 0);
+    assert_string_equal(st.name, "again");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(st.config, "annotations"), "meta")),
+        "b");
+    cri_container_status_release(&st);
+
+    /* bad input changes nothing and names what is wrong */
+    assert_int_equal(cri_container_rename(cri, "c1", "", NULL, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "container c1"));
+    json_t *bad = cfg("{\"n\": 1}");
+    assert_int_equal(cri_container_rename(cri, "c1", "x", bad, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "annotation n"));
+    json_decref(bad);
+    assert_int_equal(cri_container_rename(cri, "nosuch", "x", NULL, &err), -ENOENT);
+    assert_int_equal(cri_container_status(cri, "c1", &st, &err), 0);
+    assert_string_equal(st.name, "again");
+    cri_container_status_release(&st);
+
+    assert_int_equal(cri_sandbox_remove(cri, "sb1", &err), 0);
+    cri_close(cri);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -696,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_parse_time),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test_setup_teardown(test_state_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
         cmocka_unit_test_setup_teardown(test_logs_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_logs_follow, setup, teardown),
     };
