@@ -93,4 +93,15 @@ int wcmd_container_inspect(struct wcmd_ctx *ctx, int argc, char **argv);
 /* `wharf inspect`: each name as a container first, then as an image. */
 int wcmd_inspect(struct wcmd_ctx *ctx, int argc, char **argv);
 
+/* wharf_manage.c */
+int wcmd_restart(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_rename(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_pause(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_unpause(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_top(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_stats(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_export(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_diff(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_container_prune(struct wcmd_ctx *ctx, int argc, char **argv);
+
 #endif

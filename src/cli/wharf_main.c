@@ -20,6 +20,7 @@ static void usage(FILE *f)
                "  info      a summary of the daemon\n"
                "  images, image inspect, load, save, tag, rmi, history\n"
                "  ps, create, run -d, start, logs, stop, kill, rm, wait, inspect\n"
+               "  restart, rename, pause, unpause, top, stats, export, diff, container prune\n"
                "  help      this text\n\n"
                "Client commands take docker's flags; the daemon is -H/--host, else\n"
                "WHARF_HOST, else DOCKER_HOST, else %s.\n\n"
@@ -111,6 +112,15 @@ static const struct {
     {"container", "rm", wcmd_rm},
     {"container", "wait", wcmd_wait},
     {"container", "inspect", wcmd_container_inspect},
+    {"container", "restart", wcmd_restart},
+    {"container", "rename", wcmd_rename},
+    {"container", "pause", wcmd_pause},
+    {"container", "unpause", wcmd_unpause},
+    {"container", "top", wcmd_top},
+    {"container", "stats", wcmd_stats},
+    {"container", "export", wcmd_export},
+    {"container", "diff", wcmd_diff},
+    {"container", "prune", wcmd_container_prune},
     {"run", NULL, wcmd_run},
     {"create", NULL, wcmd_create},
     {"start", NULL, wcmd_start},
@@ -120,6 +130,14 @@ static const struct {
     {"rm", NULL, wcmd_rm},
     {"wait", NULL, wcmd_wait},
     {"inspect", NULL, wcmd_inspect},
+    {"restart", NULL, wcmd_restart},
+    {"rename", NULL, wcmd_rename},
+    {"pause", NULL, wcmd_pause},
+    {"unpause", NULL, wcmd_unpause},
+    {"top", NULL, wcmd_top},
+    {"stats", NULL, wcmd_stats},
+    {"export", NULL, wcmd_export},
+    {"diff", NULL, wcmd_diff},
 };
 
 int main(int argc, char **argv)

@@ -610,7 +610,8 @@ int dockerapi_register(struct dockerapi *api, http_router *r, wharf_error *err)
             return rc;
     if ((rc = http_router_add(r, "POST", "/containers/create", create, api, err)) < 0 ||
         (rc = http_router_add(r, "GET", "/containers/json", list, api, err)) < 0 ||
-        (rc = dockerapi_register_exec(api, r, err)) < 0)
+        (rc = dockerapi_register_exec(api, r, err)) < 0 ||
+        (rc = dockerapi_register_container_ops(api, r, err)) < 0)
         return rc;
     return 0;
 }

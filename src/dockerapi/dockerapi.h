@@ -11,8 +11,9 @@
  * So far: /_ping, /version, /info, /images/json, /images/load,
  * /images/{name}/json, /images/{name}/history, /images/{name}/tag,
  * DELETE /images/{name}, /images/prune, /images/get; /containers/create,
- * /containers/json, /containers/{id}/json|start|stop|kill|wait|logs, and
- * DELETE /containers/{id}. A Docker container is a CRI sandbox of one; its
+ * /containers/json, /containers/{id}/json|start|stop|kill|wait|logs,
+ * /containers/{id}/restart|rename|pause|unpause|top|stats|export|changes,
+ * /containers/prune, and DELETE /containers/{id}. A Docker container is a CRI sandbox of one; its
  * Docker-only settings (image, name, original Config and HostConfig) ride
  * in the container's annotations.
  */
