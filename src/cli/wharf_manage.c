@@ -87,10 +87,13 @@ int wcmd_restart(struct wcmd_ctx *ctx, int argc, char **argv)
                                         "invalid argument \"%s\" for \"%s\" flag: strconv.ParseInt: "
                                         "parsing \"%s\": invalid syntax",
                                         optarg, ch == 't' ? "-t, --timeout" : "--time", optarg);
-            if (ch == 't')
+            if (ch == 't') {
                 timeout = true;
-            else
+            } else {
                 time_flag = true;
+                /* what cobra prints for a deprecated flag, on stdout */
+                printf("Flag --time has been deprecated, use --timeout instead\n");
+            }
             break;
         }
         case 's':
@@ -583,6 +586,14 @@ static int write_chunk(void *data, const char *buf, size_t len)
     return wcmd_write_all(*fd, buf, len) < 0 ? -1 : 0;
 }
 
+/* An errno as Go's syscall package words it: strerror in lower case. */
+static char *go_strerror(int e)
+{
+    char *s = xstrdup(strerror(e));
+    s[0] = (char)tolower((unsigned char)s[0]);
+    return s;
+}
+
 /* The checks of docker's atomic writer on the output path; the message or
  * NULL. Caller frees. */
 static char *check_output_path(const char *path)
@@ -591,13 +602,19 @@ static char *check_output_path(const char *path)
     const char *dir = dirname(copy);
     struct stat st;
     if (strcmp(dir, ".") != 0 && strcmp(dir, "..") != 0) {
-        if (stat(dir, &st) < 0)
-            return xasprintf("invalid output path: stat %s: %s", dir, strerror(errno));
+        if (stat(dir, &st) < 0) {
+            _cleanup_free_ char *why = go_strerror(errno);
+            return xasprintf("invalid output path: stat %s: %s", dir, why);
+        }
         if (!S_ISDIR(st.st_mode))
             return xasprintf("invalid output path: stat %s: not a directory", dir);
     }
-    if (lstat(path, &st) < 0)
-        return errno == ENOENT ? NULL : xasprintf("failed to stat output path: %s", strerror(errno));
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return NULL;
+        _cleanup_free_ char *why = go_strerror(errno);
+        return xasprintf("failed to stat output path: lstat %s: %s", path, why);
+    }
     if (S_ISREG(st.st_mode))
         return NULL;
     if (S_ISDIR(st.st_mode))
