@@ -86,6 +86,23 @@ run_sleeper() {
     dk rm -f "$a" "$b" "$c" >/dev/null
 }
 
+@test "restart -s sends that signal instead of the stop signal" {
+    a=$(cname)
+    run_sleeper "$a" >/dev/null
+    pid1=$(dk inspect -f '{{.State.Pid}}' "$a")
+    # sh as pid 1 ignores SIGTERM: only the KILL makes this quick
+    start=$(date +%s%N)
+    run dk restart -s KILL -t 20 "$a"
+    [ "$status" -eq 0 ]
+    [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 5000 ]
+    [ "$(dk inspect -f '{{.State.Status}}' "$a")" = running ]
+    [ "$(dk inspect -f '{{.State.Pid}}' "$a")" != "$pid1" ]
+    run --separate-stderr dk restart -s NOSUCHSIG "$a"
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *"Invalid signal: NOSUCHSIG"* ]]
+    dk rm -f "$a" >/dev/null
+}
+
 @test "restart: a missing container is an error naming it, the others still restart" {
     a=$(cname)
     run_sleeper "$a" >/dev/null
@@ -189,6 +206,16 @@ Error: failed to rename container named $a" ]
     [ "$cmd" = "sh -c while :; do sleep 0.2; done" ]
     # only the container's processes: the init and perhaps a sleep
     [ "${#lines[@]}" -le 3 ]
+    # every row as the host's procps prints it for the same pids
+    pids=$(printf '%s\n' "${lines[@]:1}" | awk '{print $2}' | paste -sd,)
+    for _ in $(seq 5); do
+        want=$(ps -ef -q "$pids" | awk '{$1=$1};1')
+        got=$(dk top "$a" | awk '{$1=$1};1')
+        [ "$got" = "$want" ] && break
+        pids=$(dk top "$a" | awk 'NR > 1 {print $2}' | paste -sd,)
+    done
+    echo "got: $got"; echo "want: $want"
+    [ "$got" = "$want" ]
     # the whole API answer, shaped like docker's
     api "http://d/containers/$a/top" | jq -e '.Titles | length == 8'
     dk rm -f "$a" >/dev/null
