@@ -484,10 +484,10 @@ static json_t *blkio_entries(const char *dir, const char *const *files)
             char op[32];
             unsigned long long v;
             if (sscanf(line, "%u:%u %31s %llu", &major, &minor, op, &v) == 4)
-                json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:I}", "major",
-                                                     (json_int_t)major, "minor",
-                                                     (json_int_t)minor, "op", op, "value",
-                                                     (json_int_t)(v > INT64_MAX ? INT64_MAX : v)));
+                json_array_append_new(arr,
+                                      json_pack("{s:I, s:I, s:s, s:I}", "major", (json_int_t)major,
+                                                "minor", (json_int_t)minor, "op", op, "value",
+                                                (json_int_t)(v > INT64_MAX ? INT64_MAX : v)));
         }
         break;
     }

@@ -507,11 +507,10 @@ json_t *cgroup_v2_stats(const char *dir, wharf_error *err)
                     if (!arr)
                         continue;
                     op = key[0] == 'r' ? "read" : "write";
-                    json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:I}", "major",
-                                                         (json_int_t)major, "minor",
-                                                         (json_int_t)minor, "op", op, "value",
-                                                         (json_int_t)(v > INT64_MAX ? INT64_MAX
-                                                                                   : v)));
+                    json_array_append_new(
+                        arr, json_pack("{s:I, s:I, s:s, s:I}", "major", (json_int_t)major, "minor",
+                                       (json_int_t)minor, "op", op, "value",
+                                       (json_int_t)(v > INT64_MAX ? INT64_MAX : v)));
                 }
             }
         }

@@ -34,8 +34,8 @@ static int need_args(struct wcmd_ctx *ctx, int have, int want, bool exactly)
     if (exactly ? have == want : have >= want)
         return 0;
     /* docker's wording: "requires 2 arguments", "requires at least 1 argument" */
-    return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf %s' requires %s%d argument%s",
-                            ctx->name, exactly ? "" : "at least ", want, want == 1 ? "" : "s");
+    return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf %s' requires %s%d argument%s", ctx->name,
+                            exactly ? "" : "at least ", want, want == 1 ? "" : "s");
 }
 
 /* For each name: method /containers/<name>/<action><query>; prints the name
@@ -83,10 +83,11 @@ int wcmd_restart(struct wcmd_ctx *ctx, int argc, char **argv)
             char *end;
             t = strtol(optarg, &end, 10);
             if (end == optarg || *end)
-                return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
-                                        "invalid argument \"%s\" for \"%s\" flag: strconv.ParseInt: "
-                                        "parsing \"%s\": invalid syntax",
-                                        optarg, ch == 't' ? "-t, --timeout" : "--time", optarg);
+                return wcmd_usage_error(
+                    ctx, WCMD_EXIT_USAGE,
+                    "invalid argument \"%s\" for \"%s\" flag: strconv.ParseInt: "
+                    "parsing \"%s\": invalid syntax",
+                    optarg, ch == 't' ? "-t, --timeout" : "--time", optarg);
             if (ch == 't') {
                 timeout = true;
             } else {
@@ -216,15 +217,20 @@ int wcmd_top(struct wcmd_ctx *ctx, int argc, char **argv)
         json_t *v, *row;
         _cleanup_strbuf_ strbuf line = STRBUF_INIT;
         json_array_foreach(titles, i, v)
-            strbuf_addf(&line, "%s%s", i ? "\t" : "", json_string_value(v) ? json_string_value(v) : "");
+        {
+            const char *t = json_string_value(v);
+            strbuf_addf(&line, "%s%s", i ? "\t" : "", t ? t : "");
+        }
         strbuf_addch(&line, '\n');
         format_table_write(t, line.buf, line.len);
         json_array_foreach(procs, k, row)
         {
             strbuf_reset(&line);
             json_array_foreach(row, i, v)
-                strbuf_addf(&line, "%s%s", i ? "\t" : "",
-                            json_string_value(v) ? json_string_value(v) : "");
+            {
+                const char *cell = json_string_value(v);
+                strbuf_addf(&line, "%s%s", i ? "\t" : "", cell ? cell : "");
+            }
             strbuf_addch(&line, '\n');
             format_table_write(t, line.buf, line.len);
         }
@@ -243,8 +249,8 @@ int wcmd_top(struct wcmd_ctx *ctx, int argc, char **argv)
 
 /* go-units CustomSize: size scaled by base until it is below, printed with
  * "%.<prec>g" and the unit. */
-static void custom_size(double size, int prec, double base, const char *const *units,
-                        size_t nunits, strbuf *out)
+static void custom_size(double size, int prec, double base, const char *const *units, size_t nunits,
+                        strbuf *out)
 {
     size_t i = 0;
     while (size >= base && i < nunits - 1) {
@@ -303,14 +309,15 @@ static void entry_release(struct stats_entry *e)
 static json_t *stats_row(const struct stats_entry *e, bool trunc)
 {
     json_t *v = e->cur;
-    json_t *pre = e->prev ? json_object_get(e->prev, "cpu_stats") : json_object_get(v, "precpu_stats");
-    double cpu_delta = num(v, "cpu_stats.cpu_usage.total_usage") - num(pre, "cpu_usage.total_usage");
+    json_t *pre =
+        e->prev ? json_object_get(e->prev, "cpu_stats") : json_object_get(v, "precpu_stats");
+    double cpu_delta =
+        num(v, "cpu_stats.cpu_usage.total_usage") - num(pre, "cpu_usage.total_usage");
     double sys_delta = num(v, "cpu_stats.system_cpu_usage") - num(pre, "system_cpu_usage");
     double online = num(v, "cpu_stats.online_cpus");
     if (online == 0)
-        online = (double)json_array_size(
-            json_object_get(json_object_get(json_object_get(v, "cpu_stats"), "cpu_usage"),
-                            "percpu_usage"));
+        online = (double)json_array_size(json_object_get(
+            json_object_get(json_object_get(v, "cpu_stats"), "cpu_usage"), "percpu_usage"));
     double cpu = sys_delta > 0 && cpu_delta > 0 ? cpu_delta / sys_delta * online * 100.0 : 0;
 
     json_t *ms = json_object_get(v, "memory_stats");
@@ -328,7 +335,8 @@ static json_t *stats_row(const struct stats_entry *e, bool trunc)
     double blk_read = 0, blk_write = 0;
     size_t i;
     json_t *b;
-    json_array_foreach(json_object_get(json_object_get(v, "blkio_stats"), "io_service_bytes_recursive"), i, b)
+    json_array_foreach(
+        json_object_get(json_object_get(v, "blkio_stats"), "io_service_bytes_recursive"), i, b)
     {
         const char *op = json_string_value(json_object_get(b, "op"));
         if (!op || !*op)
@@ -373,11 +381,11 @@ static json_t *stats_row(const struct stats_entry *e, bool trunc)
         human_size(tx, 3, &netio);
         strbuf_addf(&pids, "%.0f", num(v, "pids_stats.current"));
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "BlockIO",
-                     strbuf_str(&blkio), "CPUPerc", strbuf_str(&cpup), "Container", e->container,
-                     "ID", sid, "MemPerc", strbuf_str(&memp), "MemUsage", strbuf_str(&memu),
-                     "Name", name && strlen(name) > 1 ? name + 1 : "--", "NetIO",
-                     strbuf_str(&netio), "PIDs", strbuf_str(&pids));
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "BlockIO", strbuf_str(&blkio),
+                     "CPUPerc", strbuf_str(&cpup), "Container", e->container, "ID", sid, "MemPerc",
+                     strbuf_str(&memp), "MemUsage", strbuf_str(&memu), "Name",
+                     name && strlen(name) > 1 ? name + 1 : "--", "NetIO", strbuf_str(&netio),
+                     "PIDs", strbuf_str(&pids));
 }
 
 /* One sample of a container (one-shot: the daemon answers at once); NULL
@@ -402,15 +410,18 @@ static bool sample_live(json_t *s)
     return read && strncmp(read, "0001-", 5) != 0;
 }
 
-static int render_stats(struct stats_entry *es, size_t n, const char *fmt, bool trunc,
-                        strbuf *out)
+static int render_stats(struct stats_entry *es, size_t n, const char *fmt, bool trunc, strbuf *out)
 {
-    static const format_header headers[] = {
-        {"Container", "CONTAINER"}, {"Name", "NAME"},
-        {"ID", "CONTAINER ID"},     {"CPUPerc", "CPU %"},
-        {"MemUsage", "MEM USAGE / LIMIT"}, {"MemPerc", "MEM %"},
-        {"NetIO", "NET I/O"},       {"BlockIO", "BLOCK I/O"},
-        {"PIDs", "PIDS"},           {NULL, NULL}};
+    static const format_header headers[] = {{"Container", "CONTAINER"},
+                                            {"Name", "NAME"},
+                                            {"ID", "CONTAINER ID"},
+                                            {"CPUPerc", "CPU %"},
+                                            {"MemUsage", "MEM USAGE / LIMIT"},
+                                            {"MemPerc", "MEM %"},
+                                            {"NetIO", "NET I/O"},
+                                            {"BlockIO", "BLOCK I/O"},
+                                            {"PIDs", "PIDS"},
+                                            {NULL, NULL}};
     wharf_error err = {0};
     _cleanup_format_template_ format_template *t = format_compile(
         fmt && *fmt ? fmt
@@ -476,7 +487,8 @@ static int list_containers(struct client *c, bool all, struct stats_entry **es, 
     json_t *ct;
     json_array_foreach(resp.json, i, ct)
     {
-        _cleanup_free_ char *sid = wcmd_short_id(json_string_value(json_object_get(ct, "Id")), true);
+        _cleanup_free_ char *sid =
+            wcmd_short_id(json_string_value(json_object_get(ct, "Id")), true);
         bool known = false;
         for (size_t k = 0; k < *n && !known; k++)
             known = strcmp((*es)[k].container, sid) == 0;
@@ -503,11 +515,20 @@ int wcmd_stats(struct wcmd_ctx *ctx, int argc, char **argv)
     wcmd_getopt_reset();
     while ((ch = getopt_long(argc, argv, "a", opts, NULL)) != -1) {
         switch (ch) {
-        case 'a': all = true; break;
-        case OPT_NOSTREAM: no_stream = true; break;
-        case OPT_NOTRUNC: trunc = false; break;
-        case OPT_FORMAT: fmt = optarg; break;
-        default: return wcmd_bad_flag(ctx, argv);
+        case 'a':
+            all = true;
+            break;
+        case OPT_NOSTREAM:
+            no_stream = true;
+            break;
+        case OPT_NOTRUNC:
+            trunc = false;
+            break;
+        case OPT_FORMAT:
+            fmt = optarg;
+            break;
+        default:
+            return wcmd_bad_flag(ctx, argv);
         }
     }
     bool show_all = optind >= argc;
@@ -744,9 +765,8 @@ int wcmd_diff(struct wcmd_ctx *ctx, int argc, char **argv)
 int wcmd_container_prune(struct wcmd_ctx *ctx, int argc, char **argv)
 {
     enum { OPT_FILTER = 256 };
-    static const struct option opts[] = {{"force", no_argument, 0, 'f'},
-                                         {"filter", required_argument, 0, OPT_FILTER},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"force", no_argument, 0, 'f'}, {"filter", required_argument, 0, OPT_FILTER}, {0, 0, 0, 0}};
     bool force = false;
     _cleanup_json_ json_t *filters = json_object();
     int ch;
@@ -783,8 +803,7 @@ int wcmd_container_prune(struct wcmd_ctx *ctx, int argc, char **argv)
         }
     }
     if (optind < argc)
-        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf %s' accepts no arguments",
-                                ctx->name);
+        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf %s' accepts no arguments", ctx->name);
     if (!force) {
         printf("WARNING! This will remove all stopped containers.\n"
                "Are you sure you want to continue? [y/N] ");
@@ -814,7 +833,9 @@ int wcmd_container_prune(struct wcmd_ctx *ctx, int argc, char **argv)
             size_t i;
             json_t *id;
             json_array_foreach(deleted, i, id)
+            {
                 printf("%s\n", json_string_value(id) ? json_string_value(id) : "");
+            }
             printf("\n");
             reclaimed = num(resp.json, "SpaceReclaimed");
         }

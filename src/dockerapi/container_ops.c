@@ -136,8 +136,10 @@ static http_response *rename_container(struct dockerapi *api, http_request *req,
         return http_response_error(400, "Renaming a container with the same name as its "
                                         "current name");
     if (!valid_name(name))
-        return http_response_error(400, "Error when allocating new name: Invalid container name "
-                                        "(/%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name);
+        return http_response_error(400,
+                                   "Error when allocating new name: Invalid container name "
+                                   "(/%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                                   name);
     json_t *meta = dockerapi_meta(st);
     if (!meta)
         meta = json_object();
@@ -150,10 +152,12 @@ static http_response *rename_container(struct dockerapi *api, http_request *req,
     wharf_error err = {0};
     pthread_mutex_lock(&rename_lock);
     if (name_taken(api, name, owner))
-        resp = http_response_error(409, "Error when allocating new name: Conflict. The container "
-                                        "name \"/%s\" is already in use by container \"%s\". You "
-                                        "have to remove (or rename) that container to be able to "
-                                        "reuse that name.", name, owner);
+        resp = http_response_error(409,
+                                   "Error when allocating new name: Conflict. The container "
+                                   "name \"/%s\" is already in use by container \"%s\". You "
+                                   "have to remove (or rename) that container to be able to "
+                                   "reuse that name.",
+                                   name, owner);
     else if (cri_container_rename(api->cri, st->id, name, ann, &err) < 0)
         resp = http_response_from_error(&err);
     else
@@ -305,10 +309,10 @@ static int proc_row_read(pid_t pid, int64_t btime, double uptime, long hz, struc
     strftime(stime_text, sizeof(stime_text), fmt, &tm_start);
 
     unsigned long secs = total / (unsigned long)hz;
-    char *cputime = secs >= 86400 ? xasprintf("%lu-%02lu:%02lu:%02lu", secs / 86400,
-                                              secs / 3600 % 24, secs / 60 % 60, secs % 60)
-                                  : xasprintf("%02lu:%02lu:%02lu", secs / 3600, secs / 60 % 60,
-                                              secs % 60);
+    char *cputime = secs >= 86400
+                        ? xasprintf("%lu-%02lu:%02lu:%02lu", secs / 86400, secs / 3600 % 24,
+                                    secs / 60 % 60, secs % 60)
+                        : xasprintf("%02lu:%02lu:%02lu", secs / 3600, secs / 60 % 60, secs % 60);
 
     strbuf cmd = STRBUF_INIT;
     while (cmdlen > 0 && cmdline[cmdlen - 1] == '\0')
@@ -575,8 +579,8 @@ static http_response *top(struct dockerapi *api, http_request *req,
         return http_response_error(500, "%s", err.msg);
     }
     qsort(pids, n, sizeof(pid_t), cmp_pid);
-    json_t *j = strcmp(ps_args, "-ef") == 0 ? top_from_proc(pids, n)
-                                            : top_from_ps(ps_args, pids, n, &err);
+    json_t *j =
+        strcmp(ps_args, "-ef") == 0 ? top_from_proc(pids, n) : top_from_ps(ps_args, pids, n, &err);
     free(pids);
     if (!j)
         return http_response_error(500, "%s", err.msg);
@@ -605,8 +609,8 @@ static void system_cpu(uint64_t *usage, unsigned *cpus)
         }
         /* user nice system idle iowait irq softirq */
         unsigned long long v[7] = {0};
-        sscanf(line + 3, "%llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-               &v[4], &v[5], &v[6]);
+        sscanf(line + 3, "%llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+               &v[5], &v[6]);
         uint64_t ticks = 0;
         for (int i = 0; i < 7; i++)
             ticks += v[i];
@@ -631,8 +635,8 @@ static json_t *u64(json_t *o, const char *key)
 static json_t *empty_cpu_stats(void)
 {
     return json_pack("{s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i}}", "cpu_usage", "total_usage", 0,
-                     "usage_in_kernelmode", 0, "usage_in_usermode", 0, "throttling_data",
-                     "periods", 0, "throttled_periods", 0, "throttled_time", 0);
+                     "usage_in_kernelmode", 0, "usage_in_usermode", 0, "throttling_data", "periods",
+                     0, "throttled_periods", 0, "throttled_time", 0);
 }
 
 /* Docker's StatsResponse with nothing measured: what a stopped container
@@ -662,8 +666,8 @@ static json_t *blkio_list(json_t *entries)
     {
         const char *op = json_string_value(json_object_get(e, "op"));
         json_array_append_new(out, json_pack("{s:o, s:o, s:s, s:o}", "major", u64(e, "major"),
-                                             "minor", u64(e, "minor"), "op", op ? op : "",
-                                             "value", u64(e, "value")));
+                                             "minor", u64(e, "minor"), "op", op ? op : "", "value",
+                                             u64(e, "value")));
     }
     return out;
 }
@@ -871,8 +875,10 @@ static http_response *export_container(struct dockerapi *api, http_request *req,
     const char *ref = http_request_param(req, "id");
     _cleanup_free_ char *merged = rootfs_dir(api, st->id, "merged");
     if (!is_mounted(merged))
-        return http_response_error(500, "Error exporting container %s: container %s has no "
-                                        "rootfs", ref, st->id);
+        return http_response_error(500,
+                                   "Error exporting container %s: container %s has no "
+                                   "rootfs",
+                                   ref, st->id);
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
         return http_response_error(500, "Error exporting container %s: pipe: %s", ref,
@@ -1246,7 +1252,7 @@ struct size_walk {
     struct {
         dev_t dev;
         ino_t ino;
-    } *seen;
+    } * seen;
     size_t n_seen;
 };
 
@@ -1330,14 +1336,14 @@ static http_response *prune(http_request *req, void *ud)
         const struct cri_container_status *c = &all[i];
         if (dockerapi_is_up(c))
             continue;
-        if (until.tv_sec && (c->created_at.tv_sec > until.tv_sec ||
-                             (c->created_at.tv_sec == until.tv_sec &&
-                              c->created_at.tv_nsec > until.tv_nsec)))
+        if (until.tv_sec &&
+            (c->created_at.tv_sec > until.tv_sec ||
+             (c->created_at.tv_sec == until.tv_sec && c->created_at.tv_nsec > until.tv_nsec)))
             continue;
         json_t *labels = json_object_get(c->config, "labels");
         json_t *not = json_object_get(filters, "label!");
         if (!match_kv_list(json_object_get(filters, "label"), labels) ||
-            (json_object_size(not) && match_kv_list(not, labels)))
+            (json_object_size(not ) && match_kv_list(not, labels)))
             continue;
         _cleanup_free_ char *upper = rootfs_dir(api, c->id, "upper");
         uint64_t size = upper_size(upper);

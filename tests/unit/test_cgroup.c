@@ -426,8 +426,8 @@ static void test_create_resources_stats_kill(void **state)
     assert_true(json_integer_value(json_object_get(json_object_get(st, "pids"), "current")) >= 1);
     assert_non_null(json_object_get(json_object_get(st, "cpu"), "usage"));
     /* block I/O is a list per device (possibly empty: nothing was read) */
-    assert_true(json_is_array(
-        json_object_get(json_object_get(st, "blkio"), "ioServiceBytesRecursive")));
+    assert_true(
+        json_is_array(json_object_get(json_object_get(st, "blkio"), "ioServiceBytesRecursive")));
     json_decref(st);
 
     assert_int_equal(cgroup_kill_all(cg, SIGKILL, &err), 0);

@@ -555,8 +555,7 @@ static void test_rename(void **state)
     assert_int_equal(cri_container_status(cri, "c1", &st, &err), 0);
     assert_string_equal(st.name, "again");
     assert_string_equal(
-        json_string_value(json_object_get(json_object_get(st.config, "annotations"), "meta")),
-        "b");
+        json_string_value(json_object_get(json_object_get(st.config, "annotations"), "meta")), "b");
     cri_container_status_release(&st);
 
     /* bad input changes nothing and names what is wrong */
