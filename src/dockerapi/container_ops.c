@@ -965,6 +965,39 @@ static void add_change(json_t *changes, const char *path, int kind)
     json_array_append_new(changes, json_pack("{s:s, s:i}", "Path", path, "Kind", kind));
 }
 
+static bool dir_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return false;
+    struct dirent *de;
+    bool empty = true;
+    while (empty && (de = readdir(d)))
+        empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
+
+/* An empty mount point the runtime made because the image lacks it. dockerd
+ * keeps these in the container's "init" layer, which docker diff does not
+ * show, so they are not changes here either. */
+static bool runtime_mountpoint(const char *rel, const char *path, const struct stat *st)
+{
+    static const char *const dirs[] = {"/dev", "/proc", "/sys", "/dev/pts", "/dev/shm"};
+    static const char *const files[] = {"/.dockerenv",   "/etc/resolv.conf", "/etc/hosts",
+                                        "/etc/hostname", "/etc/mtab",        "/dev/console"};
+    if (S_ISDIR(st->st_mode)) {
+        for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+            if (strcmp(rel, dirs[i]) == 0)
+                return dir_is_empty(path);
+    } else if (S_ISREG(st->st_mode) && st->st_size == 0) {
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+            if (strcmp(rel, files[i]) == 0)
+                return true;
+    }
+    return false;
+}
+
 static bool same_dir_stat(const struct stat *a, const struct stat *b)
 {
     bool same_time = a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
@@ -1035,6 +1068,8 @@ static void walk_changes(const char *dir, const char *rel, char **lowers, size_t
             continue;
         }
         bool in_lower = lower_lookup(lowers, nlowers, crel, &lst);
+        if (!in_lower && runtime_mountpoint(crel, path, &st))
+            continue;
         if (!S_ISDIR(st.st_mode)) {
             add_change(changes, crel, in_lower ? CHANGE_MODIFY : CHANGE_ADD);
             continue;

@@ -16,6 +16,11 @@ setup_file() {
     local pm="podman --root $DD/pm-storage --runroot $DD/pm-run --storage-driver overlay"
     $pm import --change 'CMD ["sh"]' "$DD/rootfs.tar" localhost/wharf-bb:1 >/dev/null
     $pm save -o "$DD/bb.tar" localhost/wharf-bb:1 2>/dev/null
+    # an image without the directories the runtime mounts on
+    rm -rf "$DD/rootfs/proc" "$DD/rootfs/sys" "$DD/rootfs/dev"
+    tar -C "$DD/rootfs" -cf "$DD/min.tar" .
+    $pm import --change 'CMD ["sh"]' "$DD/min.tar" localhost/wharf-min:1 >/dev/null
+    $pm save -o "$DD/min-image.tar" localhost/wharf-min:1 2>/dev/null
     $pm rmi -af >/dev/null 2>&1 || true
     for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
         umount -l "$m" 2>/dev/null || true
@@ -25,6 +30,7 @@ setup_file() {
     echo $! >"$DD/daemon.pid"
     for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
     docker -H "unix://$DD/wharf.sock" load -i "$DD/bb.tar" >/dev/null
+    docker -H "unix://$DD/wharf.sock" load -i "$DD/min-image.tar" >/dev/null
 }
 
 teardown_file() {
@@ -351,6 +357,19 @@ A /tmp/new" ]
     [[ "$output" == *"C /var"* ]]
     [[ "$output" == *"A /var/fresh"* ]]
     [[ "$output" == *"D /var/run"* ]]
+    dk rm -f "$a" >/dev/null
+}
+
+@test "diff: mount points the runtime had to make are not changes, as with docker's init layer" {
+    a=$(cname)
+    dk run -d --name "$a" localhost/wharf-min:1 sh -c 'mkdir /made; sleep 30' >/dev/null
+    for _ in $(seq 50); do dk diff "$a" | grep -q made && break; sleep 0.1; done
+    run dk diff "$a"
+    [ "$status" -eq 0 ]
+    [ "$output" = "A /made" ]
+    # the upper directory does hold them
+    id=$(dk inspect -f '{{.Id}}' "$a")
+    [ -d "$DD/root/rootfs/$id/upper/proc" ]
     dk rm -f "$a" >/dev/null
 }
 
