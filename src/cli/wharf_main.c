@@ -1,15 +1,16 @@
 /*
- * wharf — the main command line. `wharf daemon` runs the engine (the Docker
- * Engine API server, src/engine); every other command is a docker-compatible
- * client command (wharf_cmds.h) talking to a daemon over src/client.
+ * wharf — the main command line. `wharf daemon` executes wharfd, the engine
+ * (the Docker Engine API server, src/engine), installed beside this program;
+ * every other command is a docker-compatible client command (wharf_cmds.h)
+ * talking to a daemon over src/client.
  */
 #include "base.h"
-#include "engine.h"
 #include "wharf_cmds.h"
 
-#include <getopt.h>
+#include <errno.h>
 #include <jansson.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -24,58 +25,35 @@ static void usage(FILE *f)
                "  help      this text\n\n"
                "Client commands take docker's flags; the daemon is -H/--host, else\n"
                "WHARF_HOST, else DOCKER_HOST, else %s.\n\n"
-               "wharf daemon [--root DIR] [-H unix:///PATH | tcp://HOST:PORT]... [--config-file F]\n"
-               "  defaults: --root %s, -H unix://%s, --config-file %s\n\n"
+               "wharf daemon [--root DIR] [-H unix:///PATH | tcp://HOST:PORT | fd://]...\n"
+               "             [--config-file F]    runs wharfd (`wharfd --help`)\n\n"
                "The OCI runtime is wharf-runtime (runc's command line); the per-container\n"
                "supervisor is wharf-shim.\n",
-            CLIENT_DEFAULT_HOST, ENGINE_DEFAULT_ROOT, ENGINE_DEFAULT_SOCKET, ENGINE_DEFAULT_CONFIG);
+            CLIENT_DEFAULT_HOST);
 }
 
+/* The daemon is its own program so that it maps none of the client's
+ * libraries (see daemon_main.c): run the wharfd beside this binary, else the
+ * one on PATH, with the same arguments. */
 static int cmd_daemon(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"root", required_argument, 0, 'r'},
-        {"data-root", required_argument, 0, 'r'},
-        {"host", required_argument, 0, 'H'},
-        {"config-file", required_argument, 0, 'c'},
-        {"debug", no_argument, 0, 'D'},
-        {0, 0, 0, 0},
-    };
-    struct engine_config cfg = {0};
-    int ch;
-    while ((ch = getopt_long(argc, argv, "H:D", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'r': cfg.root = optarg; break;
-        case 'H':
-            if (cfg.n_hosts == ENGINE_MAX_HOSTS) {
-                fprintf(stderr, "wharf daemon: at most %d -H options\n", ENGINE_MAX_HOSTS);
-                return 2;
-            }
-            cfg.hosts[cfg.n_hosts++] = optarg;
-            break;
-        case 'c': cfg.config_file = optarg; break;
-        case 'D': cfg.debug = true; break;
-        default: usage(stderr); return 2;
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    self[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(self, '/');
+    argv[0] = "wharfd";
+    (void)argc;
+    if (slash) {
+        _cleanup_free_ char *path = xasprintf("%.*s/wharfd", (int)(slash - self), self);
+        if (access(path, X_OK) == 0) {
+            execv(path, argv);
+            fprintf(stderr, "wharf daemon: cannot execute %s: %s\n", path, strerror(errno));
+            return 1;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "wharf daemon: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    wharf_error err = {0};
-    json_t *doc = NULL;
-    int r = engine_config_resolve(&cfg, &doc, &err);
-    if (r == 0) {
-        wharf_log_set_fd(-1, WHARF_LOG_TEXT, cfg.debug);
-        r = engine_daemon_run(&cfg, &err);
-    }
-    if (doc)
-        json_decref(doc);
-    if (r < 0) {
-        fprintf(stderr, "wharf daemon: %s\n", err.msg);
-        return 1;
-    }
-    return 0;
+    execvp("wharfd", argv);
+    fprintf(stderr, "wharf daemon: cannot execute wharfd: %s\n", strerror(errno));
+    return 1;
 }
 
 static const struct {

@@ -149,6 +149,36 @@ static void test_refs(void **state)
     assert_int_equal(image_ref_parse("a:b:c", &r, &err), -EINVAL);
 }
 
+/* FIPS 180-2's known answers: the hash itself, whatever library computes it,
+ * also when the store hashes a stream in pieces. */
+static void test_digest_known_answers(void **state)
+{
+    char d[72];
+    image_digest_buf("", 0, d);
+    assert_string_equal(d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    image_digest_buf("abc", 3, d);
+    assert_string_equal(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *msg = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    image_digest_buf(msg, strlen(msg), d);
+    assert_string_equal(d, "sha256:248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    /* A million 'a's, hashed in one call and streamed through the store. */
+    const char *million = "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+    _cleanup_free_ char *big = xmalloc(1000000);
+    memset(big, 'a', 1000000);
+    image_digest_buf(big, 1000000, d);
+    assert_string_equal(d, million);
+    wharf_error err = {0};
+    _cleanup_free_ char *dir = sub("store");
+    image_store *st = image_store_open(dir, &err);
+    assert_non_null(st);
+    int fd = memfd_create("big", MFD_CLOEXEC);
+    assert_int_equal(write(fd, big, 1000000), 1000000);
+    lseek(fd, 0, SEEK_SET);
+    assert_int_equal(image_store_put_blob(st, fd, million, NULL, &err), 0);
+    close(fd);
+    image_store_close(st);
+}
+
 static void test_blobs(void **state)
 {
     wharf_error err = {0};
@@ -656,6 +686,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refs),
+        cmocka_unit_test_setup_teardown(test_digest_known_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unpack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unpack_escapes, setup, teardown),
