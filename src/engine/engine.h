@@ -19,7 +19,7 @@
 struct engine_config {
     const char *config_file;              /* NULL: ENGINE_DEFAULT_CONFIG if it exists */
     const char *root;                     /* data-root */
-    const char *hosts[ENGINE_MAX_HOSTS];  /* unix:///path or tcp://host:port */
+    const char *hosts[ENGINE_MAX_HOSTS];  /* unix:///path, tcp://host:port, fd://[N] */
     size_t n_hosts;
     bool debug;
 };

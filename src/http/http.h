@@ -3,7 +3,8 @@
  * the Kubernetes API server, built on libmicrohttpd.
  *
  * Owns: listening sockets (unix with a mode and stale-file removal, TCP, TLS
- * on TCP), the server threads (one per connection, so `logs --follow` or
+ * on TCP, or one already listening that the caller hands over, as systemd's
+ * socket activation does), the server threads (one per connection, so `logs --follow` or
  * `events` never hold up other requests), routing by method and path pattern
  * after an optional "/vX.Y" API version prefix, request parsing (path
  * parameters, query, headers, a bounded buffered body or a streamed one),
@@ -96,17 +97,22 @@ int http_router_add_upload(http_router *router, const char *method, const char *
 enum http_listener_kind {
     HTTP_LISTEN_UNIX,
     HTTP_LISTEN_TCP,
+    HTTP_LISTEN_FD, /* a stream socket already listening (socket activation) */
 };
 
 typedef struct http_listener {
     enum http_listener_kind kind;
     /* unix: socket path. tcp: "host:port", "[v6]:port"; port 0 picks one
-     * (see http_server_port). */
+     * (see http_server_port). fd: a name for messages ("fd://3"). */
     const char *address;
+    /* fd: the listening socket. http_server_new takes it, on failure too:
+     * it is made close-on-exec and closed at stop; a unix socket's file is
+     * left in place (whoever bound it owns it). */
+    int fd;
     mode_t mode;   /* unix: permission bits; 0 means 0660 */
     bool set_gid;  /* unix: chown the socket to gid */
     gid_t gid;
-    /* tcp: PEM files; both set to serve HTTPS, or neither. */
+    /* tcp or fd: PEM files; both set to serve HTTPS, or neither. */
     const char *tls_cert;
     const char *tls_key;
 } http_listener;
@@ -131,7 +137,8 @@ typedef struct http_server_config {
 http_server *http_server_new(const http_server_config *cfg, wharf_error *err);
 /* Starts serving on all listeners (threads of its own). */
 int http_server_start(http_server *server, wharf_error *err);
-/* The bound TCP port of listener i (in cfg order); -EINVAL if not TCP. */
+/* The bound TCP port of listener i (in cfg order; an fd listener's too when
+ * it is a TCP socket); -EINVAL if not TCP. */
 int http_server_port(const http_server *server, size_t i);
 /*
  * Stops: closes the listeners, removes the unix socket files it created,

@@ -786,9 +786,47 @@ out:
     return rc;
 }
 
+/* The port of a TCP socket, 0 for other families. */
+static int socket_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+        return 0;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return 0;
+}
+
+/* A socket handed over already listening: checked, never re-bound. */
+static int adopt_fd(struct listener_state *l, const http_listener *cfg, wharf_error *err)
+{
+    struct stat st;
+    int type = 0, listening = 0;
+    socklen_t len = sizeof(int);
+    if (fstat(l->fd, &st) < 0)
+        return wharf_error_errno(err, errno, "listener %s", cfg->address);
+    if (!S_ISSOCK(st.st_mode))
+        return wharf_error_set(err, -ENOTSOCK, "listener %s: not a socket", cfg->address);
+    if (getsockopt(l->fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+        return wharf_error_errno(err, errno, "listener %s: SO_TYPE", cfg->address);
+    len = sizeof(int);
+    if (getsockopt(l->fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0)
+        return wharf_error_errno(err, errno, "listener %s: SO_ACCEPTCONN", cfg->address);
+    if (type != SOCK_STREAM || !listening)
+        return wharf_error_set(err, -EINVAL, "listener %s: not a listening stream socket",
+                               cfg->address);
+    /* Inherited sockets come without close-on-exec; shims must not hold them. */
+    if (fcntl(l->fd, F_SETFD, FD_CLOEXEC) < 0)
+        return wharf_error_errno(err, errno, "listener %s: FD_CLOEXEC", cfg->address);
+    l->port = socket_port(l->fd);
+    return 0;
+}
+
 static int setup_listener(struct listener_state *l, const http_listener *cfg, wharf_error *err)
 {
-    l->fd = -1;
     l->kind = cfg->kind;
     if (!cfg->address || !*cfg->address)
         return wharf_error_set(err, -EINVAL, "listener: no address");
@@ -799,23 +837,26 @@ static int setup_listener(struct listener_state *l, const http_listener *cfg, wh
                                    cfg->address);
         return bind_unix(l, cfg, err);
     }
-    if (cfg->kind != HTTP_LISTEN_TCP)
+    if (cfg->kind != HTTP_LISTEN_TCP && cfg->kind != HTTP_LISTEN_FD)
         return wharf_error_set(err, -EINVAL, "listener %s: unknown kind", cfg->address);
+    const char *scheme = cfg->kind == HTTP_LISTEN_TCP ? "tcp://" : "";
     if (!cfg->tls_cert != !cfg->tls_key)
         return wharf_error_set(err, -EINVAL,
-                               "listener tcp://%s: TLS needs both a certificate and a key",
+                               "listener %s%s: TLS needs both a certificate and a key", scheme,
                                cfg->address);
     if (cfg->tls_cert) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
             return wharf_error_set(err, -ENOTSUP,
-                                   "listener tcp://%s: libmicrohttpd was built without TLS",
+                                   "listener %s%s: libmicrohttpd was built without TLS", scheme,
                                    cfg->address);
         int rc = wharf_read_file(cfg->tls_cert, &l->tls_cert, NULL, err);
         if (rc == 0)
             rc = wharf_read_file(cfg->tls_key, &l->tls_key, NULL, err);
         if (rc < 0)
-            return wharf_error_prefix(err, "listener tcp://%s", cfg->address);
+            return wharf_error_prefix(err, "listener %s%s", scheme, cfg->address);
     }
+    if (cfg->kind == HTTP_LISTEN_FD)
+        return adopt_fd(l, cfg, err);
     return bind_tcp(l, cfg, err);
 }
 
@@ -825,6 +866,9 @@ http_server *http_server_new(const http_server_config *cfg, wharf_error *err)
 {
     if (!cfg->router || cfg->n_listeners == 0) {
         wharf_error_set(err, -EINVAL, "http server: a router and at least one listener needed");
+        for (size_t i = 0; i < cfg->n_listeners; i++)
+            if (cfg->listeners[i].kind == HTTP_LISTEN_FD && cfg->listeners[i].fd >= 0)
+                close(cfg->listeners[i].fd);
         return NULL;
     }
     http_server *s = xcalloc(1, sizeof(*s));
@@ -833,6 +877,12 @@ http_server *http_server_new(const http_server_config *cfg, wharf_error *err)
     pthread_cond_init(&s->cond, NULL);
     s->router = cfg->router;
     s->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
+    /* Handed-over sockets are ours from the start, so every failure below
+     * closes them (http_server_free). */
+    s->ls = xcalloc(cfg->n_listeners, sizeof(*s->ls));
+    s->n_ls = cfg->n_listeners;
+    for (size_t i = 0; i < cfg->n_listeners; i++)
+        s->ls[i].fd = cfg->listeners[i].kind == HTTP_LISTEN_FD ? cfg->listeners[i].fd : -1;
     for (const char *const *h = cfg->headers; h && h[0]; h += 2) {
         if (!h[1]) {
             wharf_error_set(err, -EINVAL, "http server: header %s has no value", h[0]);
@@ -845,10 +895,6 @@ http_server *http_server_new(const http_server_config *cfg, wharf_error *err)
         wharf_error_errno(err, errno, "http server: eventfd");
         goto fail;
     }
-    s->ls = xcalloc(cfg->n_listeners, sizeof(*s->ls));
-    s->n_ls = cfg->n_listeners;
-    for (size_t i = 0; i < cfg->n_listeners; i++)
-        s->ls[i].fd = -1;
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         if (setup_listener(&s->ls[i], &cfg->listeners[i], err) < 0)
             goto fail;
@@ -898,7 +944,7 @@ int http_server_start(http_server *s, wharf_error *err)
 
 int http_server_port(const http_server *s, size_t i)
 {
-    if (i >= s->n_ls || s->ls[i].kind != HTTP_LISTEN_TCP)
+    if (i >= s->n_ls || s->ls[i].kind == HTTP_LISTEN_UNIX || s->ls[i].port == 0)
         return -EINVAL;
     return s->ls[i].port;
 }

@@ -7,6 +7,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -1167,6 +1168,81 @@ static void test_listener_errors_and_stop(void **state)
     conn_close(h);
 }
 
+/* GET /_ping on an open connection; returns the status. */
+static int ping_on(struct conn *c)
+{
+    conn_sendf(c, "GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    struct reply r = {.headers = STRBUF_INIT, .body = STRBUF_INIT};
+    read_head(c, &r);
+    read_body(c, &r, false);
+    int status = r.status;
+    assert_string_equal(strbuf_str(&r.body), "OK");
+    reply_release(&r);
+    return status;
+}
+
+/* Sockets handed over already listening (systemd's socket activation): the
+ * server serves on them, makes them close-on-exec, closes them at stop but
+ * leaves a unix socket's file to whoever bound it; anything but a listening
+ * stream socket is refused and closed. */
+static void test_fd_listeners(void **state)
+{
+    wharf_error err = {0};
+    char path[400];
+    snprintf(path, sizeof(path), "%s/activated.sock", g.dir);
+    int ufd = socket(AF_UNIX, SOCK_STREAM, 0); /* no CLOEXEC, as systemd passes it */
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    strcpy(sa.sun_path, path);
+    assert_int_equal(bind(ufd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(ufd, 16), 0);
+    int tfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in si = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(tfd, (struct sockaddr *)&si, sizeof(si)), 0);
+    assert_int_equal(listen(tfd, 16), 0);
+    socklen_t sl = sizeof(si);
+    assert_int_equal(getsockname(tfd, (struct sockaddr *)&si, &sl), 0);
+
+    http_listener ls[2] = {{.kind = HTTP_LISTEN_FD, .address = "fd://3", .fd = ufd},
+                           {.kind = HTTP_LISTEN_FD, .address = "fd://4", .fd = tfd}};
+    http_server_config cfg = {.listeners = ls, .n_listeners = 2, .router = g.router};
+    http_server *s = http_server_new(&cfg, &err);
+    if (!s)
+        fail_msg("%s", err.msg);
+    assert_int_equal(fcntl(ufd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    assert_int_equal(http_server_port(s, 0), -EINVAL);
+    assert_int_equal(http_server_port(s, 1), ntohs(si.sin_port));
+    assert_int_equal(http_server_start(s, &err), 0);
+    struct conn *c = conn_unix(path);
+    assert_int_equal(ping_on(c), 200);
+    conn_close(c);
+    c = conn_tcp(ntohs(si.sin_port));
+    assert_int_equal(ping_on(c), 200);
+    conn_close(c);
+    http_server_free(s);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    unlink(path);
+    assert_int_equal(fcntl(ufd, F_GETFD), -1);
+    assert_int_equal(fcntl(tfd, F_GETFD), -1);
+
+    /* Not listening, not a stream, not a socket: refused, and closed. */
+    int bad[3];
+    bad[0] = socket(AF_INET, SOCK_STREAM, 0);
+    bad[1] = socket(AF_UNIX, SOCK_DGRAM, 0);
+    bad[2] = open("/dev/null", O_RDONLY);
+    const char *want[3] = {"not a listening stream socket", "not a listening stream socket",
+                           "not a socket"};
+    for (int i = 0; i < 3; i++) {
+        http_listener b = {.kind = HTTP_LISTEN_FD, .address = "fd://9", .fd = bad[i]};
+        http_server_config cb = {.listeners = &b, .n_listeners = 1, .router = g.router};
+        assert_null(http_server_new(&cb, &err));
+        assert_non_null(strstr(err.msg, want[i]));
+        assert_non_null(strstr(err.msg, "fd://9"));
+        assert_int_equal(fcntl(bad[i], F_GETFD), -1);
+    }
+}
+
 static void test_router_patterns(void **state)
 {
     http_router *r = http_router_new();
@@ -1217,6 +1293,7 @@ int main(void)
         cmocka_unit_test(test_curl_unix),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_listener_errors_and_stop),
+        cmocka_unit_test(test_fd_listeners),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
