@@ -415,14 +415,14 @@ detached() {
 
 echo
 echo "3. $N_DETACHED detached containers (run -d $IMG sleep 1000, one after another), then rm -f of all"
-printf '%-40s %9s %9s %12s %12s %11s %8s  %s\n' "engine" "start_s" "ms_each" "daemon_+MiB" "per_ctr_MiB" "KiB_per_ctr" "rm_s" "per-container processes (RSS total)"
+printf '%-40s %8s %8s %11s %11s %11s %6s  %s\n' "engine" "start_s" "ms_each" "daemon_+KiB" "proc_KiB" "KiB_per_ctr" "rm_s" "per-container processes (RSS total)"
 for e in wharf docker podman; do
     if [ -n "${NA[$e]:-}" ]; then
-        printf '%-40s %9s  %s\n' "$(label "$e")" n/a "${NA[$e]}"
+        printf '%-40s %8s  %s\n' "$(label "$e")" n/a "${NA[$e]}"
         continue
     fi
     if ! out=$(detached "$e"); then
-        printf '%-40s %9s  %s\n' "$(label "$e")" n/a "run -d failed: $(first_line "$WORK/det-$e.err")"
+        printf '%-40s %8s  %s\n' "$(label "$e")" n/a "run -d failed: $(first_line "$WORK/det-$e.err")"
         failed=$((failed + 1))
         continue
     fi
@@ -431,11 +431,11 @@ for e in wharf docker podman; do
         echo "$e: found $nprocs per-container processes for $N_DETACHED containers: $(first_line "$WORK/det-$e.err")" >&2
         failed=$((failed + 1))
     fi
-    printf '%-40s %9s %9s %12s %12s %11s %8s  %s\n' "$(label "$e")" "$(awk -v m="$start_ms" 'BEGIN { printf "%.1f", m / 1000 }')" \
-        "$(ms "$each_us")" "$(mib "$growth")" "$(mib "$((procs_kib / (nprocs > 0 ? nprocs : 1)))")" "$per_kib" \
+    printf '%-40s %8s %8s %11s %11s %11s %6s  %s\n' "$(label "$e")" "$(awk -v m="$start_ms" 'BEGIN { printf "%.1f", m / 1000 }')" \
+        "$(ms "$each_us")" "$growth" "$((procs_kib / (nprocs > 0 ? nprocs : 1)))" "$per_kib" \
         "$(awk -v m="$rm_ms" 'BEGIN { printf "%.1f", m / 1000 }')" "$names ($(mib "$procs_kib") MiB)"
 done
-echo "(daemon_+MiB: daemon VmRSS growth (dockerd + containerd for docker, none for podman);"
-echo " per_ctr_MiB: VmRSS of one per-container process; KiB_per_ctr: (growth + those processes' RSS) / $N_DETACHED)"
+echo "(daemon_+KiB: daemon VmRSS growth, dockerd + containerd for docker, no daemon for podman;"
+echo " proc_KiB: mean VmRSS of one per-container process; KiB_per_ctr: (growth + all those processes' RSS) / $N_DETACHED)"
 
 [ "$failed" -eq 0 ] || { echo "$failed run(s) failed" >&2; exit 1; }
