@@ -2,7 +2,9 @@
  * engine — the wharf daemon: reads its settings (flags over
  * /etc/wharf/daemon.json, Docker's key names), opens the data root and the
  * stores in it, serves the Docker Engine API (dockerapi.h over http.h) on
- * its sockets until SIGTERM or SIGINT, and shuts down cleanly.
+ * its sockets (or on those systemd's socket activation passes, fd://) until
+ * SIGTERM or SIGINT, tells systemd when it is ready and stopping
+ * ($NOTIFY_SOCKET), and shuts down cleanly. Run by wharfd (src/cli).
  *
  * Must not: implement API routes (dockerapi) or storage (image, cri).
  */
