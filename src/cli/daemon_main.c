@@ -47,7 +47,9 @@ int main(int argc, char **argv)
     int ch;
     while ((ch = getopt_long(argc, argv, "H:Dh", opts, NULL)) != -1) {
         switch (ch) {
-        case 'r': cfg.root = optarg; break;
+        case 'r':
+            cfg.root = optarg;
+            break;
         case 'H':
             if (cfg.n_hosts == ENGINE_MAX_HOSTS) {
                 fprintf(stderr, "wharf daemon: at most %d -H options\n", ENGINE_MAX_HOSTS);
@@ -55,10 +57,18 @@ int main(int argc, char **argv)
             }
             cfg.hosts[cfg.n_hosts++] = optarg;
             break;
-        case 'c': cfg.config_file = optarg; break;
-        case 'D': cfg.debug = true; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            cfg.config_file = optarg;
+            break;
+        case 'D':
+            cfg.debug = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {

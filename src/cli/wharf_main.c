@@ -14,21 +14,22 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: wharf <command>\n\n"
-               "Commands:\n"
-               "  daemon    run the engine: the Docker Engine API on a unix socket\n"
-               "  version   client and daemon versions\n"
-               "  info      a summary of the daemon\n"
-               "  images, image inspect, load, save, tag, rmi, history\n"
-               "  ps, create, run -d, start, logs, stop, kill, rm, wait, inspect\n"
-               "  restart, rename, pause, unpause, top, stats, export, diff, container prune\n"
-               "  help      this text\n\n"
-               "Client commands take docker's flags; the daemon is -H/--host, else\n"
-               "WHARF_HOST, else DOCKER_HOST, else %s.\n\n"
-               "wharf daemon [--root DIR] [-H unix:///PATH | tcp://HOST:PORT | fd://]...\n"
-               "             [--config-file F]    runs wharfd (`wharfd --help`)\n\n"
-               "The OCI runtime is wharf-runtime (runc's command line); the per-container\n"
-               "supervisor is wharf-shim.\n",
+    fprintf(f,
+            "Usage: wharf <command>\n\n"
+            "Commands:\n"
+            "  daemon    run the engine: the Docker Engine API on a unix socket\n"
+            "  version   client and daemon versions\n"
+            "  info      a summary of the daemon\n"
+            "  images, image inspect, load, save, tag, rmi, history\n"
+            "  ps, create, run -d, start, logs, stop, kill, rm, wait, inspect\n"
+            "  restart, rename, pause, unpause, top, stats, export, diff, container prune\n"
+            "  help      this text\n\n"
+            "Client commands take docker's flags; the daemon is -H/--host, else\n"
+            "WHARF_HOST, else DOCKER_HOST, else %s.\n\n"
+            "wharf daemon [--root DIR] [-H unix:///PATH | tcp://HOST:PORT | fd://]...\n"
+            "             [--config-file F]    runs wharfd (`wharfd --help`)\n\n"
+            "The OCI runtime is wharf-runtime (runc's command line); the per-container\n"
+            "supervisor is wharf-shim.\n",
             CLIENT_DEFAULT_HOST);
 }
 

@@ -175,8 +175,8 @@ static int parse_fd_host(const char *host, int n_fds, bool *used, http_listener 
             return wharf_error_set(err, -EINVAL, "-H %s: fd %d is already served by another -H",
                                    host, fd);
         used[fd - LISTEN_FDS_START] = true;
-        ls[*n] = (http_listener){.kind = HTTP_LISTEN_FD, .fd = fd,
-                                 .address = xasprintf("fd://%d", fd)};
+        ls[*n] =
+            (http_listener){.kind = HTTP_LISTEN_FD, .fd = fd, .address = xasprintf("fd://%d", fd)};
         (*n)++;
     }
     return 0;
@@ -199,8 +199,8 @@ static int parse_host(const char *host, http_listener *l, wharf_error *err)
         l->address = host + 6;
         return 0;
     }
-    return wharf_error_set(err, -EINVAL,
-                           "-H %s: want unix:///PATH, tcp://HOST:PORT or fd://[N]", host);
+    return wharf_error_set(err, -EINVAL, "-H %s: want unix:///PATH, tcp://HOST:PORT or fd://[N]",
+                           host);
 }
 
 int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
@@ -226,12 +226,12 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     self[n > 0 ? n : 0] = '\0';
     char *slash = strrchr(self, '/');
-    _cleanup_free_ char *init_path = slash ? xasprintf("%.*s/wharf-init", (int)(slash - self), self)
-                                           : NULL;
+    _cleanup_free_ char *init_path =
+        slash ? xasprintf("%.*s/wharf-init", (int)(slash - self), self) : NULL;
     for (size_t i = 0; i < cfg->n_hosts; i++) {
         if (strncmp(cfg->hosts[i], "fd://", 5) == 0) {
-            if ((r = parse_fd_host(cfg->hosts[i], n_fds, fd_used, listeners, &n_listeners,
-                                   err)) < 0)
+            if ((r = parse_fd_host(cfg->hosts[i], n_fds, fd_used, listeners, &n_listeners, err)) <
+                0)
                 goto out;
             continue;
         }
@@ -248,7 +248,8 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
             }
         }
     }
-    if ((r = wharf_mkdir_p(image_dir, 0711, err)) < 0 || (r = wharf_mkdir_p(tmp_dir, 0700, err)) < 0)
+    if ((r = wharf_mkdir_p(image_dir, 0711, err)) < 0 ||
+        (r = wharf_mkdir_p(tmp_dir, 0700, err)) < 0)
         goto out;
     images = image_store_open(image_dir, err);
     if (!images) {
