@@ -230,8 +230,8 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
         slash ? xasprintf("%.*s/wharf-init", (int)(slash - self), self) : NULL;
     for (size_t i = 0; i < cfg->n_hosts; i++) {
         if (strncmp(cfg->hosts[i], "fd://", 5) == 0) {
-            if ((r = parse_fd_host(cfg->hosts[i], n_fds, fd_used, listeners, &n_listeners, err)) <
-                0)
+            r = parse_fd_host(cfg->hosts[i], n_fds, fd_used, listeners, &n_listeners, err);
+            if (r < 0)
                 goto out;
             continue;
         }
