@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -86,9 +87,14 @@ static pid_t spawn(struct etcdrun *c, int i, const char *binary, const char *clu
     snprintf(log, sizeof(log), "%s/%s.log", c->dir, name);
     snprintf(client, sizeof(client), "http://127.0.0.1:%d", m->client_port);
     snprintf(peer, sizeof(peer), "http://127.0.0.1:%d", m->peer_port);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid != 0)
         return pid;
+    /* A test killed half-way leaves no etcd behind. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(1);
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0) {
         dup2(fd, 1);

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -839,6 +840,69 @@ static void test_sqlite_persistence_and_lock(void **state)
     kvstore_close(s);
 }
 
+/* A watcher still reading history when compaction overtakes it gets 410. */
+static void test_sqlite_catch_up_overtaken(void **state)
+{
+    struct fx *f = sqlite_fx(state);
+    wharf_error err = {0};
+    f->s = open_store(f, NULL);
+    int64_t first = create(f->s, "/registry/pods/ns/a", "1");
+    for (int i = 2; i <= 5; i++) {
+        char v[8];
+        snprintf(v, sizeof(v), "%d", i);
+        update(f->s, "/registry/pods/ns/a", v, 0);
+    }
+    struct kvstore_watch *w;
+    assert_int_equal(kvstore_watch(f->s, "/registry/pods/", first, &w, &err), 0);
+    assert_int_equal(kvstore_compact(f->s, current(f->s), &err), 0);
+    const struct kvstore_event *ev;
+    assert_int_equal(kvstore_watch_next(w, 1000, &ev, &err), -ERANGE);
+    assert_non_null(strstr(err.msg, "compacted"));
+    kvstore_watch_close(w);
+}
+
+static int64_t sql_count(const char *db, const char *sql)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_open(db, &h) == SQLITE_OK && sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return n;
+}
+
+/* A compaction cut short (the process died between its batches) is
+ * finished by the next open. */
+static void test_sqlite_compaction_resumes(void **state)
+{
+    struct fx *f = sqlite_fx(state);
+    char db[128];
+    snprintf(db, sizeof(db), "%s/data/state.db", f->dir);
+    struct kvstore *s = open_store(f, NULL);
+    for (int i = 0; i < 1200; i++) {
+        char v[16];
+        snprintf(v, sizeof(v), "%d", i);
+        if (i == 0)
+            create(s, "/registry/leases/ns/l", v);
+        else
+            update(s, "/registry/leases/ns/l", v, 0);
+    }
+    kvstore_close(s);
+    assert_int_equal(sql_count(db, "SELECT count(*) FROM kv"), 1200);
+    /* what kvstore_compact records before its first batch */
+    assert_int_equal(sql_count(db, "INSERT INTO meta VALUES ('compacted', 1100) RETURNING 0"), 0);
+    s = open_store(f, NULL);
+    assert_int_equal(sql_count(db, "SELECT count(*) FROM kv"), 101);
+    wharf_error err = {0};
+    struct kvstore_list l;
+    assert_int_equal(kvstore_list(s, "/registry/leases/", 1099, 0, NULL, &l, &err), -ERANGE);
+    assert_list(s, "/registry/leases/", 1100, "ns/l=1099");
+    kvstore_close(s);
+}
+
 static off_t file_size(const char *path)
 {
     struct stat st;
@@ -1095,7 +1159,7 @@ int main(void)
 {
     const struct backend *backends[] = {&SQLITE, &ETCD};
     size_t n = sizeof(per_backend) / sizeof(per_backend[0]);
-    struct CMUnitTest tests[2 * 16 + 4];
+    struct CMUnitTest tests[2 * 16 + 8];
     size_t count = 0;
     for (size_t b = 0; b < 2; b++) {
         for (size_t i = 0; i < n; i++)
@@ -1110,6 +1174,12 @@ int main(void)
     tests[count++] = (struct CMUnitTest){"bad_endpoints", test_bad_endpoints, NULL, NULL, NULL};
     tests[count++] = (struct CMUnitTest){"sqlite/persistence_and_lock",
                                          test_sqlite_persistence_and_lock, fx_setup, fx_teardown,
+                                         (void *)&SQLITE};
+    tests[count++] = (struct CMUnitTest){"sqlite/catch_up_overtaken",
+                                         test_sqlite_catch_up_overtaken, fx_setup, fx_teardown,
+                                         (void *)&SQLITE};
+    tests[count++] = (struct CMUnitTest){"sqlite/compaction_resumes",
+                                         test_sqlite_compaction_resumes, fx_setup, fx_teardown,
                                          (void *)&SQLITE};
     tests[count++] = (struct CMUnitTest){"sqlite/churn_bounded_wal", test_sqlite_churn_bounded_wal,
                                          fx_setup, fx_teardown, (void *)&SQLITE};
