@@ -109,8 +109,8 @@ void kv_event_unref(struct kvstore_event_ref *e);
  * event is older than what it has seen, or its queue is full (then it is
  * finished with -ENOBUFS). Returns false when the watcher is finished. */
 bool kv_watch_push(struct kvstore_watch *w, struct kvstore_event_ref *e);
-/* Finishes the watcher with an error (the first one wins); queued events
- * are still delivered before it unless code is -ENOBUFS or -ESHUTDOWN. */
+/* Finishes the watcher with an error (the first one wins); events still
+ * queued are dropped, the consumer gets the error next. */
 void kv_watch_fail(struct kvstore_watch *w, int code, const char *fmt, ...) WHARF_PRINTF(3, 4);
 bool kv_watch_finished(struct kvstore_watch *w);
 

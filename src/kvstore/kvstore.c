@@ -307,8 +307,9 @@ void kv_watch_fail(struct kvstore_watch *w, int code, const char *fmt, ...)
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         w->error = wharf_error_set(&w->failure, code, "%s", msg);
-        if (code == -ENOBUFS || code == -ESHUTDOWN)
-            queue_drop_all(w);
+        /* Events queued after a gap (history that could not be read) must
+         * not be delivered; the consumer re-lists anyway. */
+        queue_drop_all(w);
     }
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->mu);
@@ -403,12 +404,18 @@ int kvstore_watch_next(struct kvstore_watch *w, int timeout_ms, const struct kvs
             pthread_mutex_unlock(&w->mu);
             return wharf_error_set(err, -ECANCELED, "watch of %s: cancelled", w->prefix);
         }
-        bool fatal = w->error == -ENOBUFS || w->error == -ESHUTDOWN;
-        if (!fatal && w->backlog_pos < w->backlog_count) {
+        if (w->error) {
+            int r = w->error;
+            if (err)
+                *err = w->failure;
+            pthread_mutex_unlock(&w->mu);
+            return r;
+        }
+        if (w->backlog_pos < w->backlog_count) {
             pthread_mutex_unlock(&w->mu);
             return take_backlog(w, ev);
         }
-        if (!fatal && !w->error && w->catchup_next <= w->catchup_to) {
+        if (w->catchup_next <= w->catchup_to) {
             /* History first; live events wait in the queue meanwhile. */
             pthread_mutex_unlock(&w->mu);
             wharf_error e = {0};
@@ -421,20 +428,13 @@ int kvstore_watch_next(struct kvstore_watch *w, int timeout_ms, const struct kvs
             pthread_mutex_lock(&w->mu);
             continue;
         }
-        if (!fatal && w->count) {
+        if (w->count) {
             struct kvstore_event_ref *e = w->ring[w->head];
             w->head = (w->head + 1) % w->cap;
             w->count--;
             pthread_mutex_unlock(&w->mu);
             *ev = &e->ev;
             return 1;
-        }
-        if (w->error) {
-            int r = w->error;
-            if (err)
-                *err = w->failure;
-            pthread_mutex_unlock(&w->mu);
-            return r;
         }
         if (timeout_ms == 0)
             break;

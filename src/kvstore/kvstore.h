@@ -178,7 +178,8 @@ int kvstore_watch(struct kvstore *s, const char *prefix, int64_t from_revision,
 /*
  * Waits up to timeout_ms (-1: forever) for the next event. Returns 1 with a
  * new reference in *ev, 0 on timeout, or a negative errno after which the
- * watcher is finished: -ERANGE (it had to resume from a compacted revision),
+ * watcher is finished (events it had not delivered yet are dropped: the
+ * consumer re-lists): -ERANGE (it had to resume from a compacted revision),
  * -ENOBUFS (fell too far behind), -ESHUTDOWN (store closed), -EHOSTUNREACH or
  * -EIO (etcd unreachable), -ECANCELED (kvstore_watch_cancel).
  */
