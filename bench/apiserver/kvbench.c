@@ -34,8 +34,8 @@ static int cmp_double(const void *a, const void *b)
 static void report(const char *backend, const char *op, int ops, double secs, double *lat, int n)
 {
     qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
-    printf("%-7s %-22s %8d %10.0f %9.3f %9.3f\n", backend, op, ops, ops / secs,
-           n ? lat[n / 2] : 0, n ? lat[(int)(n * 0.99)] : 0);
+    printf("%-7s %-22s %8d %10.0f %9.3f %9.3f\n", backend, op, ops, ops / secs, n ? lat[n / 2] : 0,
+           n ? lat[(int)(n * 0.99)] : 0);
     fflush(stdout);
 }
 
@@ -138,7 +138,9 @@ static int run_phase(const char *backend, const char *name, struct kvstore *s, e
     int per = (n_objects + n_threads - 1) / n_threads;
     double start = wharf_now_ms();
     for (int i = 0; i < n_threads; i++) {
-        w[i] = (struct worker){.s = s, .phase = phase, .from = i * per,
+        w[i] = (struct worker){.s = s,
+                               .phase = phase,
+                               .from = i * per,
                                .to = (i + 1) * per < n_objects ? (i + 1) * per : n_objects,
                                .lat = lat};
         pthread_create(&t[i], NULL, work, &w[i]);
@@ -211,7 +213,8 @@ static int run_lists(const char *backend, struct kvstore *s)
         return -1;
     }
     snprintf(name, sizeof(name), "list pages of 500");
-    report(backend, name, pages, (wharf_now_ms() - start) / 1000, plat, pages < 1024 ? pages : 1024);
+    report(backend, name, pages, (wharf_now_ms() - start) / 1000, plat,
+           pages < 1024 ? pages : 1024);
     return 0;
 }
 

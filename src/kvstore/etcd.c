@@ -62,12 +62,12 @@ struct etcd_watch {
     strbuf line;
     char errbuf[CURL_ERROR_SIZE];
     size_t endpoint;
-    unsigned failures;   /* connection attempts since the last "created" */
+    unsigned failures;    /* connection attempts since the last "created" */
     double failing_since; /* ms, 0 when healthy */
-    double retry_at;     /* ms */
-    int64_t next_rev;    /* where a reopened stream resumes */
-    bool created;        /* the current stream was accepted */
-    bool ever_created;   /* kvstore_watch has returned */
+    double retry_at;      /* ms */
+    int64_t next_rev;     /* where a reopened stream resumes */
+    bool created;         /* the current stream was accepted */
+    bool ever_created;    /* kvstore_watch has returned */
     bool remove, removed;
 };
 
@@ -375,8 +375,7 @@ static int etcd_list(struct kvstore *s, const char *prefix, const char *end, int
 
 static int etcd_current_revision(struct kvstore *s, int64_t *revision, wharf_error *err)
 {
-    _cleanup_json_ json_t *req =
-        json_pack("{s:o,s:b}", "key", b64_json("", 1), "count_only", true);
+    _cleanup_json_ json_t *req = json_pack("{s:o,s:b}", "key", b64_json("", 1), "count_only", true);
     _cleanup_json_ json_t *resp = NULL;
     int r = call(ETCD(s), "current revision", "/v3/kv/range", req, &resp, err);
     if (r == 0)
@@ -391,14 +390,13 @@ static int etcd_current_revision(struct kvstore *s, int64_t *revision, wharf_err
 static json_t *compare(const char *key, const char *target, const char *result, int64_t value)
 {
     const char *field = strcmp(target, "MOD") == 0 ? "mod_revision" : "create_revision";
-    return json_pack("{s:o,s:s,s:s,s:o}", "key", key_json(key), "target", target, "result",
-                     result, field, rev_json(value));
+    return json_pack("{s:o,s:s,s:s,s:o}", "key", key_json(key), "target", target, "result", result,
+                     field, rev_json(value));
 }
 
 static json_t *guard(const char *key, int64_t expected)
 {
-    return expected ? compare(key, "MOD", "EQUAL", expected)
-                    : compare(key, "CREATE", "GREATER", 0);
+    return expected ? compare(key, "MOD", "EQUAL", expected) : compare(key, "CREATE", "GREATER", 0);
 }
 
 static json_t *range_op(const char *key)
@@ -410,8 +408,8 @@ static json_t *range_op(const char *key)
 static int txn_failed(json_t *resp, const char *what, const char *key, int64_t expected,
                       struct kvstore_kv *current, wharf_error *err)
 {
-    json_t *rr = json_object_get(json_array_get(json_object_get(resp, "responses"), 0),
-                                 "response_range");
+    json_t *rr =
+        json_object_get(json_array_get(json_object_get(resp, "responses"), 0), "response_range");
     json_t *kv = json_array_get(json_object_get(rr, "kvs"), 0);
     if (!kv)
         return wharf_error_set(err, -ENOENT, "%s %s: key not found", what, key);
@@ -420,8 +418,8 @@ static int txn_failed(json_t *resp, const char *what, const char *key, int64_t e
     if (r < 0)
         return r;
     r = wharf_error_set(err, -ECANCELED,
-                        "%s %s: the object has been modified (revision %lld, expected %lld)",
-                        what, key, (long long)cur.mod_revision, (long long)expected);
+                        "%s %s: the object has been modified (revision %lld, expected %lld)", what,
+                        key, (long long)cur.mod_revision, (long long)expected);
     if (current)
         *current = cur;
     else
@@ -432,9 +430,9 @@ static int txn_failed(json_t *resp, const char *what, const char *key, int64_t e
 static int etcd_create(struct kvstore *s, const char *key, const void *value, size_t len,
                        int64_t *revision, wharf_error *err)
 {
-    _cleanup_json_ json_t *req = json_pack(
-        "{s:[o],s:[{s:{s:o,s:o}}]}", "compare", compare(key, "CREATE", "EQUAL", 0), "success",
-        "request_put", "key", key_json(key), "value", b64_json(value, len));
+    _cleanup_json_ json_t *req =
+        json_pack("{s:[o],s:[{s:{s:o,s:o}}]}", "compare", compare(key, "CREATE", "EQUAL", 0),
+                  "success", "request_put", "key", key_json(key), "value", b64_json(value, len));
     _cleanup_json_ json_t *resp = NULL;
     _cleanup_free_ char *what = xasprintf("create %s", key);
     int r = call(ETCD(s), what, "/v3/kv/txn", req, &resp, err);
@@ -450,10 +448,10 @@ static int etcd_update(struct kvstore *s, const char *key, const void *value, si
                        int64_t expected, int64_t *revision, struct kvstore_kv *current,
                        wharf_error *err)
 {
-    _cleanup_json_ json_t *req = json_pack(
-        "{s:[o],s:[{s:{s:o,s:o}}],s:[o]}", "compare", guard(key, expected), "success",
-        "request_put", "key", key_json(key), "value", b64_json(value, len), "failure",
-        range_op(key));
+    _cleanup_json_ json_t *req =
+        json_pack("{s:[o],s:[{s:{s:o,s:o}}],s:[o]}", "compare", guard(key, expected), "success",
+                  "request_put", "key", key_json(key), "value", b64_json(value, len), "failure",
+                  range_op(key));
     _cleanup_json_ json_t *resp = NULL;
     _cleanup_free_ char *what = xasprintf("update %s", key);
     int r = call(ETCD(s), what, "/v3/kv/txn", req, &resp, err);
@@ -468,10 +466,9 @@ static int etcd_update(struct kvstore *s, const char *key, const void *value, si
 static int etcd_delete(struct kvstore *s, const char *key, int64_t expected, int64_t *revision,
                        struct kvstore_kv *prev, wharf_error *err)
 {
-    _cleanup_json_ json_t *req =
-        json_pack("{s:[o],s:[{s:{s:o,s:b}}],s:[o]}", "compare", guard(key, expected), "success",
-                  "request_delete_range", "key", key_json(key), "prev_kv", true, "failure",
-                  range_op(key));
+    _cleanup_json_ json_t *req = json_pack(
+        "{s:[o],s:[{s:{s:o,s:b}}],s:[o]}", "compare", guard(key, expected), "success",
+        "request_delete_range", "key", key_json(key), "prev_kv", true, "failure", range_op(key));
     _cleanup_json_ json_t *resp = NULL;
     _cleanup_free_ char *what = xasprintf("delete %s", key);
     int r = call(ETCD(s), what, "/v3/kv/txn", req, &resp, err);
@@ -648,9 +645,9 @@ static void watch_ended(struct etcd *e, struct kvstore_watch *w, CURLcode rc)
     struct etcd_watch *ew = w->backend;
     long status = 0;
     curl_easy_getinfo(ew->easy, CURLINFO_RESPONSE_CODE, &status);
-    _cleanup_free_ char *why = xstrdup(rc != CURLE_OK ? (ew->errbuf[0] ? ew->errbuf
-                                                                        : curl_easy_strerror(rc))
-                                                      : "stream closed by the server");
+    _cleanup_free_ char *why =
+        xstrdup(rc != CURLE_OK ? (ew->errbuf[0] ? ew->errbuf : curl_easy_strerror(rc))
+                               : "stream closed by the server");
     watch_drop_handle(e, ew);
     if (kv_watch_finished(w))
         return;

@@ -65,8 +65,8 @@ struct kvstore_watch {
 
     pthread_mutex_t mu; /* everything below up to the backlog */
     pthread_cond_t cond;
-    struct kvstore_event_ref **ring;
-    size_t cap, head, count;
+    struct kvstore_event_ref **ring; /* grows on demand up to limit */
+    size_t cap, head, count, limit;
     int error; /* negative errno once finished */
     wharf_error failure;
     bool cancelled;

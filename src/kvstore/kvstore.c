@@ -281,18 +281,30 @@ bool kv_watch_push(struct kvstore_watch *w, struct kvstore_event_ref *e)
 {
     pthread_mutex_lock(&w->mu);
     bool ok = w->error == 0;
-    if (ok && w->count == w->cap) {
+    if (ok && w->count == w->limit) {
         queue_drop_all(w);
         w->error = wharf_error_set(&w->failure, -ENOBUFS,
                                    "watch of %s: the consumer fell %zu events behind; closed",
-                                   w->prefix, w->cap);
+                                   w->prefix, w->limit);
         ok = false;
+        pthread_cond_signal(&w->cond);
     } else if (ok) {
+        if (w->count == w->cap) {
+            size_t cap = w->cap * 2 < w->limit ? w->cap * 2 : w->limit;
+            struct kvstore_event_ref **ring = xcalloc(cap, sizeof(*ring));
+            for (size_t i = 0; i < w->count; i++)
+                ring[i] = w->ring[(w->head + i) % w->cap];
+            free(w->ring);
+            w->ring = ring;
+            w->cap = cap;
+            w->head = 0;
+        }
         atomic_fetch_add(&e->refs, 1);
         w->ring[(w->head + w->count) % w->cap] = e;
-        w->count++;
+        /* The consumer only waits on an empty queue: one wake-up per batch. */
+        if (++w->count == 1)
+            pthread_cond_signal(&w->cond);
     }
-    pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->mu);
     return ok;
 }
@@ -349,7 +361,8 @@ int kvstore_watch(struct kvstore *s, const char *prefix, int64_t from_revision,
     w->prefix = xstrdup(prefix);
     w->end = kv_prefix_end(prefix);
     w->from = from_revision;
-    w->cap = s->opt.watch_queue_events;
+    w->limit = s->opt.watch_queue_events;
+    w->cap = w->limit < 64 ? w->limit : 64;
     w->ring = xcalloc(w->cap, sizeof(*w->ring));
     pthread_mutex_init(&w->mu, NULL);
     pthread_condattr_t ca;

@@ -31,8 +31,9 @@
  *  - The revision counter lives in memory under the writer mutex (the row
  *    with the highest rev is never compacted away, so max(rev) recovers it).
  *
- * Watch: after each commit, still under the writer mutex (so in revision
- * order), the change is pushed to every matching watcher's queue. A watcher
+ * Watch: after each commit the change is pushed to every matching watcher's
+ * queue, in revision order (a fan-out mutex is taken before the writer mutex
+ * is released, so the next write proceeds meanwhile). A watcher
  * starting in the past first reads the log, in batches, up to the revision
  * current when it registered; live pushes begin right after that revision.
  */
@@ -76,6 +77,7 @@ struct sq {
     /* Held shared by every read transaction, exclusively to reset the log. */
     pthread_rwlock_t gate;
 
+    pthread_mutex_t fanout_lock; /* taken under wlock, held while pushing */
     pthread_mutex_t watch_lock;
     struct kvstore_watch *watchers;
 
@@ -104,8 +106,7 @@ static int sql_error(wharf_error *err, sqlite3 *db, const char *what, const char
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, wharf_error *err)
 {
     if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
-        return wharf_error_set(err, -EIO, "sqlite: preparing \"%s\": %s", sql,
-                               sqlite3_errmsg(db));
+        return wharf_error_set(err, -EIO, "sqlite: preparing \"%s\": %s", sql, sqlite3_errmsg(db));
     return 0;
 }
 
@@ -211,8 +212,7 @@ static struct reader *reader_get(struct sq *q, wharf_error *err)
         prepare(r->db, "COMMIT", &r->commit, err) < 0 ||
         prepare(r->db, SQL_LATEST, &r->get, err) < 0 ||
         prepare(r->db, "SELECT coalesce(max(rev), 0) FROM kv", &r->maxrev, err) < 0 ||
-        prepare(r->db, "SELECT value FROM meta WHERE name = 'compacted'", &r->compacted, err) <
-            0 ||
+        prepare(r->db, "SELECT value FROM meta WHERE name = 'compacted'", &r->compacted, err) < 0 ||
         prepare(r->db, SQL_LIST, &r->list, err) < 0 ||
         prepare(r->db, SQL_LIST_OPEN, &r->list_open, err) < 0 ||
         prepare(r->db, SQL_HISTORY, &r->history, err) < 0 ||
@@ -403,8 +403,8 @@ static int append_row(struct sq *q, const char *key, const void *value, size_t l
     return 0;
 }
 
-/* Pushes a committed change to the watchers that want it (under wlock, so in
- * revision order). prev is moved into the event when there is one. */
+/* Pushes a committed change to the watchers that want it (under fanout_lock,
+ * in revision order). prev is moved into the event when there is one. */
 static void fan_out(struct sq *q, enum kvstore_event_type type, int64_t rev, const char *key,
                     const void *value, size_t len, int64_t create_rev, struct kvstore_kv *prev)
 {
@@ -427,6 +427,22 @@ static void fan_out(struct sq *q, enum kvstore_event_type type, int64_t rev, con
     kv_event_unref(e);
 }
 
+/*
+ * Called with wlock held after a commit; releases it. The fan-out runs after
+ * the writer mutex is released, so the next write's SQLite work overlaps
+ * this one's pushes; the fan-out mutex, taken before wlock is let go, keeps
+ * the pushes in revision order.
+ */
+static void publish_and_unlock(struct sq *q, enum kvstore_event_type type, int64_t rev,
+                               const char *key, const void *value, size_t len, int64_t create_rev,
+                               struct kvstore_kv *prev)
+{
+    pthread_mutex_lock(&q->fanout_lock);
+    pthread_mutex_unlock(&q->wlock);
+    fan_out(q, type, rev, key, value, len, create_rev, prev);
+    pthread_mutex_unlock(&q->fanout_lock);
+}
+
 static void note_write(struct sq *q);
 
 static int sq_create(struct kvstore *s, const char *key, const void *value, size_t len,
@@ -441,8 +457,9 @@ static int sq_create(struct kvstore *s, const char *key, const void *value, size
     if (r == 0)
         r = append_row(q, key, value, len, false, 0, row.found ? row.rev : 0, revision, err);
     if (r == 0)
-        fan_out(q, KVSTORE_EVENT_PUT, *revision, key, value, len, *revision, NULL);
-    pthread_mutex_unlock(&q->wlock);
+        publish_and_unlock(q, KVSTORE_EVENT_PUT, *revision, key, value, len, *revision, NULL);
+    else
+        pthread_mutex_unlock(&q->wlock);
     kvstore_kv_release(&row.kv);
     if (r == 0)
         note_write(q);
@@ -451,8 +468,8 @@ static int sq_create(struct kvstore *s, const char *key, const void *value, size
 
 /* The checks update and delete share: the key exists and, when expected is
  * set, still has that mod revision. */
-static int check_current(const char *what, const char *key, const struct row *row,
-                         int64_t expected, struct kvstore_kv *current, wharf_error *err)
+static int check_current(const char *what, const char *key, const struct row *row, int64_t expected,
+                         struct kvstore_kv *current, wharf_error *err)
 {
     if (!row->found || row->deleted)
         return wharf_error_set(err, -ENOENT, "%s %s: key not found", what, key);
@@ -480,8 +497,10 @@ static int sq_update(struct kvstore *s, const char *key, const void *value, size
     if (r == 0)
         r = append_row(q, key, value, len, false, row.create_rev, row.rev, revision, err);
     if (r == 0)
-        fan_out(q, KVSTORE_EVENT_PUT, *revision, key, value, len, row.create_rev, &row.kv);
-    pthread_mutex_unlock(&q->wlock);
+        publish_and_unlock(q, KVSTORE_EVENT_PUT, *revision, key, value, len, row.create_rev,
+                           &row.kv);
+    else
+        pthread_mutex_unlock(&q->wlock);
     kvstore_kv_release(&row.kv);
     if (r == 0)
         note_write(q);
@@ -503,8 +522,9 @@ static int sq_delete(struct kvstore *s, const char *key, int64_t expected, int64
         kv_set(prev, row.kv.key, strlen(row.kv.key), row.kv.value, row.kv.value_len,
                row.kv.create_revision, row.kv.mod_revision);
     if (r == 0)
-        fan_out(q, KVSTORE_EVENT_DELETE, *revision, key, NULL, 0, 0, &row.kv);
-    pthread_mutex_unlock(&q->wlock);
+        publish_and_unlock(q, KVSTORE_EVENT_DELETE, *revision, key, NULL, 0, 0, &row.kv);
+    else
+        pthread_mutex_unlock(&q->wlock);
     kvstore_kv_release(&row.kv);
     if (r == 0)
         note_write(q);
@@ -858,6 +878,7 @@ static void sq_free(struct sq *q)
     pthread_mutex_destroy(&q->rlock);
     pthread_rwlock_destroy(&q->gate);
     pthread_mutex_destroy(&q->watch_lock);
+    pthread_mutex_destroy(&q->fanout_lock);
     pthread_mutex_destroy(&q->maint_lock);
     pthread_cond_destroy(&q->maint_cond);
     free(q->path);
@@ -901,6 +922,7 @@ int kv_sqlite_open(struct kvstore *s, const char *path, wharf_error *err)
     pthread_rwlock_init(&q->gate, &ra);
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&q->watch_lock, NULL);
+    pthread_mutex_init(&q->fanout_lock, NULL);
     pthread_mutex_init(&q->maint_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

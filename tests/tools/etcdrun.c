@@ -107,8 +107,8 @@ static pid_t spawn(struct etcdrun *c, int i, const char *binary, const char *clu
     execl(binary, "etcd", "--name", name, "--data-dir", data, "--listen-client-urls", client,
           "--advertise-client-urls", client, "--listen-peer-urls", peer,
           "--initial-advertise-peer-urls", peer, "--initial-cluster", cluster,
-          "--initial-cluster-token", token, "--initial-cluster-state", "new",
-          "--log-level", "warn", "--logger", "zap", NULL);
+          "--initial-cluster-token", token, "--initial-cluster-state", "new", "--log-level", "warn",
+          "--logger", "zap", NULL);
     _exit(127);
 }
 
@@ -145,8 +145,7 @@ int etcdrun_start(struct etcdrun *c, int n, const char *parent)
         snprintf(c->m[i].url, sizeof(c->m[i].url), "http://127.0.0.1:%d", c->m[i].client_port);
         strbuf_addf(&cluster, "%sm%d=http://127.0.0.1:%d", i ? "," : "", i, c->m[i].peer_port);
         size_t len = strlen(c->endpoints);
-        snprintf(c->endpoints + len, sizeof(c->endpoints) - len, "%s%s", i ? "," : "",
-                 c->m[i].url);
+        snprintf(c->endpoints + len, sizeof(c->endpoints) - len, "%s%s", i ? "," : "", c->m[i].url);
     }
     const char *token = strrchr(c->dir, '-') + 1;
     for (int i = 0; i < n; i++)

@@ -142,8 +142,8 @@ static const struct kvstore_event *expect_event(struct kvstore_watch *w,
     wharf_error err = {0};
     int r = kvstore_watch_next(w, WAIT_MS, &ev, &err);
     if (r != 1)
-        fail_msg("waiting for %s %s: %d %s", type == KVSTORE_EVENT_PUT ? "PUT" : "DELETE", key,
-                 r, err.msg);
+        fail_msg("waiting for %s %s: %d %s", type == KVSTORE_EVENT_PUT ? "PUT" : "DELETE", key, r,
+                 err.msg);
     assert_int_equal(ev->type, type);
     assert_string_equal(ev->kv.key, key);
     assert_int_equal(ev->kv.mod_revision, ev->revision);
@@ -220,12 +220,12 @@ static void test_update_conflict(void **state)
     int64_t r3 = update(f->s, key, "v3", 0);
     assert_true(r3 > r2);
     /* updates never create */
-    assert_int_equal(kvstore_update(f->s, "/registry/deployments/default/none", "x", 1, 0, NULL,
-                                    NULL, &err),
-                     -ENOENT);
-    assert_int_equal(kvstore_update(f->s, "/registry/deployments/default/none", "x", 1, r3, NULL,
-                                    &cur, &err),
-                     -ENOENT);
+    assert_int_equal(
+        kvstore_update(f->s, "/registry/deployments/default/none", "x", 1, 0, NULL, NULL, &err),
+        -ENOENT);
+    assert_int_equal(
+        kvstore_update(f->s, "/registry/deployments/default/none", "x", 1, r3, NULL, &cur, &err),
+        -ENOENT);
     assert_null(cur.key);
 }
 
@@ -293,8 +293,7 @@ static void test_list_at_revisions(void **state)
     int64_t rc = create(f->s, "/registry/services/default/c", "c1");
     int64_t rb2 = update(f->s, "/registry/services/default/b", "b2", rb);
     int64_t rdel = 0;
-    assert_int_equal(kvstore_delete(f->s, "/registry/services/default/a", 0, &rdel, NULL, &err),
-                     0);
+    assert_int_equal(kvstore_delete(f->s, "/registry/services/default/a", 0, &rdel, NULL, &err), 0);
     int64_t ra2 = create(f->s, "/registry/services/default/a", "a2");
 
     assert_list(f->s, p, ra, "a=a1");
@@ -344,8 +343,8 @@ static void test_pagination(void **state)
 
     int seen = 10;
     for (int round = 0; round < 5; round++) {
-        assert_int_equal(
-            kvstore_list(f->s, "/registry/configmaps/ns/", rev, 10, last, &page, &err), 0);
+        assert_int_equal(kvstore_list(f->s, "/registry/configmaps/ns/", rev, 10, last, &page, &err),
+                         0);
         assert_int_equal(page.revision, rev);
         for (size_t i = 0; i < page.count; i++) {
             snprintf(key, sizeof(key), "/registry/configmaps/ns/cm-%02d", seen++);
@@ -466,8 +465,8 @@ static void test_watch_from_past(void **state)
     assert_int_equal(kvstore_watch(f->s, "/registry/leases/", r2, &w, &err), 0);
     int64_t r5 = update(f->s, "/registry/leases/ns/a", "a3", r2);
 
-    const struct kvstore_event *ev = expect_event(w, KVSTORE_EVENT_PUT, "/registry/leases/ns/a",
-                                                  "a2");
+    const struct kvstore_event *ev =
+        expect_event(w, KVSTORE_EVENT_PUT, "/registry/leases/ns/a", "a2");
     assert_int_equal(ev->revision, r2);
     assert_true(ev->has_prev);
     assert_value(&ev->prev, "/registry/leases/ns/a", "a1");
@@ -551,8 +550,8 @@ static void test_compaction(void **state)
     /* from the compacted revision on, history is whole */
     struct kvstore_watch *w;
     assert_int_equal(kvstore_watch(f->s, p, r4 + 1, &w, &err), 0);
-    const struct kvstore_event *ev = expect_event(w, KVSTORE_EVENT_PUT, "/registry/events/ns/a",
-                                                  "a3");
+    const struct kvstore_event *ev =
+        expect_event(w, KVSTORE_EVENT_PUT, "/registry/events/ns/a", "a3");
     assert_int_equal(ev->revision, r5);
     kvstore_event_unref(ev);
     kvstore_watch_close(w);
@@ -649,8 +648,8 @@ static void *writer(void *p)
                 break;
             }
             snprintf(val, sizeof(val), "%ld", strtol((char *)kv.value, NULL, 10) + 1);
-            int r = kvstore_update(a->s, kv.key, val, strlen(val), kv.mod_revision, NULL, NULL,
-                                   &err);
+            int r =
+                kvstore_update(a->s, kv.key, val, strlen(val), kv.mod_revision, NULL, NULL, &err);
             kvstore_kv_release(&kv);
             if (r == 0)
                 break;
@@ -787,8 +786,13 @@ static void test_bad_endpoints(void **state)
 {
     (void)state;
     wharf_error err = {0};
-    const char *bad[] = {"", "ftp://x", "sqlite://relative/db", "http://nohostport",
-                         "http://h:1/path", "https://127.0.0.1:2379", "http://127.0.0.1:1,ftp://y"};
+    const char *bad[] = {"",
+                         "ftp://x",
+                         "sqlite://relative/db",
+                         "http://nohostport",
+                         "http://h:1/path",
+                         "https://127.0.0.1:2379",
+                         "http://127.0.0.1:1,ftp://y"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_null(kvstore_open(bad[i], NULL, &err));
         assert_int_equal(err.code, -EINVAL);
@@ -867,8 +871,8 @@ static int64_t sql_count(const char *db, const char *sql)
     sqlite3 *h = NULL;
     sqlite3_stmt *st = NULL;
     int64_t n = -1;
-    if (sqlite3_open(db, &h) == SQLITE_OK && sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_open(db, &h) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     sqlite3_close(h);
@@ -1033,8 +1037,8 @@ static void test_sqlite_churn_bounded_wal(void **state)
             fail_msg("churn thread %zu: %d errors, last: %s", i, all[i]->errors, all[i]->msg);
     print_message("churn: %d updates in %.1f s with %d lists, %d compactions; "
                   "largest WAL %.1f MiB, database %.1f MiB\n",
-                  3 * CHURN_UPDATES, secs, r[0].ops + r[1].ops, comp.ops,
-                  comp.max_wal / 1048576.0, file_size(db) / 1048576.0);
+                  3 * CHURN_UPDATES, secs, r[0].ops + r[1].ops, comp.ops, comp.max_wal / 1048576.0,
+                  file_size(db) / 1048576.0);
     assert_true(comp.ops >= 5);
     assert_true(comp.max_wal > 0);
     assert_true(comp.max_wal < 8 << 20);
@@ -1117,7 +1121,10 @@ struct entry {
     const char *name;
     CMUnitTestFunction fn;
 };
-#define E(fn) {#fn, fn}
+#define E(fn)                                                                                      \
+    {                                                                                              \
+#fn, fn                                                                                    \
+    }
 
 static const struct entry per_backend[] = {
     E(test_create_get),
@@ -1173,15 +1180,15 @@ int main(void)
             };
     }
     tests[count++] = (struct CMUnitTest){"bad_endpoints", test_bad_endpoints, NULL, NULL, NULL};
-    tests[count++] = (struct CMUnitTest){"sqlite/persistence_and_lock",
-                                         test_sqlite_persistence_and_lock, fx_setup, fx_teardown,
-                                         (void *)&SQLITE};
-    tests[count++] = (struct CMUnitTest){"sqlite/catch_up_overtaken",
-                                         test_sqlite_catch_up_overtaken, fx_setup, fx_teardown,
-                                         (void *)&SQLITE};
-    tests[count++] = (struct CMUnitTest){"sqlite/compaction_resumes",
-                                         test_sqlite_compaction_resumes, fx_setup, fx_teardown,
-                                         (void *)&SQLITE};
+    tests[count++] =
+        (struct CMUnitTest){"sqlite/persistence_and_lock", test_sqlite_persistence_and_lock,
+                            fx_setup, fx_teardown, (void *)&SQLITE};
+    tests[count++] =
+        (struct CMUnitTest){"sqlite/catch_up_overtaken", test_sqlite_catch_up_overtaken, fx_setup,
+                            fx_teardown, (void *)&SQLITE};
+    tests[count++] =
+        (struct CMUnitTest){"sqlite/compaction_resumes", test_sqlite_compaction_resumes, fx_setup,
+                            fx_teardown, (void *)&SQLITE};
     tests[count++] = (struct CMUnitTest){"sqlite/churn_bounded_wal", test_sqlite_churn_bounded_wal,
                                          fx_setup, fx_teardown, (void *)&SQLITE};
     tests[count++] = (struct CMUnitTest){"etcd/cluster_failover", test_etcd_cluster_failover,
