@@ -303,7 +303,8 @@ static int call(struct etcd *e, const char *what, const char *path, json_t *req,
             json_decref(j);
             continue;
         }
-        _cleanup_free_ char *m = msg ? xstrdup(msg) : xasprintf("HTTP status %ld", status);
+        _cleanup_free_ char *m =
+            msg ? xstrdup(msg) : xasprintf("unexpected response (HTTP status %ld)", status);
         json_decref(j);
         r = map_error(what, m, err);
     }
