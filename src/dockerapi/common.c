@@ -1,7 +1,8 @@
 /*
  * common.c — what several route files need about a Docker container: its
- * metadata annotation, resolving a reference, removal with its sandbox and
- * root filesystem, Docker's state names and times, streamed producers.
+ * metadata annotation, resolving a reference, removal with its sandbox,
+ * root filesystem and events, Docker's state names and times, streamed
+ * producers.
  */
 #include "internal.h"
 
@@ -89,15 +90,47 @@ void dockerapi_unmount_rootfs(struct dockerapi *api, const char *id)
 }
 
 
-/* The container, its sandbox of one and its root filesystem. */
+/* The container, its sandbox of one and its root filesystem, with dockerd's
+ * events: kill and die first for a running one, then destroy. */
 int dockerapi_remove(struct dockerapi *api, const char *id, bool force, wharf_error *err)
 {
-    int r = cri_container_remove(api->cri, id, force, err);
+    struct cri_container_status st;
+    int r = cri_container_status(api->cri, id, &st, err);
     if (r < 0)
         return r;
+    struct dockerapi_run_state rs;
+    dockerapi_run_state(api, &st, &rs);
+    bool busy = dockerapi_is_up(&st) || rs.restarting;
+    cri_container_status_release(&st);
+    if (busy && !force)
+        return wharf_error_set(err, -EBUSY, "container is %s",
+                               rs.restarting ? "restarting" : "running");
+    /* No restart from here on; one in progress has finished. */
+    dockerapi_monitor_forget(api, id);
+    if ((r = cri_container_status(api->cri, id, &st, err)) < 0) {
+        dockerapi_monitor_removed(api, id, false);
+        return r;
+    }
+    if (dockerapi_is_up(&st)) {
+        dockerapi_container_event(api, id, &st, "kill", json_pack("{s:s}", "signal", "9"));
+        if ((r = cri_container_stop(api->cri, id, 0, err)) < 0) {
+            cri_container_status_release(&st);
+            dockerapi_monitor_removed(api, id, false);
+            return r;
+        }
+    }
+    dockerapi_monitor_settle(api, id);
+    if ((r = cri_container_remove(api->cri, id, force, err)) < 0) {
+        cri_container_status_release(&st);
+        dockerapi_monitor_removed(api, id, false);
+        return r;
+    }
     _cleanup_free_ char *sandbox_id = xasprintf("sandbox-%s", id);
     cri_sandbox_remove(api->cri, sandbox_id, NULL);
     dockerapi_unmount_rootfs(api, id);
+    dockerapi_monitor_removed(api, id, true);
+    dockerapi_container_event(api, id, &st, "destroy", NULL);
+    cri_container_status_release(&st);
     return 0;
 }
 

@@ -147,6 +147,14 @@ static http_response *create(http_request *req, void *ud)
         goto out;
     }
     json_t *host = json_object_get(body, "HostConfig");
+    struct dockerapi_restart_policy policy;
+    if (dockerapi_restart_policy(host, &policy, &err) < 0) {
+        json_decref(args);
+        json_decref(env);
+        json_decref(juser);
+        resp = http_response_error(400, "%s", err.msg);
+        goto out;
+    }
     cfg = json_pack("{s:o, s:o, s:s, s:o, s:b, s:b}", "args", args, "env", env, "working_dir",
                     wd && *wd ? wd : "/", "user", juser, "tty",
                     json_is_true(json_object_get(body, "Tty")), "stdin",
@@ -230,6 +238,7 @@ static http_response *create(http_request *req, void *ud)
         resp = http_response_error(err.code == -EINVAL ? 400 : 500, "%s", err.msg);
         goto out;
     }
+    dockerapi_container_event(api, id, NULL, "create", NULL);
     resp = http_response_json(201, json_pack("{s:s, s:[]}", "Id", id, "Warnings"));
 out:
     free(rootfs);
@@ -278,13 +287,12 @@ int dockerapi_add_container_route(struct dockerapi *api, http_router *r, const c
 static http_response *start(struct dockerapi *api, http_request *req,
                               const struct cri_container_status *st)
 {
-    const char *id = st->id;
-    if (dockerapi_is_up(st))
-        return http_response_empty(304);
+    (void)req;
     wharf_error err = {0};
-    if (cri_container_start(api->cri, id, &err) < 0)
+    int r = dockerapi_start_container(api, st->id, &err);
+    if (r < 0)
         return http_response_error(500, "%s", err.msg);
-    return http_response_empty(204);
+    return http_response_empty(r > 0 ? 304 : 204);
 }
 
 static http_response *stop(struct dockerapi *api, http_request *req,
@@ -295,11 +303,10 @@ static http_response *stop(struct dockerapi *api, http_request *req,
     wharf_error err = {0};
     if (http_request_query_int(req, "t", &t, &err) < 0)
         return http_response_error(400, "%s", err.msg);
-    if (!dockerapi_is_up(st))
-        return http_response_empty(304);
-    if (cri_container_stop(api->cri, id, (int)t, &err) < 0)
+    int r = dockerapi_stop_container(api, id, (int)t, &err);
+    if (r < 0)
         return http_response_error(500, "%s", err.msg);
-    return http_response_empty(204);
+    return http_response_empty(r > 0 ? 304 : 204);
 }
 
 static http_response *kill_container(struct dockerapi *api, http_request *req,
@@ -311,8 +318,9 @@ static http_response *kill_container(struct dockerapi *api, http_request *req,
     if (sig <= 0)
         return http_response_error(400, "invalid signal: %s", s);
     wharf_error err = {0};
-    if (cri_container_kill(api->cri, id, sig, &err) < 0)
-        return http_response_error(409, "Cannot kill container: %s: %s", id, err.msg);
+    if (dockerapi_kill_container(api, id, sig, &err) < 0)
+        return http_response_error(409, "Cannot kill container: %s: %s",
+                                   http_request_param(req, "id"), err.msg);
     return http_response_empty(204);
 }
 
@@ -387,9 +395,9 @@ static http_response *remove_container(struct dockerapi *api, http_request *req,
     wharf_error err = {0};
     if (dockerapi_remove(api, id, force, &err) < 0) {
         if (err.code == -EBUSY)
-            return http_response_error(409, "cannot remove container \"%s\": container is "
-                                            "running: stop the container before removing or "
-                                            "force remove", http_request_param(req, "id"));
+            return http_response_error(409, "cannot remove container \"%s\": %s: stop the "
+                                            "container before removing or force remove",
+                                       http_request_param(req, "id"), err.msg);
         return http_response_error(500, "%s", err.msg);
     }
     return http_response_empty(204);
@@ -402,7 +410,8 @@ static void auto_remove(struct dockerapi *api, const char *id)
 }
 
 /* "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
-static char *human_status(const struct cri_container_status *st)
+static char *human_status(const struct cri_container_status *st,
+                          const struct dockerapi_run_state *rs)
 {
     time_t now = time(NULL);
     time_t since = st->state == CRI_STATE_EXITED ? st->finished_at.tv_sec : st->started_at.tv_sec;
@@ -414,6 +423,8 @@ static char *human_status(const struct cri_container_status *st)
         snprintf(span, sizeof(span), "%ld minute%s", d / 60, d / 60 == 1 ? "" : "s");
     else
         snprintf(span, sizeof(span), "%ld hour%s", d / 3600, d / 3600 == 1 ? "" : "s");
+    if (rs->restarting)
+        return xasprintf("Restarting (%d) %s ago", st->exit_code, span);
     switch (st->state) {
     case CRI_STATE_CREATED: return xstrdup("Created");
     case CRI_STATE_RUNNING: return xasprintf("Up %s", span);
@@ -422,15 +433,17 @@ static char *human_status(const struct cri_container_status *st)
     }
 }
 
-static json_t *summary(const struct cri_container_status *st)
+static json_t *summary(struct dockerapi *api, const struct cri_container_status *st)
 {
+    struct dockerapi_run_state rs;
+    dockerapi_run_state(api, st, &rs);
     json_t *meta = dockerapi_meta(st);
     json_t *args = json_object_get(st->config, "args");
     strbuf cmd = STRBUF_INIT;
     size_t i;
     json_t *a;
     json_array_foreach(args, i, a) strbuf_addf(&cmd, "%s%s", i ? " " : "", json_string_value(a));
-    _cleanup_free_ char *status = human_status(st);
+    _cleanup_free_ char *status = human_status(st, &rs);
     json_t *labels = json_object_get(st->config, "labels");
     json_t *s = json_pack(
         "{s:s, s:[s++], s:s, s:s, s:s, s:I, s:s, s:s, s:[], s:O, s:{s:s}, s:{s:{}}, s:[]}", "Id",
@@ -438,7 +451,7 @@ static json_t *summary(const struct cri_container_status *st)
         meta ? json_string_value(json_object_get(meta, "Image")) : "", "ImageID",
         meta ? json_string_value(json_object_get(meta, "ImageID")) : "", "Command",
         strbuf_str(&cmd), "Created", (json_int_t)st->created_at.tv_sec, "State",
-        dockerapi_state_name(st->state), "Status", status, "Ports", "Labels",
+        rs.restarting ? "restarting" : dockerapi_state_name(st->state), "Status", status, "Ports", "Labels",
         json_is_object(labels) ? labels : json_object(), "HostConfig", "NetworkMode", "none",
         "NetworkSettings", "Networks", "Mounts");
     strbuf_release(&cmd);
@@ -458,9 +471,12 @@ static http_response *list(http_request *req, void *ud)
         return http_response_from_error(&err);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-        if (!all && sts[i].state != CRI_STATE_RUNNING && sts[i].state != CRI_STATE_PAUSED)
+        struct dockerapi_run_state rs;
+        dockerapi_run_state(api, &sts[i], &rs);
+        /* Restarting counts as running for dockerd. */
+        if (!all && !dockerapi_is_up(&sts[i]) && !rs.restarting)
             continue;
-        json_array_append_new(arr, summary(&sts[i]));
+        json_array_append_new(arr, summary(api, &sts[i]));
     }
     cri_container_status_array_free(sts, n);
     return http_response_json(200, arr);
@@ -469,9 +485,10 @@ static http_response *list(http_request *req, void *ud)
 static http_response *inspect(struct dockerapi *api, http_request *req,
                               const struct cri_container_status *stp)
 {
-    (void)api;
     (void)req;
     const struct cri_container_status st = *stp;
+    struct dockerapi_run_state rs;
+    dockerapi_run_state(api, stp, &rs);
     json_t *meta = dockerapi_meta(&st);
     json_t *args = json_object_get(st.config, "args");
     json_t *rest = json_array();
@@ -491,12 +508,13 @@ static http_response *inspect(struct dockerapi *api, http_request *req,
         "s:s, s:s, s:i, s:s, s:o, s:O, s:[], s:{s:{}}, s:s}",
         "Id", st.id, "Created", meta ? json_string_value(json_object_get(meta, "Created")) : "",
         "Path", json_string_value(json_array_get(args, 0)), "Args", rest, "State", "Status",
-        dockerapi_state_name(st.state), "Running", st.state == CRI_STATE_RUNNING || st.state == CRI_STATE_PAUSED,
-        "Paused", st.state == CRI_STATE_PAUSED, "Restarting", 0, "OOMKilled", st.oom_killed,
+        rs.restarting ? "restarting" : dockerapi_state_name(st.state), "Running",
+        dockerapi_is_up(&st) || rs.restarting, "Paused", st.state == CRI_STATE_PAUSED,
+        "Restarting", rs.restarting, "OOMKilled", st.oom_killed,
         "Dead", 0, "Pid", (int)st.pid, "ExitCode", st.exit_code, "Error", "", "StartedAt",
         started, "FinishedAt", finished, "Image",
         meta ? json_string_value(json_object_get(meta, "ImageID")) : "", "Name", name,
-        "RestartCount", 0, "Driver", "overlay2", "Config", config, "HostConfig",
+        "RestartCount", (int)rs.restart_count, "Driver", "overlay2", "Config", config, "HostConfig",
         meta ? json_object_get(meta, "HostConfig") : json_object(), "Mounts",
         "NetworkSettings", "Networks", "LogPath", st.log_path ? st.log_path : "");
     if (meta)
@@ -590,8 +608,12 @@ int dockerapi_register(struct dockerapi *api, http_router *r, wharf_error *err)
     int rc;
     if ((rc = dockerapi_register_images(api, r, err)) < 0)
         return rc;
+    if ((rc = dockerapi_register_events(api, r, err)) < 0)
+        return rc;
     if (!api->cri)
         return 0;
+    if ((rc = dockerapi_monitor_init(api, err)) < 0)
+        return rc;
     static const struct {
         const char *method, *pattern;
         dockerapi_container_fn fn;

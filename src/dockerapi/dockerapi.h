@@ -4,18 +4,21 @@
  * layer (cri.h), and their results into Docker's JSON shapes and status
  * codes, so the docker CLI and SDKs work against the wharf daemon.
  *
- * Owns: request/response shapes of the API (swagger in shared/reference).
- * Must not: own any state of its own beyond the handles it is given, or
- * know how images or containers are stored.
+ * Owns: request/response shapes of the API (swagger in shared/reference),
+ * the event bus behind GET /events (the last events in memory), and the
+ * container monitor: "die" for every exit and HostConfig.RestartPolicy, with
+ * what restarts need to survive a daemon restart (RestartCount, a stop by
+ * the user) under ROOT/monitor/.
+ * Must not: know how images or containers are stored.
  *
  * So far: /_ping, /version, /info, /images/json, /images/load,
  * /images/{name}/json, /images/{name}/history, /images/{name}/tag,
  * DELETE /images/{name}, /images/prune, /images/get; /containers/create,
  * /containers/json, /containers/{id}/json|start|stop|kill|wait|logs,
  * /containers/{id}/restart|rename|pause|unpause|top|stats|export|changes,
- * /containers/prune, and DELETE /containers/{id}. A Docker container is a CRI sandbox of one; its
- * Docker-only settings (image, name, original Config and HostConfig) ride
- * in the container's annotations.
+ * /containers/prune, DELETE /containers/{id}, and /events. A Docker
+ * container is a CRI sandbox of one; its Docker-only settings (image, name,
+ * original Config and HostConfig) ride in the container's annotations.
  */
 #ifndef WHARF_DOCKERAPI_H
 #define WHARF_DOCKERAPI_H
@@ -25,6 +28,8 @@
 #include "image.h"
 
 struct cri;
+struct dockerapi_events;  /* events.c */
+struct dockerapi_monitor; /* monitor.c */
 
 #define DOCKERAPI_VERSION "1.47"     /* the newest API version served */
 #define DOCKERAPI_MIN_VERSION "1.24" /* the oldest */
@@ -35,10 +40,21 @@ struct dockerapi {
     const char *init_path; /* wharf-init, for HostConfig.Init */
     const char *root;    /* the daemon's data root, for info */
     const char *tmp_dir; /* where uploads are spooled */
+    /* Private, set up by dockerapi_register and freed by dockerapi_close. */
+    struct dockerapi_events *events;
+    struct dockerapi_monitor *monitor;
 };
 
 /* Adds every route to router; api must outlive the router. */
 int dockerapi_register(struct dockerapi *api, http_router *router, wharf_error *err);
+/* Starts the container monitor thread (after dockerapi_register, once the
+ * container layer has re-adopted its containers with cri_reconcile): reports
+ * the exits that happened while the daemon was down, starts the containers
+ * whose restart policy says so, then watches every exit. */
+int dockerapi_start_monitor(struct dockerapi *api, wharf_error *err);
+/* Stops the monitor and the event streams and frees them; call after the
+ * HTTP server has stopped. */
+void dockerapi_close(struct dockerapi *api);
 
 /* The headers every response carries (Api-Version, Ostype, Server, ...),
  * NULL-terminated name/value pairs for http_server_config.headers. */

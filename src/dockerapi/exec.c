@@ -97,10 +97,27 @@ static void *mux_thread(void *p)
     return NULL;
 }
 
+/* exec_create/exec_start name the command after a colon, as dockerd's do. */
+static void exec_event(struct dockerapi *api, const struct dockerapi_exec *e,
+                       const struct cri_container_status *st, const char *action, json_t *extra)
+{
+    strbuf name = STRBUF_INIT;
+    strbuf_addstr(&name, action);
+    if (!extra) {
+        size_t i;
+        json_t *a;
+        json_array_foreach(json_object_get(e->config, "Cmd"), i, a)
+            strbuf_addf(&name, "%s%s", i ? " " : ": ", json_string_value(a));
+        extra = json_object();
+    }
+    json_object_set_new(extra, "execID", json_string(e->id));
+    dockerapi_container_event(api, e->container, st, strbuf_str(&name), extra);
+    strbuf_release(&name);
+}
+
 static http_response *exec_create(struct dockerapi *api, http_request *req,
                                   const struct cri_container_status *st)
 {
-    (void)api;
     const char *cid = st->id;
     wharf_error err = {0};
     json_t *body = http_request_body_json(req, &err);
@@ -127,6 +144,7 @@ static http_response *exec_create(struct dockerapi *api, http_request *req,
     e->next = execs;
     execs = e;
     pthread_mutex_unlock(&execs_lock);
+    exec_event(api, e, st, "exec_create", NULL);
     return http_response_json(201, json_pack("{s:s}", "Id", e->id));
 }
 
@@ -178,6 +196,7 @@ static void run_exec(struct exec_job *job, int sock)
     pthread_mutex_lock(&execs_lock);
     job->e->running = true;
     pthread_mutex_unlock(&execs_lock);
+    exec_event(job->api, job->e, NULL, "exec_start", NULL);
     int code = 126;
     wharf_error err = {0};
     if (cri_container_exec(job->api->cri, job->e->container, &o, &code, &err) < 0) {
@@ -207,6 +226,9 @@ static void run_exec(struct exec_job *job, int sock)
     job->e->done = true;
     job->e->exit_code = code;
     pthread_mutex_unlock(&execs_lock);
+    char text[16];
+    snprintf(text, sizeof(text), "%d", code);
+    exec_event(job->api, job->e, NULL, "exec_die", json_pack("{s:s}", "exitCode", text));
     free(argv);
     free(envp);
 }
@@ -347,6 +369,7 @@ static http_response *attach(struct dockerapi *api, http_request *req,
     job->out = http_request_query_bool(req, "stdout", false);
     job->err = http_request_query_bool(req, "stderr", false);
     job->logs_before = http_request_query_bool(req, "logs", false);
+    dockerapi_container_event(api, id, st, "attach", NULL);
     http_response *resp = http_response_hijack(attach_hijacked, job, free);
     if (!tty)
         http_response_set_header(resp, "Content-Type", "application/vnd.docker.multiplexed-stream");

@@ -61,6 +61,10 @@ static http_response *tag(http_request *req, void *ud)
     wharf_error err = {0};
     if (image_store_tag(api->images, name, target, &err) < 0)
         return err.code == -ENOENT ? image_error(&err, name) : http_response_from_error(&err);
+    char id[72];
+    _cleanup_free_ char *shown = image_ref_familiarize(target);
+    if (image_store_resolve(api->images, target, id, &err) == 0)
+        dockerapi_image_event(api, id, shown, "tag");
     return http_response_empty(201);
 }
 
@@ -71,8 +75,21 @@ static http_response *remove_image(http_request *req, void *ud)
     bool force = http_request_query_bool(req, "force", false);
     json_t *report = NULL;
     wharf_error err = {0};
+    char id[72] = "";
+    image_store_resolve(api->images, name, id, &err);
     if (image_store_remove(api->images, name, force, NULL, NULL, &report, &err) < 0)
         return image_error(&err, name);
+    /* dockerd names the image by its id in both. */
+    size_t i;
+    json_t *entry;
+    json_array_foreach(report, i, entry)
+    {
+        const char *deleted = json_string_value(json_object_get(entry, "Deleted"));
+        if (json_object_get(entry, "Untagged") && *id)
+            dockerapi_image_event(api, id, id, "untag");
+        else if (deleted)
+            dockerapi_image_event(api, deleted, deleted, "delete");
+    }
     return http_response_json(200, report ? report : json_array());
 }
 
@@ -133,6 +150,9 @@ static http_response *load(http_request *req, void *ud)
         const char *s = json_string_value(ref);
         _cleanup_free_ char *shown = strncmp(s, "sha256:", 7) == 0 ? xstrdup(s)
                                                                     : image_ref_familiarize(s);
+        char id[72];
+        if (image_store_resolve(api->images, s, id, &err) == 0)
+            dockerapi_image_event(api, id, shown, "load");
         json_t *msg = json_pack("{s:s++}", "stream",
                                 strncmp(s, "sha256:", 7) == 0 ? "Loaded image ID: "
                                                               : "Loaded image: ",

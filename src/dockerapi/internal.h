@@ -50,6 +50,84 @@ char *dockerapi_time_text(struct timespec t);
  * thread can be had, the stream ends at once and job is freed. */
 void dockerapi_start_producer(void *(*fn)(void *), void *job, http_stream *stream);
 
+/* ---------------------------------------------------------------- events.c */
+
+int dockerapi_register_events(struct dockerapi *api, http_router *r, wharf_error *err);
+/* Publishes an event (Docker's events.Message: Type, Action, Actor{ID,
+ * Attributes}, scope, time, timeNano, and status/id/from for containers and
+ * images). attributes: an object of strings, stolen, may be NULL. */
+void dockerapi_event(struct dockerapi *api, const char *type, const char *action, const char *id,
+                     json_t *attributes /* stolen, may be NULL */);
+/* A container event whose attributes are the container's labels, image and
+ * name (st may be NULL: it is loaded), plus extra (stolen, may be NULL). */
+void dockerapi_container_event(struct dockerapi *api, const char *id,
+                               const struct cri_container_status *st, const char *action,
+                               json_t *extra);
+/* An image event: attributes are the image's labels and name (may be NULL). */
+void dockerapi_image_event(struct dockerapi *api, const char *image_id, const char *name,
+                           const char *action);
+/* A reader of the bus (what GET /events streams): since and until are Unix
+ * seconds with a fraction or RFC 3339 (NULL: none), filters Docker's JSON.
+ * NULL with -EINVAL naming the bad parameter. */
+struct dockerapi_event_sub;
+struct dockerapi_event_sub *dockerapi_events_subscribe(struct dockerapi *api, const char *since,
+                                                       const char *until, const char *filters,
+                                                       wharf_error *err);
+/* 1 and the next matching event's JSON line in *line (caller frees); 0 when
+ * timeout_ms passed without one; -EPIPE once the stream is over (until
+ * reached, or the bus closing). */
+int dockerapi_events_next(struct dockerapi_event_sub *sub, int timeout_ms, char **line);
+void dockerapi_events_unsubscribe(struct dockerapi_event_sub *sub);
+void dockerapi_events_close(struct dockerapi *api);
+
+/* ---------------------------------------------------------------- monitor.c */
+
+enum dockerapi_restart {
+    DOCKERAPI_RESTART_NO,
+    DOCKERAPI_RESTART_ALWAYS,
+    DOCKERAPI_RESTART_ON_FAILURE,
+    DOCKERAPI_RESTART_UNLESS_STOPPED,
+};
+struct dockerapi_restart_policy {
+    enum dockerapi_restart name;
+    int64_t max_retries; /* on-failure: 0 is no limit */
+};
+/* HostConfig.RestartPolicy (host_config may be NULL), checked the way dockerd
+ * does at create: -EINVAL "invalid restart policy: ..." */
+int dockerapi_restart_policy(json_t *host_config, struct dockerapi_restart_policy *out,
+                             wharf_error *err);
+int dockerapi_monitor_init(struct dockerapi *api, wharf_error *err);
+/* Makes the monitor rescan now (a container may have started). */
+void dockerapi_monitor_wake(struct dockerapi *api);
+/* Reports the container's exit now ("die", once per run) if it has exited
+ * and nobody reported it yet: routes call it before the events that follow
+ * a die (stop, destroy) so they come in dockerd's order. */
+void dockerapi_monitor_settle(struct dockerapi *api, const char *id);
+
+/* The user's lifecycle actions, with their events (start; kill, die, stop)
+ * and what they mean for restart policies: a start resets RestartCount and
+ * lifts a stop by the user; stop and kill mark one (no restarts until the
+ * next start) and cancel a pending restart. Start and stop return 1 when
+ * there was nothing to do (the API's 304); kill of a container that is not
+ * running is -ESRCH. */
+int dockerapi_start_container(struct dockerapi *api, const char *id, wharf_error *err);
+int dockerapi_stop_container(struct dockerapi *api, const char *id, int timeout_s,
+                             wharf_error *err);
+int dockerapi_kill_container(struct dockerapi *api, const char *id, int sig, wharf_error *err);
+/* Removal: forget cancels a pending restart, waits out one in progress and
+ * keeps the monitor from restarting the container; removed says how the
+ * removal ended (true: its saved state goes too). */
+void dockerapi_monitor_forget(struct dockerapi *api, const char *id);
+void dockerapi_monitor_removed(struct dockerapi *api, const char *id, bool removed);
+
+/* What inspect and ps show besides the CRI status. */
+struct dockerapi_run_state {
+    bool restarting;        /* exited, a restart by its policy pending */
+    unsigned restart_count; /* restarts by the policy since the user's last start */
+};
+void dockerapi_run_state(struct dockerapi *api, const struct cri_container_status *st,
+                         struct dockerapi_run_state *out);
+
 static inline bool dockerapi_is_up(const struct cri_container_status *st)
 {
     return st->state == CRI_STATE_RUNNING || st->state == CRI_STATE_PAUSED;

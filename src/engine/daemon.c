@@ -222,6 +222,7 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
     struct cri *cri = NULL;
     http_router *router = NULL;
     http_server *server = NULL;
+    struct dockerapi api = {0};
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     self[n > 0 ? n : 0] = '\0';
@@ -265,9 +266,9 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
     wharf_error rerr = {0};
     if (cri_reconcile(cri, &report, &rerr) < 0)
         wlog_warn("live restore: %s", rerr.msg);
-    struct dockerapi api = {.images = images, .cri = cri, .root = cfg->root, .tmp_dir = tmp_dir,
-                            .init_path = init_path && access(init_path, X_OK) == 0 ? init_path
-                                                                                   : NULL};
+    api = (struct dockerapi){.images = images, .cri = cri, .root = cfg->root, .tmp_dir = tmp_dir,
+                             .init_path = init_path && access(init_path, X_OK) == 0 ? init_path
+                                                                                    : NULL};
     router = http_router_new();
     if ((r = dockerapi_register(&api, router, err)) < 0)
         goto out;
@@ -285,6 +286,9 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Exits that happened while the daemon was down, restart policies. */
+    if ((r = dockerapi_start_monitor(&api, err)) < 0)
+        goto out;
     server = http_server_new(&sc, err);
     fds_handed_over = true; /* the server has them now, or has closed them */
     if (!server) {
@@ -309,6 +313,7 @@ out:
     if (server)
         http_server_free(server);
     http_router_free(router);
+    dockerapi_close(&api);
     if (cri)
         cri_close(cri);
     if (images)
