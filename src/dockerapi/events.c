@@ -143,8 +143,12 @@ void dockerapi_event(struct dockerapi *api, const char *type, const char *action
     json_decref(j);
     struct event *ev = &bus->ring[bus->next % EVENTS_KEPT];
     event_release(ev);
-    *ev = (struct event){.seq = bus->next, .time_ns = t, .type = xstrdup(type),
-                         .action = xstrdup(action), .id = xstrdup(id), .attributes = attrs,
+    *ev = (struct event){.seq = bus->next,
+                         .time_ns = t,
+                         .type = xstrdup(type),
+                         .action = xstrdup(action),
+                         .id = xstrdup(id),
+                         .attributes = attrs,
                          .line = xasprintf("%s\n", text ? text : "{}")};
     free(text);
     bus->next++;
@@ -219,12 +223,12 @@ void dockerapi_image_event(struct dockerapi *api, const char *image_id, const ch
 
 /* ---------------------------------------------------------------- filters */
 
-static const char *const filter_keys[] = {"config", "container", "daemon", "event", "image",
+static const char *const filter_keys[] = {"config", "container", "daemon", "event",  "image",
                                           "label",  "network",   "node",   "plugin", "scope",
                                           "secret", "service",   "type",   "volume", NULL};
 /* The keys that name an object type: they match an actor's id or name. */
-static const char *const object_keys[] = {"config",  "container", "daemon", "network", "node",
-                                          "plugin", "secret",    "service", "volume", NULL};
+static const char *const object_keys[] = {"config", "container", "daemon",  "network", "node",
+                                          "plugin", "secret",    "service", "volume",  NULL};
 
 /* {"key": ["v", ...]} or dockerd's older {"key": {"v": true}} into the
  * first form; unknown keys are dockerd's "invalid filter". */
@@ -452,8 +456,8 @@ struct dockerapi_event_sub *dockerapi_events_subscribe(struct dockerapi *api, co
     pthread_mutex_lock(&bus->lock);
     sub->live = bus->next;
     /* dockerd replays its buffer only when a time bound is given. */
-    sub->seq = since_ns || until_ns ? (bus->next > EVENTS_KEPT ? bus->next - EVENTS_KEPT : 0)
-                                    : bus->next;
+    sub->seq =
+        since_ns || until_ns ? (bus->next > EVENTS_KEPT ? bus->next - EVENTS_KEPT : 0) : bus->next;
     bus->subscribers++;
     pthread_mutex_unlock(&bus->lock);
     return sub;
@@ -563,10 +567,9 @@ static http_response *events(http_request *req, void *ud)
 {
     struct dockerapi *api = ud;
     wharf_error err = {0};
-    struct dockerapi_event_sub *sub =
-        dockerapi_events_subscribe(api, http_request_query(req, "since"),
-                                   http_request_query(req, "until"),
-                                   http_request_query(req, "filters"), &err);
+    struct dockerapi_event_sub *sub = dockerapi_events_subscribe(
+        api, http_request_query(req, "since"), http_request_query(req, "until"),
+        http_request_query(req, "filters"), &err);
     if (!sub)
         return http_response_error(err.code == -EINVAL ? 400 : 500, "%s", err.msg);
     struct events_job *job = xcalloc(1, sizeof(*job));

@@ -54,16 +54,16 @@ struct watch {
     bool manual;      /* stopped or killed by the user since its last start */
     unsigned handled; /* the last run whose exit was reported */
     /* in memory */
-    int pidfd;          /* on the init of run `run`; -1 when none */
+    int pidfd; /* on the init of run `run`; -1 when none */
     unsigned run;
-    bool exiting;       /* the init died: waiting for the exit record */
+    bool exiting; /* the init died: waiting for the exit record */
     double exiting_since, check_at;
     int backoff_ms;
-    double restart_at;  /* monotonic ms of a pending restart; 0: none */
-    bool busy;          /* the monitor is starting it right now */
-    bool removing;      /* being removed: never restart */
-    bool gone;          /* removed: free it */
-    bool seen;          /* listed by the last rescan */
+    double restart_at; /* monotonic ms of a pending restart; 0: none */
+    bool busy;         /* the monitor is starting it right now */
+    bool removing;     /* being removed: never restart */
+    bool gone;         /* removed: free it */
+    bool seen;         /* listed by the last rescan */
     struct watch *next;
 };
 
@@ -93,8 +93,9 @@ int dockerapi_restart_policy(json_t *host_config, struct dockerapi_restart_polic
     json_t *jcount = json_object_get(rp, "MaximumRetryCount");
     if ((jname && !json_is_string(jname) && !json_is_null(jname)) ||
         (jcount && !json_is_integer(jcount) && !json_is_null(jcount)))
-        return wharf_error_set(err, -EINVAL, "HostConfig.RestartPolicy: Name must be a string "
-                                             "and MaximumRetryCount an integer");
+        return wharf_error_set(err, -EINVAL,
+                               "HostConfig.RestartPolicy: Name must be a string "
+                               "and MaximumRetryCount an integer");
     const char *name = json_string_value(jname);
     json_int_t count = json_integer_value(jcount);
     /* Clients before Docker 25 send "" for "no", with any count. */
@@ -112,8 +113,9 @@ int dockerapi_restart_policy(json_t *host_config, struct dockerapi_restart_polic
                                      : DOCKERAPI_RESTART_UNLESS_STOPPED;
     } else if (strcmp(name, "on-failure") == 0) {
         if (count < 0)
-            return wharf_error_set(err, -EINVAL, "invalid restart policy: maximum retry count "
-                                                 "cannot be negative");
+            return wharf_error_set(err, -EINVAL,
+                                   "invalid restart policy: maximum retry count "
+                                   "cannot be negative");
         out->name = DOCKERAPI_RESTART_ON_FAILURE;
         out->max_retries = count;
     } else {
@@ -122,7 +124,8 @@ int dockerapi_restart_policy(json_t *host_config, struct dockerapi_restart_polic
                                "'always', 'on-failure', or 'unless-stopped'",
                                name);
     }
-    if (out->name != DOCKERAPI_RESTART_NO && json_is_true(json_object_get(host_config, "AutoRemove")))
+    if (out->name != DOCKERAPI_RESTART_NO &&
+        json_is_true(json_object_get(host_config, "AutoRemove")))
         return wharf_error_set(err, -EINVAL,
                                "can't create 'AutoRemove' container with restart policy");
     return 0;
@@ -238,7 +241,7 @@ static void schedule_locked(struct dockerapi_monitor *m, struct watch *w,
         return;
     if (st->finished_at.tv_sec - st->started_at.tv_sec >= BACKOFF_RESET_S)
         w->backoff_ms = 0;
-    w->backoff_ms = w->backoff_ms == 0 ? BACKOFF_FIRST_MS
+    w->backoff_ms = w->backoff_ms == 0                   ? BACKOFF_FIRST_MS
                     : w->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
                                                          : w->backoff_ms * 2;
     bool restart = !w->manual;
@@ -410,8 +413,8 @@ static void run_restarts(struct dockerapi_monitor *m)
         char id[65];
         pthread_mutex_lock(&m->lock);
         struct watch *w = m->watches;
-        while (w && !(w->restart_at > 0 && w->restart_at <= now && !w->busy && !w->removing &&
-                      !w->gone))
+        while (w &&
+               !(w->restart_at > 0 && w->restart_at <= now && !w->busy && !w->removing && !w->gone))
             w = w->next;
         if (w) {
             w->busy = true;
@@ -660,8 +663,7 @@ int dockerapi_start_container(struct dockerapi *api, const char *id, wharf_error
     return 0;
 }
 
-int dockerapi_stop_container(struct dockerapi *api, const char *id, int timeout_s,
-                             wharf_error *err)
+int dockerapi_stop_container(struct dockerapi *api, const char *id, int timeout_s, wharf_error *err)
 {
     bool was_restarting = user_stops(api->monitor, id);
     struct cri_container_status st;
@@ -693,8 +695,7 @@ int dockerapi_kill_container(struct dockerapi *api, const char *id, int sig, wha
         dockerapi_container_event(api, id, &st, "kill", signal_attr(sig));
     cri_container_status_release(&st);
     if (!up)
-        return was_restarting ? 0
-                              : wharf_error_set(err, -ESRCH, "Container %s is not running", id);
+        return was_restarting ? 0 : wharf_error_set(err, -ESRCH, "Container %s is not running", id);
     if ((r = cri_container_kill(api->cri, id, sig, err)) < 0)
         return r;
     if (sig != SIGKILL)
