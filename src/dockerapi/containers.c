@@ -303,7 +303,11 @@ static http_response *stop(struct dockerapi *api, http_request *req,
     wharf_error err = {0};
     if (http_request_query_int(req, "t", &t, &err) < 0)
         return http_response_error(400, "%s", err.msg);
-    int r = dockerapi_stop_container(api, id, (int)t, &err);
+    const char *s = http_request_query(req, "signal");
+    int sig = s && *s ? cri_parse_signal(s) : 0;
+    if (sig < 0)
+        return http_response_error(400, "Invalid signal: %s", s);
+    int r = dockerapi_stop_container(api, id, sig, (int)t, &err);
     if (r < 0)
         return http_response_error(500, "%s", err.msg);
     return http_response_empty(r > 0 ? 304 : 204);

@@ -111,7 +111,8 @@ void dockerapi_monitor_settle(struct dockerapi *api, const char *id);
  * there was nothing to do (the API's 304); kill of a container that is not
  * running is -ESRCH. */
 int dockerapi_start_container(struct dockerapi *api, const char *id, wharf_error *err);
-int dockerapi_stop_container(struct dockerapi *api, const char *id, int timeout_s,
+/* stop: sig 0 is the container's stop signal; timeout_s < 0 its stop timeout. */
+int dockerapi_stop_container(struct dockerapi *api, const char *id, int sig, int timeout_s,
                              wharf_error *err);
 int dockerapi_kill_container(struct dockerapi *api, const char *id, int sig, wharf_error *err);
 /* Removal: forget cancels a pending restart, waits out one in progress and

@@ -412,7 +412,7 @@ static void run_restarts(struct dockerapi_monitor *m)
         double now = wharf_now_ms();
         char id[65];
         pthread_mutex_lock(&m->lock);
-        struct watch *w = m->watches;
+        struct watch *w = m->stop ? NULL : m->watches;
         while (w &&
                !(w->restart_at > 0 && w->restart_at <= now && !w->busy && !w->removing && !w->gone))
             w = w->next;
@@ -422,7 +422,7 @@ static void run_restarts(struct dockerapi_monitor *m)
             memcpy(id, w->id, sizeof(id));
         }
         pthread_mutex_unlock(&m->lock);
-        if (!w || m->stop)
+        if (!w)
             return;
         struct cri_container_status st;
         wharf_error err = {0};
@@ -638,22 +638,22 @@ int dockerapi_start_container(struct dockerapi *api, const char *id, wharf_error
     dockerapi_monitor_settle(api, id);
     pthread_mutex_lock(&m->lock);
     struct watch *w = claim_locked(m, id);
-    if (w->restart_at > 0) {
-        /* Restarting counts as running for dockerd: not modified. */
-        pthread_mutex_unlock(&m->lock);
-        return 1;
-    }
-    w->manual = false;
-    w->restart_count = 0;
-    w->backoff_ms = 0;
-    save_locked(m, w);
-    pthread_mutex_unlock(&m->lock);
     struct cri_container_status st;
     int r = cri_container_status(api->cri, id, &st, err);
-    if (r < 0)
+    if (r < 0) {
+        pthread_mutex_unlock(&m->lock);
         return r;
-    bool up = dockerapi_is_up(&st);
+    }
+    /* Restarting counts as running for dockerd: not modified. */
+    bool up = dockerapi_is_up(&st) || w->restart_at > 0;
     cri_container_status_release(&st);
+    if (!up) {
+        w->manual = false;
+        w->restart_count = 0;
+        w->backoff_ms = 0;
+        save_locked(m, w);
+    }
+    pthread_mutex_unlock(&m->lock);
     if (up)
         return 1;
     if ((r = cri_container_start(api->cri, id, err)) < 0)
@@ -663,7 +663,25 @@ int dockerapi_start_container(struct dockerapi *api, const char *id, wharf_error
     return 0;
 }
 
-int dockerapi_stop_container(struct dockerapi *api, const char *id, int timeout_s, wharf_error *err)
+/* Polls until the container has exited, at most timeout_ms. */
+static bool wait_exit(struct dockerapi *api, const char *id, int timeout_ms)
+{
+    for (double end = wharf_now_ms() + timeout_ms;;) {
+        struct cri_container_status st;
+        wharf_error e = {0};
+        if (cri_container_status(api->cri, id, &st, &e) < 0)
+            return true;
+        bool exited = st.state == CRI_STATE_EXITED;
+        cri_container_status_release(&st);
+        if (exited || wharf_now_ms() >= end)
+            return exited;
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int dockerapi_stop_container(struct dockerapi *api, const char *id, int sig, int timeout_s,
+                             wharf_error *err)
 {
     bool was_restarting = user_stops(api->monitor, id);
     struct cri_container_status st;
@@ -671,12 +689,30 @@ int dockerapi_stop_container(struct dockerapi *api, const char *id, int timeout_
     if (r < 0)
         return r;
     bool up = dockerapi_is_up(&st);
+    int configured = stop_signal(&st);
+    if (timeout_s < 0) {
+        json_t *t = json_object_get(st.config, "stop_timeout");
+        timeout_s = json_is_integer(t) ? (int)json_integer_value(t) : 10;
+    }
+    if (sig <= 0)
+        sig = configured;
     if (up)
-        dockerapi_container_event(api, id, &st, "kill", signal_attr(stop_signal(&st)));
+        dockerapi_container_event(api, id, &st, "kill", signal_attr(sig));
     cri_container_status_release(&st);
     if (!up)
         return was_restarting ? 0 : 1;
-    if ((r = cri_container_stop(api->cri, id, timeout_s, err)) < 0)
+    if (sig != configured && sig != SIGKILL && timeout_s > 0) {
+        /* Another signal than the one cri's stop sends: send it and give it
+         * the timeout before the SIGKILL. */
+        r = cri_container_kill(api->cri, id, sig, err);
+        if (r < 0 && r != -ESRCH)
+            return r;
+        if (r == 0)
+            wait_exit(api, id, timeout_s * 1000);
+        wharf_error_clear(err);
+        timeout_s = 0;
+    }
+    if ((r = cri_container_stop(api->cri, id, sig == SIGKILL ? 0 : timeout_s, err)) < 0)
         return r;
     dockerapi_monitor_settle(api, id);
     dockerapi_container_event(api, id, NULL, "stop", NULL);
@@ -701,19 +737,8 @@ int dockerapi_kill_container(struct dockerapi *api, const char *id, int sig, wha
     if (sig != SIGKILL)
         return 0;
     /* SIGKILL cannot be caught: wait for the exit, so "die" comes now. */
-    for (int i = 0; i < 150; i++) {
-        wharf_error e = {0};
-        if (cri_container_status(api->cri, id, &st, &e) < 0)
-            break;
-        bool exited = st.state == CRI_STATE_EXITED;
-        cri_container_status_release(&st);
-        if (exited) {
-            dockerapi_monitor_settle(api, id);
-            break;
-        }
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL);
-    }
+    if (wait_exit(api, id, 3000))
+        dockerapi_monitor_settle(api, id);
     return 0;
 }
 

@@ -149,8 +149,8 @@ now() {
     name="al$$-$RANDOM"
     start=$(date +%s%N)
     id=$(dk run -d --name "$name" --restart always localhost/wharf-bb:1 sh -c 'echo run; exit 0')
-    wait_for 10 restarts_at_least "$name" 3
-    # 100 + 200 + 400 ms of back-off before the third restart
+    # the first run and three restarts, after 100 + 200 + 400 ms of back-off
+    wait_for 10 log_lines_at_least "$name" 4
     elapsed=$((($(date +%s%N) - start) / 1000000))
     [ "$elapsed" -ge 700 ]
     [ "$elapsed" -lt 5000 ]
@@ -308,4 +308,18 @@ now() {
     [ "$elapsed" -lt 3000 ]
     [ "$(dk inspect --format '{{.State.ExitCode}}' "$name")" = 143 ]
     dk rm -f "$name" "$name-no" >/dev/null
+}
+
+@test "docker stop --signal sends that signal before the SIGKILL" {
+    name="sg$$-$RANDOM"
+    dk run -d --name "$name" localhost/wharf-bb:1 sh -c 'trap "exit 5" USR1; trap "" TERM; while :; do sleep 0.1; done' >/dev/null
+    since=$(now)
+    dk stop --signal USR1 -t 5 "$name" >/dev/null
+    [ "$(dk inspect --format '{{.State.ExitCode}}' "$name")" = 5 ]
+    run dk events --since "$since" --until "$(now)" --filter "container=$name" \
+        --format '{{.Action}}{{with .Actor.Attributes.signal}} {{.}}{{end}}'
+    [ "$output" = "$(printf 'kill 10\ndie\nstop')" ]
+    run dk stop --signal NOPE "$name"
+    [ "$status" -ne 0 ]
+    dk rm "$name" >/dev/null
 }
