@@ -40,32 +40,6 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* With a signal other than the configured one: send it, wait up to
- * timeout_s for the exit, then let stop finish the job at once. */
-static int stop_with_signal(struct dockerapi *api, const struct cri_container_status *st, int sig,
-                            int timeout_s, wharf_error *err)
-{
-    if (timeout_s < 0) {
-        json_t *t = json_object_get(st->config, "stop_timeout");
-        timeout_s = json_is_integer(t) ? (int)json_integer_value(t) : 10;
-    }
-    int r = cri_container_kill(api->cri, st->id, sig, err);
-    if (r < 0 && r != -ESRCH)
-        return r;
-    for (long waited = 0; r == 0 && waited < timeout_s * 1000L; waited += 100) {
-        struct cri_container_status now;
-        wharf_error e = {0};
-        if (cri_container_status(api->cri, st->id, &now, &e) < 0)
-            break;
-        bool up = dockerapi_is_up(&now);
-        cri_container_status_release(&now);
-        if (!up)
-            break;
-        sleep_ms(100);
-    }
-    return cri_container_stop(api->cri, st->id, 0, err);
-}
-
 static http_response *restart(struct dockerapi *api, http_request *req,
                               const struct cri_container_status *st)
 {
@@ -78,14 +52,14 @@ static http_response *restart(struct dockerapi *api, http_request *req,
     int sig = 0;
     if (signame && *signame && (sig = cri_parse_signal(signame)) <= 0)
         return http_response_error(400, "Invalid signal: %s", signame);
-    int r = 0;
-    if (dockerapi_is_up(st))
-        r = sig > 0 ? stop_with_signal(api, st, sig, (int)t, &err)
-                    : cri_container_stop(api->cri, st->id, (int)t, &err);
-    if (r == 0)
-        r = cri_container_start(api->cri, st->id, &err);
+    /* Through the monitor: the stop must not look like an exit to restart
+     * after, and the start counts as the user's (RestartCount starts over). */
+    int r = dockerapi_stop_container(api, st->id, sig, (int)t, &err);
+    if (r >= 0)
+        r = dockerapi_start_container(api, st->id, &err);
     if (r < 0)
         return http_response_error(500, "Cannot restart container %s: %s", ref, err.msg);
+    dockerapi_container_event(api, st->id, NULL, "restart", NULL);
     return http_response_empty(204);
 }
 
@@ -162,6 +136,10 @@ static http_response *rename_container(struct dockerapi *api, http_request *req,
         resp = http_response_from_error(&err);
     else
         resp = http_response_empty(204);
+    if (http_response_status(resp) == 204) {
+        _cleanup_free_ char *old = xasprintf("/%s", st->name ? st->name : "");
+        dockerapi_container_event(api, st->id, NULL, "rename", json_pack("{s:s}", "oldName", old));
+    }
     pthread_mutex_unlock(&rename_lock);
     json_decref(ann);
     return resp;
@@ -180,6 +158,7 @@ static http_response *pause_container(struct dockerapi *api, http_request *req,
     wharf_error err = {0};
     if (cri_container_pause(api->cri, st->id, &err) < 0)
         return http_response_error(500, "cannot pause container %s: %s", st->id, err.msg);
+    dockerapi_container_event(api, st->id, st, "pause", NULL);
     return http_response_empty(204);
 }
 
@@ -192,6 +171,7 @@ static http_response *unpause_container(struct dockerapi *api, http_request *req
     wharf_error err = {0};
     if (cri_container_unpause(api->cri, st->id, &err) < 0)
         return http_response_error(500, "Cannot unpause container %s: %s", st->id, err.msg);
+    dockerapi_container_event(api, st->id, st, "unpause", NULL);
     return http_response_empty(204);
 }
 
@@ -1392,6 +1372,9 @@ static http_response *prune(http_request *req, void *ud)
     }
     cri_container_status_array_free(all, n);
     pthread_mutex_unlock(&prune_lock);
+    char bytes[32];
+    snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)reclaimed);
+    dockerapi_event(api, "container", "prune", "", json_pack("{s:s}", "reclaimed", bytes));
     if (json_array_size(deleted) == 0) {
         json_decref(deleted);
         deleted = json_null();

@@ -323,3 +323,22 @@ now() {
     [ "$status" -ne 0 ]
     dk rm "$name" >/dev/null
 }
+
+@test "docker restart, pause, unpause and rename are reported; a restart does not race the policy" {
+    name="rs$$-$RANDOM"
+    id=$(dk run -d --name "$name" --restart always localhost/wharf-bb:1 sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done')
+    since=$(now)
+    dk pause "$name" >/dev/null
+    dk unpause "$name" >/dev/null
+    dk rename "$name" "$name-2"
+    dk restart -t 5 "$name-2" >/dev/null
+    pid=$(dk inspect --format '{{.State.Pid}}' "$name-2")
+    sleep 1
+    # the stop inside the restart was not taken for an exit to restart after
+    [ "$(dk inspect --format '{{.State.Status}} {{.State.Pid}} {{.RestartCount}}' "$name-2")" = "running $pid 0" ]
+    run dk events --since "$since" --until "$(now)" --filter "container=$id" \
+        --format '{{.Action}} {{.Actor.Attributes.name}}{{with .Actor.Attributes.oldName}} {{.}}{{end}}'
+    [ "$output" = "$(printf '%s\n' "pause $name" "unpause $name" "rename $name-2 /$name" \
+        "kill $name-2" "die $name-2" "stop $name-2" "start $name-2" "restart $name-2")" ]
+    dk rm -f "$name-2" >/dev/null
+}
