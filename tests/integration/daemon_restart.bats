@@ -291,6 +291,10 @@ now() {
 }
 
 @test "docker run --init runs wharf-init as pid 1: it reaps orphans and forwards the stop signal" {
+    # A sanitizer build's wharf-init is dynamic: it cannot run in the busybox root.
+    if readelf -l "$BUILD/wharf-init" | grep -q INTERP; then
+        skip "$BUILD/wharf-init is dynamically linked"
+    fi
     name="in$$-$RANDOM"
     orphans='for i in 1 2 3 4 5; do (sleep 0.2 &); done; exec sleep 100'
     zombies='n=0; for s in /proc/[0-9]*/stat; do read -r _ _ st _ <"$s" && [ "$st" = Z ] && n=$((n+1)); done; echo $n'
