@@ -106,7 +106,9 @@ int dockerapi_remove(struct dockerapi *api, const char *id, bool force, wharf_er
         return wharf_error_set(err, -EBUSY, "container is %s",
                                rs.restarting ? "restarting" : "running");
     /* No restart from here on; one in progress has finished. */
-    dockerapi_monitor_forget(api, id);
+    if (!dockerapi_monitor_forget(api, id))
+        return wharf_error_set(err, -EALREADY, "removal of container %s is already in progress",
+                               id);
     if ((r = cri_container_status(api->cri, id, &st, err)) < 0) {
         dockerapi_monitor_removed(api, id, false);
         return r;

@@ -367,6 +367,8 @@ static void *wait_thread(void *p)
         struct timespec ts = {0, 50 * 1000000};
         nanosleep(&ts, NULL);
     }
+    if (job->removed)
+        dockerapi_monitor_wait_removal(job->api, job->id, false);
     http_stream_close(job->stream);
     free(job);
     return NULL;
@@ -386,6 +388,9 @@ static http_response *wait_container(struct dockerapi *api, http_request *req,
     /* Running now: its coming exit is the next one. */
     if (dockerapi_is_up(st))
         job->start_count--;
+    /* docker run --rm: this request removes it after reading the exit code. */
+    if (job->removed)
+        dockerapi_monitor_wait_removal(api, id, true);
     http_response *resp = http_response_stream(200, "application/json", &job->stream);
     dockerapi_start_producer(wait_thread, job, job->stream);
     return resp;
@@ -402,7 +407,7 @@ static http_response *remove_container(struct dockerapi *api, http_request *req,
             return http_response_error(409, "cannot remove container \"%s\": %s: stop the "
                                             "container before removing or force remove",
                                        http_request_param(req, "id"), err.msg);
-        return http_response_error(500, "%s", err.msg);
+        return http_response_from_error(&err);
     }
     return http_response_empty(204);
 }

@@ -116,10 +116,15 @@ int dockerapi_stop_container(struct dockerapi *api, const char *id, int sig, int
                              wharf_error *err);
 int dockerapi_kill_container(struct dockerapi *api, const char *id, int sig, wharf_error *err);
 /* Removal: forget cancels a pending restart, waits out one in progress and
- * keeps the monitor from restarting the container; removed says how the
- * removal ended (true: its saved state goes too). */
-void dockerapi_monitor_forget(struct dockerapi *api, const char *id);
+ * keeps the monitor from restarting the container (false: another removal
+ * is under way); removed says how the removal ended (true: its saved state
+ * goes too). */
+bool dockerapi_monitor_forget(struct dockerapi *api, const char *id);
 void dockerapi_monitor_removed(struct dockerapi *api, const char *id, bool removed);
+/* A wait?condition=removed request begins (true) or ends (false): while one
+ * waits, it removes an AutoRemove container itself, after reading the exit
+ * code; otherwise the monitor does once the container has exited. */
+void dockerapi_monitor_wait_removal(struct dockerapi *api, const char *id, bool waiting);
 
 /* What inspect and ps show besides the CRI status. */
 struct dockerapi_run_state {

@@ -12,7 +12,10 @@
  * does: a back-off of 100 ms doubling per restart up to a minute, reset by a
  * run of 10 s or more; on-failure only after a non-zero exit and while
  * RestartCount < MaximumRetryCount (0: no limit); nothing after the user
- * stopped or killed the container, until the user starts it again.
+ * stopped or killed the container, until the user starts it again. A
+ * container with HostConfig.AutoRemove (run --rm) is removed once it has
+ * exited, unless a wait?condition=removed request (the attached docker run)
+ * is there to remove it after reading its exit code.
  *
  * The user's start, stop and kill go through here (dockerapi_start_container
  * and friends), so a stop can never race a restart: it marks the container
@@ -59,11 +62,13 @@ struct watch {
     bool exiting; /* the init died: waiting for the exit record */
     double exiting_since, check_at;
     int backoff_ms;
-    double restart_at; /* monotonic ms of a pending restart; 0: none */
-    bool busy;         /* the monitor is starting it right now */
-    bool removing;     /* being removed: never restart */
-    bool gone;         /* removed: free it */
-    bool seen;         /* listed by the last rescan */
+    double restart_at;        /* monotonic ms of a pending restart; 0: none */
+    bool busy;                /* the monitor is starting it right now */
+    bool removing;            /* being removed: never restart */
+    bool gone;                /* removed: free it */
+    bool auto_remove;         /* exited with HostConfig.AutoRemove: remove it */
+    unsigned removal_waiters; /* wait?condition=removed requests: they remove it */
+    bool seen;                /* listed by the last rescan */
     struct watch *next;
 };
 
@@ -144,6 +149,15 @@ static void policy_of(const struct cri_container_status *st, struct dockerapi_re
 static bool is_docker(const struct cri_container_status *st)
 {
     return json_object_get(json_object_get(st->config, "annotations"), DOCKERAPI_ANNOTATION);
+}
+
+static bool auto_removed(const struct cri_container_status *st)
+{
+    json_t *meta = dockerapi_meta(st);
+    bool on = json_is_true(json_object_get(json_object_get(meta, "HostConfig"), "AutoRemove"));
+    if (meta)
+        json_decref(meta);
+    return on;
 }
 
 /* ---------------------------------------------------------------- watches */
@@ -273,6 +287,10 @@ static void handle_exit_locked(struct dockerapi_monitor *m, struct watch *w,
     if (!at_boot && !w->removing)
         schedule_locked(m, w, st);
     save_locked(m, w);
+    if (!w->removing && auto_removed(st)) {
+        w->auto_remove = true;
+        dockerapi_monitor_wake(m->api);
+    }
 }
 
 /* At the daemon's start: what dockerd's restore starts again. */
@@ -359,6 +377,9 @@ static void rescan(struct dockerapi_monitor *m, bool boot)
             handle_exit_locked(m, w, st, boot);
             if (boot)
                 boot_restart_locked(m, w, st);
+            /* e.g. exited while the daemon was down, or its waiter left */
+            if (!w->removing && auto_removed(st))
+                w->auto_remove = true;
         }
     }
     prune_locked(m, true);
@@ -447,6 +468,30 @@ static void run_restarts(struct dockerapi_monitor *m)
     }
 }
 
+/* Removes the exited AutoRemove containers nobody else will. */
+static void run_removals(struct dockerapi_monitor *m)
+{
+    while (true) {
+        char id[65];
+        pthread_mutex_lock(&m->lock);
+        struct watch *w = m->stop ? NULL : m->watches;
+        while (w &&
+               !(w->auto_remove && w->removal_waiters == 0 && !w->busy && !w->removing && !w->gone))
+            w = w->next;
+        if (w) {
+            w->auto_remove = false;
+            memcpy(id, w->id, sizeof(id));
+        }
+        pthread_mutex_unlock(&m->lock);
+        if (!w)
+            return;
+        wharf_error err = {0};
+        if (dockerapi_remove(m->api, id, false, &err) < 0 && err.code != -ENOENT &&
+            err.code != -EALREADY)
+            wlog_warn("auto-remove: %s", err.msg);
+    }
+}
+
 static void *monitor_thread(void *p)
 {
     struct dockerapi_monitor *m = p;
@@ -514,6 +559,7 @@ static void *monitor_thread(void *p)
         }
         check_exiting(m);
         run_restarts(m);
+        run_removals(m);
         pthread_mutex_lock(&m->lock);
         prune_locked(m, false);
         pthread_mutex_unlock(&m->lock);
@@ -742,14 +788,34 @@ int dockerapi_kill_container(struct dockerapi *api, const char *id, int sig, wha
     return 0;
 }
 
-void dockerapi_monitor_forget(struct dockerapi *api, const char *id)
+bool dockerapi_monitor_forget(struct dockerapi *api, const char *id)
 {
     struct dockerapi_monitor *m = api->monitor;
     pthread_mutex_lock(&m->lock);
     struct watch *w = claim_locked(m, id);
-    w->restart_at = 0;
-    w->removing = true;
+    bool first = !w->removing;
+    if (first) {
+        w->restart_at = 0;
+        w->auto_remove = false;
+        w->removing = true;
+    }
     pthread_mutex_unlock(&m->lock);
+    return first;
+}
+
+void dockerapi_monitor_wait_removal(struct dockerapi *api, const char *id, bool waiting)
+{
+    struct dockerapi_monitor *m = api->monitor;
+    pthread_mutex_lock(&m->lock);
+    struct watch *w = get_locked(m, id);
+    if (waiting)
+        w->removal_waiters++;
+    else if (w->removal_waiters > 0)
+        w->removal_waiters--;
+    pthread_mutex_unlock(&m->lock);
+    /* A waiter that left without removing it leaves that to the monitor. */
+    if (!waiting)
+        dockerapi_monitor_wake(api);
 }
 
 void dockerapi_monitor_removed(struct dockerapi *api, const char *id, bool removed)

@@ -348,3 +348,22 @@ now() {
         "kill $name-2" "die $name-2" "stop $name-2" "start $name-2" "restart $name-2")" ]
     dk rm -f "$name-2" >/dev/null
 }
+
+@test "docker run -d --rm: the container is removed once it exits, also when that happens while the daemon is down" {
+    name="rm$$-$RANDOM"
+    since=$(now)
+    dk run -d --rm --name "$name" localhost/wharf-bb:1 sh -c 'sleep 0.3; exit 2' >/dev/null
+    wait_for 10 eval "! dk inspect $name >/dev/null 2>&1"
+    run dk events --since "$since" --until "$(now)" --filter "container=$name" \
+        --format '{{.Action}}{{with .Actor.Attributes.exitCode}} {{.}}{{end}}'
+    [ "$output" = "$(printf 'create\nstart\ndie 2\ndestroy')" ]
+    # the attached form still gets the exit code before the removal
+    run dk run --rm --name "$name-a" localhost/wharf-bb:1 sh -c 'exit 3'
+    [ "$status" -eq 3 ]
+    ! dk inspect "$name-a" >/dev/null 2>&1
+    dk run -d --rm --name "$name-d" localhost/wharf-bb:1 sh -c 'sleep 1; exit 0' >/dev/null
+    stop_daemon
+    sleep 1.5
+    start_daemon
+    wait_for 10 eval "! dk inspect $name-d >/dev/null 2>&1"
+}
