@@ -67,17 +67,76 @@ int dockerapi_resolve(struct dockerapi *api, const char *ref, char id[65])
 }
 
 
+/* The detached threads routes leave running, counted so that the daemon
+ * can wait for them before it frees what they use (one daemon per process). */
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t threads_done = PTHREAD_COND_INITIALIZER;
+static unsigned threads_running;
+
+struct counted_thread {
+    void *(*fn)(void *);
+    void *arg;
+};
+
+static void *run_counted(void *p)
+{
+    struct counted_thread c = *(struct counted_thread *)p;
+    free(p);
+    c.fn(c.arg);
+    pthread_mutex_lock(&threads_lock);
+    threads_running--;
+    pthread_cond_broadcast(&threads_done);
+    pthread_mutex_unlock(&threads_lock);
+    return NULL;
+}
+
+int dockerapi_start_thread(void *(*fn)(void *), void *arg)
+{
+    struct counted_thread *c = xmalloc(sizeof(*c));
+    *c = (struct counted_thread){fn, arg};
+    pthread_mutex_lock(&threads_lock);
+    threads_running++;
+    pthread_mutex_unlock(&threads_lock);
+    pthread_t t;
+    int r = pthread_create(&t, NULL, run_counted, c);
+    if (r != 0) {
+        free(c);
+        pthread_mutex_lock(&threads_lock);
+        threads_running--;
+        pthread_mutex_unlock(&threads_lock);
+        return -r;
+    }
+    pthread_detach(t);
+    return 0;
+}
+
+bool dockerapi_wait_threads(int timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&threads_lock);
+    while (threads_running > 0 &&
+           pthread_cond_timedwait(&threads_done, &threads_lock, &deadline) == 0)
+        ;
+    bool idle = threads_running == 0;
+    pthread_mutex_unlock(&threads_lock);
+    return idle;
+}
+
 /* Runs fn(job) on a detached thread that feeds stream and frees job; if no
  * thread can be had, the stream ends at once (an empty body). */
 void dockerapi_start_producer(void *(*fn)(void *), void *job, http_stream *stream)
 {
-    pthread_t t;
-    if (pthread_create(&t, NULL, fn, job) != 0) {
+    if (dockerapi_start_thread(fn, job) < 0) {
         http_stream_close(stream);
         free(job);
-        return;
     }
-    pthread_detach(t);
 }
 
 

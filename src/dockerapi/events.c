@@ -575,14 +575,11 @@ static http_response *events(http_request *req, void *ud)
     struct events_job *job = xcalloc(1, sizeof(*job));
     job->sub = sub;
     http_response *resp = http_response_stream(200, "application/json", &job->stream);
-    pthread_t t;
-    if (pthread_create(&t, NULL, events_thread, job) != 0) {
+    if (dockerapi_start_thread(events_thread, job) < 0) {
         dockerapi_events_unsubscribe(job->sub);
         http_stream_close(job->stream);
         free(job);
-        return resp;
     }
-    pthread_detach(t);
     return resp;
 }
 

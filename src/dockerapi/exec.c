@@ -271,12 +271,10 @@ static http_response *exec_start(http_request *req, void *ud)
     if (body)
         json_decref(body);
     if (detach) {
-        pthread_t t;
-        if (pthread_create(&t, NULL, exec_detached, job) != 0) {
+        if (dockerapi_start_thread(exec_detached, job) < 0) {
             free(job);
             return http_response_error(500, "cannot start the exec");
         }
-        pthread_detach(t);
         return http_response_empty(200);
     }
     http_response *resp = http_response_hijack(exec_hijacked, job, free);

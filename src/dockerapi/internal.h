@@ -49,6 +49,10 @@ char *dockerapi_time_text(struct timespec t);
 /* Runs fn(job) on a detached thread that feeds stream and frees job; if no
  * thread can be had, the stream ends at once and job is freed. */
 void dockerapi_start_producer(void *(*fn)(void *), void *job, http_stream *stream);
+/* A detached thread that dockerapi_close waits for: 0 or a negative errno. */
+int dockerapi_start_thread(void *(*fn)(void *), void *arg);
+/* Waits up to timeout_ms for every such thread to end; false if some still run. */
+bool dockerapi_wait_threads(int timeout_ms);
 
 /* ---------------------------------------------------------------- events.c */
 

@@ -608,6 +608,10 @@ int dockerapi_start_monitor(struct dockerapi *api, wharf_error *err)
 
 void dockerapi_close(struct dockerapi *api)
 {
+    /* The server has ended their streams: producers and detached execs stop
+     * soon, and may still report events or remove a container meanwhile. */
+    if (!dockerapi_wait_threads(10000))
+        wlog_warn("dockerapi: threads still running at shutdown");
     struct dockerapi_monitor *m = api->monitor;
     if (m) {
         pthread_mutex_lock(&m->lock);
@@ -651,6 +655,8 @@ void dockerapi_run_state(struct dockerapi *api, const struct cri_container_statu
  * cancels a pending restart; true when one was pending. */
 static bool user_stops(struct dockerapi_monitor *m, const char *id)
 {
+    if (!m)
+        return false;
     pthread_mutex_lock(&m->lock);
     struct watch *w = claim_locked(m, id);
     bool pending = w->restart_at > 0;
@@ -680,6 +686,8 @@ static json_t *signal_attr(int sig)
 int dockerapi_start_container(struct dockerapi *api, const char *id, wharf_error *err)
 {
     struct dockerapi_monitor *m = api->monitor;
+    if (!m)
+        return wharf_error_set(err, -ESHUTDOWN, "the daemon is shutting down");
     /* An exit not reported yet comes before this start. */
     dockerapi_monitor_settle(api, id);
     pthread_mutex_lock(&m->lock);
@@ -791,6 +799,8 @@ int dockerapi_kill_container(struct dockerapi *api, const char *id, int sig, wha
 bool dockerapi_monitor_forget(struct dockerapi *api, const char *id)
 {
     struct dockerapi_monitor *m = api->monitor;
+    if (!m)
+        return true;
     pthread_mutex_lock(&m->lock);
     struct watch *w = claim_locked(m, id);
     bool first = !w->removing;
@@ -806,6 +816,8 @@ bool dockerapi_monitor_forget(struct dockerapi *api, const char *id)
 void dockerapi_monitor_wait_removal(struct dockerapi *api, const char *id, bool waiting)
 {
     struct dockerapi_monitor *m = api->monitor;
+    if (!m)
+        return;
     pthread_mutex_lock(&m->lock);
     struct watch *w = get_locked(m, id);
     if (waiting)
@@ -821,6 +833,8 @@ void dockerapi_monitor_wait_removal(struct dockerapi *api, const char *id, bool 
 void dockerapi_monitor_removed(struct dockerapi *api, const char *id, bool removed)
 {
     struct dockerapi_monitor *m = api->monitor;
+    if (!m)
+        return;
     pthread_mutex_lock(&m->lock);
     struct watch *w = find_locked(m, id);
     if (w) {
