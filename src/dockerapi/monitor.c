@@ -3,9 +3,9 @@
  *
  * One thread notices every exit of a Docker container, including a process
  * that ends on its own while nobody waits: it holds a pidfd on each running
- * container's init and sleeps in poll(2), so an idle daemon is never woken
- * (a rescan every RESCAN_MS catches what a pidfd cannot: a container started
- * behind our back, a pid that was reused before we opened it). When an init
+ * container's init and sleeps in poll(2), so an idle daemon only wakes for
+ * a rescan every RESCAN_MS (which catches what a pidfd cannot: a container
+ * started behind our back, a pid reused before we opened it). When an init
  * dies, the shim still drains its output before writing the exit record;
  * the monitor re-reads the status until it says "exited", then emits "die"
  * and applies HostConfig.RestartPolicy the way dockerd's restart manager
