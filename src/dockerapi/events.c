@@ -3,12 +3,12 @@
  *
  * Routes and the monitor report what happened with dockerapi_event(); each
  * event is formatted once, as the JSON line dockerd sends, and kept in a ring
- * of the last EVENTS_KEPT events (what `since` and `until` replay; dockerd
- * keeps 256). A subscriber is a cursor into that ring — a sequence number —
- * and all of them wait on one condition variable, so an idle stream costs a
- * sleeping thread and nothing grows with time: a subscriber that falls a
- * whole ring behind skips what was overwritten, as a slow dockerd client
- * loses events.
+ * of the last EVENTS_KEPT events (what `since` and `until` replay; as many
+ * as dockerd keeps). A subscriber is a cursor into that ring — a sequence
+ * number — and all of them wait on one condition variable, so an idle
+ * stream costs a sleeping thread and nothing grows with time: a subscriber
+ * that falls a whole ring behind skips what was overwritten, as a slow
+ * dockerd client loses events.
  *
  * Filters follow dockerd's events filter (daemon/events/filter.go in moby):
  * keys AND, values of one key OR; "container" (and the other object types)
@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#define EVENTS_KEPT 1024
+#define EVENTS_KEPT 256
 
 struct event {
     uint64_t seq;
