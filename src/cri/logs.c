@@ -211,7 +211,8 @@ int cri_log_read(const char *path, const struct cri_log_opts *opts, cri_log_fn f
             tail = -1; /* tail applies to what exists when reading starts */
             if (stop)
                 return stop;
-            memmove(pending.buf, pending.buf + used, pending.len - used);
+            if (used < pending.len)
+                memmove(pending.buf, pending.buf + used, pending.len - used);
             pending.len -= used;
             if (pending.buf)
                 pending.buf[pending.len] = '\0';

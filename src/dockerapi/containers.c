@@ -132,7 +132,9 @@ static http_response *create(http_request *req, void *ud)
     json_t *env = json_deep_copy(str_array_or(json_object_get(image_cfg, "Env"), NULL));
     if (!env)
         env = json_array();
-    json_array_extend(env, str_array_or(json_object_get(body, "Env"), json_array()));
+    json_t *req_env = json_object_get(body, "Env");
+    if (json_is_array(req_env))
+        json_array_extend(env, req_env);
     const char *wd = json_string_value(json_object_get(body, "WorkingDir"));
     if (!wd || !*wd)
         wd = json_string_value(json_object_get(image_cfg, "WorkingDir"));
