@@ -168,4 +168,61 @@ int image_export_dir(const char *dir, int fd, wharf_error *err);
 int image_unpack_layer(int fd, const char *dest, const char *what, char diff_id[72], uint64_t *size,
                        wharf_error *err);
 
+/* ---------------------------------------------------------------- registries */
+
+/*
+ * What a registry client needs: blobs written as they arrive, an image
+ * committed from a manifest whose blobs are all in blobs/ already, and the
+ * digests an image is known by in registries (Docker's RepoDigests).
+ */
+
+/* Holds off garbage collection while blobs no image references yet are
+ * being added (a pull in progress). Returns an fd: close it to release. */
+int image_store_hold(image_store *store, wharf_error *err);
+
+bool image_store_has_blob(image_store *store, const char *digest);
+
+/* A blob written in pieces (a download), hashed on the way to tmp/. */
+typedef struct image_blob_writer image_blob_writer;
+image_blob_writer *image_store_blob_create(image_store *store, wharf_error *err);
+int image_blob_write(image_blob_writer *w, const void *data, size_t len, wharf_error *err);
+/* Bytes written so far. */
+uint64_t image_blob_size(const image_blob_writer *w);
+/* Stores the content under its digest (written to out, 72 bytes, may be
+ * NULL) and frees w. With expected != NULL a different digest is -EILSEQ
+ * ("blob <expected>: digest mismatch (content is ...)") and nothing is
+ * stored. */
+int image_blob_commit(image_blob_writer *w, const char *expected, char out[72], wharf_error *err);
+/* Discards the content and frees w; NULL is a no-op. */
+void image_blob_abort(image_blob_writer *w);
+
+/* Called for each layer as the image is committed: unpacked says the layer
+ * was unpacked now (false: its snapshot existed already). */
+typedef void (*image_layer_fn)(size_t index, const char *layer_digest, bool unpacked, void *ctx);
+
+/*
+ * Commits the image of the manifest blob manifest_digest (OCI or Docker
+ * schema 2) whose config and layer blobs are all stored: unpacks the
+ * missing snapshots (each layer's uncompressed digest checked against the
+ * config's diff_ids), then writes the record, repo_digest (a full
+ * "name@sha256:..." or NULL) and the n full references in tags in one step.
+ * A failure leaves no image and no tag; the blobs stay for a retry. The
+ * image ID goes to id (72 bytes). on_layer may be NULL.
+ */
+int image_store_commit_manifest(image_store *store, const char *manifest_digest,
+                                const char *const *tags, size_t n, const char *repo_digest,
+                                image_layer_fn on_layer, void *ctx, char id[72],
+                                wharf_error *err);
+
+/* The manifest of ref as stored (a new reference); its digest goes to
+ * digest (72 bytes). */
+json_t *image_store_manifest(image_store *store, const char *ref, char digest[72],
+                             wharf_error *err);
+/* Records that ref's image is known as repo_digest ("name@sha256:...") in a
+ * registry, replacing an older digest of the same repository. */
+int image_store_add_repo_digest(image_store *store, const char *ref, const char *repo_digest,
+                                wharf_error *err);
+/* The full "name@sha256:..." references of ref's image: a new array. */
+json_t *image_store_repo_digests(image_store *store, const char *ref, wharf_error *err);
+
 #endif

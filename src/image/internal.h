@@ -49,6 +49,12 @@ json_t *image_chain_ids(json_t *config, wharf_error *err);
  */
 int image_store_ensure_snapshots(image_store *store, json_t *manifest, json_t *config,
                                  wharf_error *err);
+/* -EINVAL unless the manifest has as many layers as the config diff_ids. */
+int image_store_check_layers(json_t *manifest, json_t *config, wharf_error *err);
+/* The same for layer i alone (chains from image_chain_ids); *unpacked (may
+ * be NULL) says whether it had to be unpacked now. */
+int image_store_ensure_snapshot(image_store *store, json_t *manifest, json_t *config,
+                                json_t *chains, size_t i, bool *unpacked, wharf_error *err);
 
 /* Writes meta.json into the staging directory stage (holding fs/) and
  * renames it to snapshots/<chain hex>. */
@@ -58,6 +64,11 @@ int image_store_adopt_snapshot(image_store *store, const char *stage, const char
 /* Commits an image (record + tags) under the store lock. tags may be NULL. */
 int image_store_commit(image_store *store, const char *manifest_digest, const char *config_digest,
                        json_t *tags, wharf_error *err);
+/* The same, also recording repo_digest (may be NULL) among the image's
+ * repo_digests; what an earlier record of the image knew is kept. */
+int image_store_commit_record(image_store *store, const char *manifest_digest,
+                              const char *config_digest, json_t *tags, const char *repo_digest,
+                              wharf_error *err);
 /* Builds and stores an OCI manifest for config + layers (array of
  * descriptors); writes its digest to out. */
 int image_store_write_manifest(image_store *store, const char *config_digest, size_t config_size,

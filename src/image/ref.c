@@ -1,7 +1,7 @@
 /* ref.c — image references normalised as Docker does: a first component
  * with '.' or ':' (or "localhost") is a registry, otherwise docker.io; a
- * single-component docker.io name lives under "library/"; no tag means
- * "latest". */
+ * single-component docker.io name lives under "library/" ("index.docker.io"
+ * is docker.io); no tag means "latest". */
 #include "internal.h"
 
 #include <ctype.h>
@@ -55,15 +55,38 @@ static bool tag_valid(const char *t)
     return true;
 }
 
+/* host (dot-separated [A-Za-z0-9-] labels, or [IPv6]) and an optional :port */
 static bool domain_valid(const char *d)
 {
-    if (!*d)
-        return false;
-    for (const char *p = d; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == ':' || *p == '[' ||
-              *p == ']'))
+    const char *p = d;
+    if (*p == '[') {
+        const char *close = strchr(p, ']');
+        if (!close || close == p + 1)
             return false;
-    return true;
+        for (const char *q = p + 1; q < close; q++)
+            if (!(isxdigit((unsigned char)*q) || *q == ':' || *q == '.'))
+                return false;
+        p = close + 1;
+    } else {
+        for (;;) {
+            const char *start = p;
+            while (isalnum((unsigned char)*p) || *p == '-')
+                p++;
+            if (p == start || *start == '-' || p[-1] == '-')
+                return false;
+            if (*p != '.')
+                break;
+            p++;
+        }
+    }
+    if (*p == ':') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    return *p == '\0';
 }
 
 int image_ref_parse(const char *s, image_ref *out, wharf_error *err)
@@ -99,7 +122,8 @@ int image_ref_parse(const char *s, image_ref *out, wharf_error *err)
                 return wharf_error_set(err, -EINVAL, "invalid reference format %s: bad registry",
                                        s);
             }
-            out->domain = xstrdup(name);
+            /* Docker Hub's legacy name is the same registry */
+            out->domain = xstrdup(strcmp(name, "index.docker.io") == 0 ? "docker.io" : name);
             path = first + 1;
         } else {
             *first = '/';

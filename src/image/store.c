@@ -155,8 +155,30 @@ int image_store_write_manifest(image_store *store, const char *config_digest, si
     return image_store_put_blob_buf(store, text, strlen(text), out, err);
 }
 
-int image_store_commit(image_store *store, const char *manifest_digest, const char *config_digest,
-                       json_t *tags, wharf_error *err)
+/* Puts repo_digest ("name@sha256:...") into rec's repo_digests, replacing
+ * an older digest of the same repository. */
+static void record_add_repo_digest(json_t *rec, const char *repo_digest)
+{
+    json_t *arr = json_object_get(rec, "repo_digests");
+    if (!json_is_array(arr)) {
+        arr = json_array();
+        json_object_set_new(rec, "repo_digests", arr);
+    }
+    const char *at = strchr(repo_digest, '@');
+    size_t name_len = at ? (size_t)(at - repo_digest) : strlen(repo_digest);
+    for (size_t i = 0; i < json_array_size(arr);) {
+        const char *s = json_string_value(json_array_get(arr, i));
+        if (s && strncmp(s, repo_digest, name_len) == 0 && s[name_len] == '@')
+            json_array_remove(arr, i);
+        else
+            i++;
+    }
+    json_array_append_new(arr, json_string(repo_digest));
+}
+
+int image_store_commit_record(image_store *store, const char *manifest_digest,
+                              const char *config_digest, json_t *tags, const char *repo_digest,
+                              wharf_error *err)
 {
     _cleanup_close_ int lock = image_store_lock(store, "lock", LOCK_EX, err);
     if (lock < 0)
@@ -166,6 +188,17 @@ int image_store_commit(image_store *store, const char *manifest_digest, const ch
     _cleanup_free_ char *path = record_path(store, config_digest);
     _cleanup_json_ json_t *rec =
         json_pack("{ss ss ss}", "id", config_digest, "manifest", manifest_digest, "loaded", now);
+    /* The same image committed again (pulled from another repository, loaded
+     * twice) keeps what the old record knew about where it came from. */
+    _cleanup_json_ json_t *old = access(path, F_OK) == 0 ? json_load_file(path, 0, NULL) : NULL;
+    json_t *old_digests = json_object_get(old, "repo_digests");
+    if (json_is_array(old_digests))
+        json_object_set_new(rec, "repo_digests", json_deep_copy(old_digests));
+    json_t *old_tag_time = json_object_get(old, "last_tag_time");
+    if (json_is_string(old_tag_time))
+        json_object_set(rec, "last_tag_time", old_tag_time);
+    if (repo_digest)
+        record_add_repo_digest(rec, repo_digest);
     if (tags && json_array_size(tags) > 0)
         json_object_set_new(rec, "last_tag_time", json_string(now));
     _cleanup_free_ char *text = json_dumps(rec, JSON_INDENT(2));
@@ -180,6 +213,52 @@ int image_store_commit(image_store *store, const char *manifest_digest, const ch
     json_array_foreach(tags, i, t)
         json_object_set_new(all, json_string_value(t), json_string(config_digest));
     return save_tags(store, all, err);
+}
+
+int image_store_commit(image_store *store, const char *manifest_digest, const char *config_digest,
+                       json_t *tags, wharf_error *err)
+{
+    return image_store_commit_record(store, manifest_digest, config_digest, tags, NULL, err);
+}
+
+int image_store_add_repo_digest(image_store *store, const char *ref, const char *repo_digest,
+                                wharf_error *err)
+{
+    image_ref parsed;
+    int r = image_ref_parse(repo_digest, &parsed, err);
+    if (r < 0)
+        return r;
+    bool has_digest = parsed.digest != NULL;
+    _cleanup_free_ char *name = xasprintf("%s/%s@%s", parsed.domain, parsed.path,
+                                          parsed.digest ? parsed.digest : "");
+    image_ref_free(&parsed);
+    if (!has_digest)
+        return wharf_error_set(err, -EINVAL, "%s: not a name@digest reference", repo_digest);
+    char id[72];
+    if ((r = image_store_resolve(store, ref, id, err)) < 0)
+        return r;
+    _cleanup_close_ int lock = image_store_lock(store, "lock", LOCK_EX, err);
+    if (lock < 0)
+        return lock;
+    _cleanup_json_ json_t *rec = image_store_record(store, id, err);
+    if (!rec)
+        return err->code;
+    record_add_repo_digest(rec, name);
+    _cleanup_free_ char *text = json_dumps(rec, JSON_INDENT(2));
+    _cleanup_free_ char *path = record_path(store, id);
+    return wharf_write_file_atomic(path, text, strlen(text), 0600, err);
+}
+
+json_t *image_store_repo_digests(image_store *store, const char *ref, wharf_error *err)
+{
+    char id[72];
+    if (image_store_resolve(store, ref, id, err) < 0)
+        return NULL;
+    _cleanup_json_ json_t *rec = image_store_record(store, id, err);
+    if (!rec)
+        return NULL;
+    json_t *arr = json_object_get(rec, "repo_digests");
+    return json_is_array(arr) ? json_deep_copy(arr) : json_array();
 }
 
 /* ---------------------------------------------------------------- snapshots */
@@ -241,8 +320,54 @@ int image_store_adopt_snapshot(image_store *store, const char *stage, const char
     return 0;
 }
 
-int image_store_ensure_snapshots(image_store *store, json_t *manifest, json_t *config,
-                                 wharf_error *err)
+int image_store_ensure_snapshot(image_store *store, json_t *manifest, json_t *config,
+                                json_t *chains, size_t i, bool *unpacked, wharf_error *err)
+{
+    json_t *layers = json_object_get(manifest, "layers");
+    json_t *diffs = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
+    const char *chain = json_string_value(json_array_get(chains, i));
+    const char *want = json_string_value(json_array_get(diffs, i));
+    const char *digest = json_string_value(json_object_get(json_array_get(layers, i), "digest"));
+    if (unpacked)
+        *unpacked = false;
+    json_t *meta = snapshot_meta(store, chain);
+    if (meta) {
+        json_decref(meta);
+        return 0;
+    }
+    _cleanup_free_ char *blob = image_store_blob_path(store, digest, err);
+    if (!blob)
+        return wharf_error_prefix(err, "layer %zu", i);
+    _cleanup_free_ char *stage = image_store_mkstaging(store, "snap", err);
+    if (!stage)
+        return err->code;
+    _cleanup_free_ char *fsdir = xasprintf("%s/fs", stage);
+    int r = 0;
+    char diff[72];
+    uint64_t size = 0;
+    _cleanup_close_ int fd = open(blob, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        r = wharf_error_errno(err, errno, "layer %s: open", digest);
+    else if (mkdir(fsdir, 0755) < 0)
+        r = wharf_error_errno(err, errno, "mkdir %s", fsdir);
+    else
+        r = image_unpack_layer(fd, fsdir, digest, diff, &size, err);
+    if (r == 0 && strcmp(diff, want) != 0)
+        r = wharf_error_set(err, -EILSEQ,
+                            "layer %s: uncompressed content is %s, the config says %s", digest,
+                            diff, want);
+    if (r == 0)
+        r = image_store_adopt_snapshot(
+            store, stage, chain, i > 0 ? json_string_value(json_array_get(chains, i - 1)) : "",
+            diff, digest, size, err);
+    wharf_error e = {0};
+    wharf_rm_rf(stage, &e); /* gone after a successful rename */
+    if (r == 0 && unpacked)
+        *unpacked = true;
+    return r;
+}
+
+int image_store_check_layers(json_t *manifest, json_t *config, wharf_error *err)
 {
     json_t *layers = json_object_get(manifest, "layers");
     json_t *diffs = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
@@ -251,49 +376,21 @@ int image_store_ensure_snapshots(image_store *store, json_t *manifest, json_t *c
         return wharf_error_set(err, -EINVAL,
                                "image: manifest has %zu layers but the config %zu diff_ids",
                                json_array_size(layers), json_array_size(diffs));
+    return 0;
+}
+
+int image_store_ensure_snapshots(image_store *store, json_t *manifest, json_t *config,
+                                 wharf_error *err)
+{
+    int r = image_store_check_layers(manifest, config, err);
+    if (r < 0)
+        return r;
     _cleanup_json_ json_t *chains = image_chain_ids(config, err);
     if (!chains)
         return err->code;
-    for (size_t i = 0; i < json_array_size(layers); i++) {
-        const char *chain = json_string_value(json_array_get(chains, i));
-        const char *want = json_string_value(json_array_get(diffs, i));
-        const char *digest =
-            json_string_value(json_object_get(json_array_get(layers, i), "digest"));
-        json_t *meta = snapshot_meta(store, chain);
-        if (meta) {
-            json_decref(meta);
-            continue;
-        }
-        _cleanup_free_ char *blob = image_store_blob_path(store, digest, err);
-        if (!blob)
-            return wharf_error_prefix(err, "layer %zu", i);
-        _cleanup_free_ char *stage = image_store_mkstaging(store, "snap", err);
-        if (!stage)
-            return err->code;
-        _cleanup_free_ char *fsdir = xasprintf("%s/fs", stage);
-        int r = 0;
-        char diff[72];
-        uint64_t size = 0;
-        _cleanup_close_ int fd = open(blob, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            r = wharf_error_errno(err, errno, "layer %s: open", digest);
-        else if (mkdir(fsdir, 0755) < 0)
-            r = wharf_error_errno(err, errno, "mkdir %s", fsdir);
-        else
-            r = image_unpack_layer(fd, fsdir, digest, diff, &size, err);
-        if (r == 0 && strcmp(diff, want) != 0)
-            r = wharf_error_set(err, -EILSEQ,
-                                "layer %s: uncompressed content is %s, the config says %s", digest,
-                                diff, want);
-        if (r == 0)
-            r = image_store_adopt_snapshot(
-                store, stage, chain, i > 0 ? json_string_value(json_array_get(chains, i - 1)) : "",
-                diff, digest, size, err);
-        wharf_error e = {0};
-        wharf_rm_rf(stage, &e); /* gone after a successful rename */
-        if (r < 0)
+    for (size_t i = 0; i < json_array_size(chains); i++)
+        if ((r = image_store_ensure_snapshot(store, manifest, config, chains, i, NULL, err)) < 0)
             return r;
-    }
     return 0;
 }
 
@@ -330,14 +427,23 @@ int image_store_resolve(image_store *store, const char *s, char id[72], wharf_er
         }
         const char *found = json_string_value(json_object_get(tags, full));
         if (!found && ref.digest) {
-            /* name@digest: the digest of an image's manifest */
+            /* name@digest: a digest the image was pulled or pushed by under
+             * that name, else the digest of its manifest */
+            _cleanup_free_ char *named = xasprintf("%s/%s@%s", ref.domain, ref.path, ref.digest);
             _cleanup_json_ json_t *recs = all_records(store, err);
-            size_t i;
-            json_t *rec;
-            json_array_foreach(recs, i,
-                               rec) if (strcmp(json_string_value(json_object_get(rec, "manifest")),
-                                               ref.digest) == 0) found =
-                json_string_value(json_object_get(rec, "id"));
+            size_t i, j;
+            json_t *rec, *d;
+            json_array_foreach(recs, i, rec)
+            {
+                json_array_foreach(json_object_get(rec, "repo_digests"), j, d)
+                    if (json_is_string(d) && strcmp(json_string_value(d), named) == 0)
+                        found = json_string_value(json_object_get(rec, "id"));
+                const char *m = json_string_value(json_object_get(rec, "manifest"));
+                if (!found && m && strcmp(m, ref.digest) == 0)
+                    found = json_string_value(json_object_get(rec, "id"));
+                if (found)
+                    break;
+            }
             if (found) {
                 snprintf(id, 72, "%s", found);
                 image_ref_free(&ref);
@@ -433,6 +539,23 @@ static json_t *tags_of(json_t *tags, const char *id)
     return out;
 }
 
+/* Familiar names of a record's repo_digests: a new array. */
+static json_t *repo_digests_of(json_t *rec)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(rec, "repo_digests"), i, d)
+    {
+        if (!json_is_string(d))
+            continue;
+        char *f = image_ref_familiarize(json_string_value(d));
+        json_array_append_new(out, json_string(f));
+        free(f);
+    }
+    return out;
+}
+
 /* ---------------------------------------------------------------- queries */
 
 static const char *str_or(json_t *obj, const char *key, const char *dflt)
@@ -464,8 +587,8 @@ json_t *image_store_list(image_store *store, wharf_error *err)
         json_array_append_new(
             out,
             json_pack(
-                "{ss ss so s[] sI sI sI si sO si}", "Id", id, "ParentId", "", "RepoTags",
-                tags_of(tags, id), "RepoDigests", "Created",
+                "{ss ss so so sI sI sI si sO si}", "Id", id, "ParentId", "", "RepoTags",
+                tags_of(tags, id), "RepoDigests", repo_digests_of(rec), "Created",
                 (json_int_t)image_parse_time(json_string_value(json_object_get(config, "created"))),
                 "Size", (json_int_t)size, "VirtualSize", (json_int_t)size, "SharedSize", -1,
                 "Labels", json_is_object(labels) ? labels : json_null(), "Containers", -1));
@@ -503,8 +626,8 @@ json_t *image_store_inspect(image_store *store, const char *ref, wharf_error *er
     json_t *diffs = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
     uint64_t size = image_size(store, config);
     json_t *out = json_pack(
-        "{ss so s[] ss ss ss ss so sO ss ss sI sI s{s{}ss} s{ssso} s{ss}}", "Id", id, "RepoTags",
-        tags_of(tags, id), "RepoDigests", "Parent", "", "Comment", str_or(config, "comment", ""),
+        "{ss so so ss ss ss ss so sO ss ss sI sI s{s{}ss} s{ssso} s{ss}}", "Id", id, "RepoTags",
+        tags_of(tags, id), "RepoDigests", repo_digests_of(rec), "Parent", "", "Comment", str_or(config, "comment", ""),
         "Created", str_or(config, "created", ""), "Author", str_or(config, "author", ""), "Config",
         c, "ContainerConfig", c, "Architecture", str_or(config, "architecture", ""), "Os",
         str_or(config, "os", ""), "Size", (json_int_t)size, "VirtualSize", (json_int_t)size,

@@ -123,6 +123,14 @@ static void test_refs(void **state)
         {"localhost:5000/a/b:tag", "localhost:5000/a/b:tag"},
         {"user/app", "docker.io/user/app:latest"},
         {"localhost/x", "localhost/x:latest"},
+        {"docker.io/busybox", "docker.io/library/busybox:latest"},
+        {"index.docker.io/library/busybox:1", "docker.io/library/busybox:1"},
+        {"index.docker.io/user/app", "docker.io/user/app:latest"},
+        {"127.0.0.1:5000/x:1", "127.0.0.1:5000/x:1"},
+        {"[::1]:5000/x", "[::1]:5000/x:latest"},
+        {"registry.example.com/deep/er/path:v1.2-rc_3", "registry.example.com/deep/er/path:v1.2-rc_3"},
+        {"localhost:5000/x:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+         "localhost:5000/x:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         image_ref r;
@@ -147,6 +155,27 @@ static void test_refs(void **state)
     assert_int_equal(image_ref_parse("BusyBox", &r, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "lowercase"));
     assert_int_equal(image_ref_parse("a:b:c", &r, &err), -EINVAL);
+    /* every error names the reference */
+    static const char *const bad[] = {"", "x@sha256:abc", "x:-tag", "x/", "/x", "a//b",
+                                      "x:" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                                      "x__y_/z", "host:port:/x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        wharf_error_clear(&err);
+        assert_int_equal(image_ref_parse(bad[i], &r, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "invalid reference format"));
+        if (*bad[i])
+            assert_non_null(strstr(err.msg, bad[i]));
+    }
+    /* the familiar form drops docker.io and library/ only */
+    f = image_ref_familiarize("docker.io/user/app@sha256:"
+                              "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    assert_string_equal(f, "user/app@sha256:"
+                           "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    free(f);
+    f = image_ref_familiarize("127.0.0.1:5000/library/x:1");
+    assert_string_equal(f, "127.0.0.1:5000/library/x:1");
+    free(f);
 }
 
 /* FIPS 180-2's known answers: the hash itself, whatever library computes it,
@@ -221,6 +250,158 @@ static void test_blobs(void **state)
         n += de->d_name[0] != '.';
     closedir(dd);
     assert_int_equal(n, 0);
+    image_store_close(st);
+}
+
+
+static void count_layer(size_t i, const char *digest, bool unpacked, void *ctx)
+{
+    assert_non_null(digest);
+    if (unpacked)
+        (*(int *)ctx)++;
+    (void)i;
+}
+
+/* Stores fd's content as a blob through the piecewise writer, 3 bytes at a
+ * time, checked against expected; returns what image_blob_commit returns. */
+static int put_in_pieces(image_store *st, int fd, const char *expected, char out[72],
+                         wharf_error *err)
+{
+    image_blob_writer *w = image_store_blob_create(st, err);
+    assert_non_null(w);
+    lseek(fd, 0, SEEK_SET);
+    char buf[3];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        assert_int_equal(image_blob_write(w, buf, (size_t)n, err), 0);
+    return image_blob_commit(w, expected, out, err);
+}
+
+static size_t count_entries(const char *dir)
+{
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    for (struct dirent *de; (de = readdir(d));)
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void test_commit_manifest(void **state)
+{
+    wharf_error err = {0};
+    _cleanup_free_ char *dir = sub("store");
+    image_store *st = image_store_open(dir, &err);
+    assert_non_null(st);
+    int hold = image_store_hold(st, &err);
+    assert_true(hold >= 0);
+    /* a gzip layer: the blob digest is of the compressed bytes, the
+     * diff_id of the tar inside */
+    const struct tent files[] = {{"etc", AE_IFDIR, 0755, NULL}, {"etc/hi", AE_IFREG, 0644, "hi"}};
+    int lfd = make_tar(files, 2, ARCHIVE_FILTER_GZIP);
+    char layer[72], diff[72];
+    assert_int_equal(put_in_pieces(st, lfd, NULL, layer, &err), 0);
+    assert_true(image_store_has_blob(st, layer));
+    int pfd = make_tar(files, 2, ARCHIVE_FILTER_NONE);
+    digest_fd(pfd, diff);
+    close(pfd);
+    /* the writer refuses content that is not what was announced */
+    char bogus[72];
+    image_digest_buf("not it", 6, bogus);
+    assert_int_equal(put_in_pieces(st, lfd, bogus, NULL, &err), -EILSEQ);
+    assert_non_null(strstr(err.msg, bogus));
+    assert_false(image_store_has_blob(st, bogus));
+    image_blob_abort(image_store_blob_create(st, &err));
+    _cleanup_free_ char *tmp = sub("store/tmp");
+    assert_int_equal(count_entries(tmp), 0);
+    close(lfd);
+
+    /* a config whose diff_id is wrong: the commit fails, nothing tagged */
+    _cleanup_free_ char *badcfg = xasprintf(
+        "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\","
+        "\"diff_ids\":[\"%s\"]}}", bogus);
+    char badc[72], badm[72];
+    assert_int_equal(image_store_put_blob_buf(st, badcfg, strlen(badcfg), badc, &err), 0);
+    _cleanup_free_ char *badman = xasprintf(
+        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+        "\"config\":{\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"digest\":\"%s\",\"size\":1}]}",
+        badc, strlen(badcfg), layer);
+    assert_int_equal(image_store_put_blob_buf(st, badman, strlen(badman), badm, &err), 0);
+    const char *tags[] = {"127.0.0.1:5000/x:1"};
+    char id[72];
+    assert_int_equal(image_store_commit_manifest(st, badm, tags, 1, NULL, NULL, NULL, id, &err),
+                     -EILSEQ);
+    assert_non_null(strstr(err.msg, "the config says"));
+    assert_int_equal(image_store_resolve(st, "127.0.0.1:5000/x:1", id, &err), -ENOENT);
+
+    /* a manifest naming a layer that is not stored */
+    _cleanup_free_ char *cfg = xasprintf(
+        "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\","
+        "\"diff_ids\":[\"%s\"]}}", diff);
+    char c[72], m[72], missing[72];
+    assert_int_equal(image_store_put_blob_buf(st, cfg, strlen(cfg), c, &err), 0);
+    _cleanup_free_ char *gone = xasprintf(
+        "{\"schemaVersion\":2,\"config\":{\"digest\":\"%s\",\"size\":1},"
+        "\"layers\":[{\"digest\":\"%s\",\"size\":1}]}", c, bogus);
+    assert_int_equal(image_store_put_blob_buf(st, gone, strlen(gone), missing, &err), 0);
+    assert_int_equal(
+        image_store_commit_manifest(st, missing, tags, 1, NULL, NULL, NULL, id, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "is not stored"));
+
+    /* the good one: unpacked, tagged and known by its repository digest */
+    _cleanup_free_ char *man = xasprintf(
+        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+        "\"config\":{\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"digest\":\"%s\",\"size\":1}]}",
+        c, strlen(cfg), layer);
+    assert_int_equal(image_store_put_blob_buf(st, man, strlen(man), m, &err), 0);
+    char index_digest[72];
+    image_digest_buf("an index", 8, index_digest);
+    _cleanup_free_ char *rd = xasprintf("127.0.0.1:5000/x@%s", index_digest);
+    int layers_seen = 0;
+    assert_int_equal(image_store_commit_manifest(st, m, tags, 1, rd, count_layer, &layers_seen,
+                                                 id, &err), 0);
+    assert_int_equal(layers_seen, 1);
+    assert_string_equal(id, c);
+    char got[72];
+    assert_int_equal(image_store_resolve(st, "127.0.0.1:5000/x:1", got, &err), 0);
+    assert_string_equal(got, c);
+    assert_int_equal(image_store_resolve(st, rd, got, &err), 0);
+    assert_string_equal(got, c);
+    /* by the manifest's own digest too */
+    _cleanup_free_ char *bym = xasprintf("127.0.0.1:5000/x@%s", m);
+    assert_int_equal(image_store_resolve(st, bym, got, &err), 0);
+    json_t *j = image_store_inspect(st, "127.0.0.1:5000/x:1", &err);
+    assert_non_null(j);
+    assert_int_equal(json_array_size(json_object_get(j, "RepoDigests")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(j, "RepoDigests"), 0)),
+                        rd);
+    json_decref(j);
+    _cleanup_free_ char *hi = xasprintf("%s/store/snapshots", tmpdir);
+    assert_int_equal(count_entries(hi), 1);
+
+    /* pushed elsewhere: a second repository digest; the same repository
+     * replaces its old one; committing again keeps them */
+    _cleanup_free_ char *rd2 = xasprintf("127.0.0.1:5000/y@%s", m);
+    assert_int_equal(image_store_add_repo_digest(st, "127.0.0.1:5000/x:1", rd2, &err), 0);
+    _cleanup_free_ char *rd3 = xasprintf("127.0.0.1:5000/y@%s", index_digest);
+    assert_int_equal(image_store_add_repo_digest(st, "127.0.0.1:5000/x:1", rd3, &err), 0);
+    layers_seen = 0;
+    assert_int_equal(image_store_commit_manifest(st, m, NULL, 0, NULL, count_layer, &layers_seen,
+                                                 id, &err), 0);
+    assert_int_equal(layers_seen, 0); /* the snapshot existed */
+    json_t *rds = image_store_repo_digests(st, id, &err);
+    assert_int_equal(json_array_size(rds), 2);
+    assert_string_equal(json_string_value(json_array_get(rds, 0)), rd);
+    assert_string_equal(json_string_value(json_array_get(rds, 1)), rd3);
+    json_decref(rds);
+    json_t *mj = image_store_manifest(st, "127.0.0.1:5000/x:1", got, &err);
+    assert_non_null(mj);
+    assert_string_equal(got, m);
+    json_decref(mj);
+    assert_int_equal(image_store_add_repo_digest(st, "127.0.0.1:5000/x:1", "127.0.0.1:5000/y:1",
+                                                 &err), -EINVAL);
+    close(hold);
     image_store_close(st);
 }
 
@@ -383,17 +564,6 @@ static bool in_use_none(const char *id, void *ctx)
 static bool in_use_match(const char *id, void *ctx)
 {
     return strcmp(id, ctx) == 0;
-}
-
-static size_t count_entries(const char *dir)
-{
-    size_t n = 0;
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    for (struct dirent *de; (de = readdir(d));)
-        n += de->d_name[0] != '.';
-    closedir(d);
-    return n;
 }
 
 static void test_import_lifecycle(void **state)
@@ -691,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_refs),
         cmocka_unit_test_setup_teardown(test_digest_known_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_manifest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unpack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unpack_escapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compressed, setup, teardown),
