@@ -706,6 +706,15 @@ void reg_error_text(const struct reg_response *r, strbuf *out)
     }
     if (out->len > start)
         return;
+    /* token services: Docker Hub's {"details"}, OAuth's {"error_description"} */
+    static const char *const keys[] = {"details", "error_description", "message", "error"};
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        const char *s = json_string_value(json_object_get(doc, keys[k]));
+        if (s && *s) {
+            strbuf_addstr(out, s);
+            return;
+        }
+    }
     const char *dflt = r->status == 401   ? "Unauthorized"
                        : r->status == 403 ? "Forbidden"
                        : r->status == 404 ? "Not Found"
