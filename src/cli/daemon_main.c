@@ -19,7 +19,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: wharfd [--root DIR] [-H unix:///PATH | tcp://HOST:PORT | fd://[N]]...\n"
-            "              [--config-file FILE] [--debug]\n\n"
+            "              [--config-file FILE] [--debug]\n"
+            "              [--insecure-registry HOST[:PORT]|CIDR]... [--registry-mirror URL]...\n\n"
             "Serves the Docker Engine API (also run as `wharf daemon`).\n"
             "  defaults: --root %s, -H unix://%s, --config-file %s\n"
             "  fd://     the listening sockets passed by systemd (LISTEN_FDS); fd://N just\n"
@@ -36,6 +37,8 @@ int main(int argc, char **argv)
         {"config-file", required_argument, 0, 'c'},
         {"debug", no_argument, 0, 'D'},
         {"help", no_argument, 0, 'h'},
+        {"insecure-registry", required_argument, 0, 'i'},
+        {"registry-mirror", required_argument, 0, 'm'},
         {0, 0, 0, 0},
     };
     /* A connection is a thread, and glibc gives threads arenas of their own
@@ -66,6 +69,18 @@ int main(int argc, char **argv)
         case 'h':
             usage(stdout);
             return 0;
+        case 'i':
+        case 'm': {
+            const char **list = ch == 'i' ? cfg.insecure_registries : cfg.registry_mirrors;
+            size_t *n = ch == 'i' ? &cfg.n_insecure_registries : &cfg.n_registry_mirrors;
+            if (*n == ENGINE_MAX_REGISTRIES) {
+                fprintf(stderr, "wharf daemon: at most %d --%s options\n", ENGINE_MAX_REGISTRIES,
+                        ch == 'i' ? "insecure-registry" : "registry-mirror");
+                return 2;
+            }
+            list[(*n)++] = optarg;
+            break;
+        }
         default:
             usage(stderr);
             return 2;

@@ -104,4 +104,15 @@ int wcmd_export(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_diff(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_container_prune(struct wcmd_ctx *ctx, int argc, char **argv);
 
+/* wharf_registry.c */
+int wcmd_pull(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_push(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_login(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_logout(struct wcmd_ctx *ctx, int argc, char **argv);
+/* Pulls name through the daemon with the registry's stored credentials,
+ * drawing progress on out (nothing when quiet). 0, or 1 after printing the
+ * error. */
+int wcmd_pull_image(struct client *c, const char *name, const char *platform, bool quiet,
+                    FILE *out);
+
 #endif

@@ -21,6 +21,7 @@ static void usage(FILE *f)
             "  version   client and daemon versions\n"
             "  info      a summary of the daemon\n"
             "  images, image inspect, load, save, tag, rmi, history\n"
+            "  pull, push, login, logout\n"
             "  ps, create, run -d, start, logs, stop, kill, rm, wait, inspect\n"
             "  restart, rename, pause, unpause, top, stats, export, diff, container prune\n"
             "  help      this text\n\n"
@@ -79,6 +80,12 @@ static const struct {
     {"tag", NULL, wcmd_tag},
     {"rmi", NULL, wcmd_rmi},
     {"history", NULL, wcmd_history},
+    {"pull", NULL, wcmd_pull},
+    {"push", NULL, wcmd_push},
+    {"image", "pull", wcmd_pull},
+    {"image", "push", wcmd_push},
+    {"login", NULL, wcmd_login},
+    {"logout", NULL, wcmd_logout},
     {"ps", NULL, wcmd_ps},
     {"container", "ls", wcmd_ps},
     {"container", "list", wcmd_ps},

@@ -1,5 +1,6 @@
 /* Container lifecycle commands: create, run -d, start, logs, stop, kill, rm,
  * wait, container inspect and the generic inspect. */
+#include "image.h"
 #include "wharf_cmds.h"
 
 #include <errno.h>
@@ -185,27 +186,51 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
 }
 
 /* POST /containers/create; prints warnings. Returns the new id (caller
- * frees) or NULL after printing the error. */
-static char *create_container(struct client *c, json_t *body, const char *name)
+ * frees) or NULL after printing the error; a missing image is not printed
+ * but flagged in *no_image when no_image is not NULL. */
+static char *create_container(struct client *c, json_t *body, const char *name, bool *no_image)
 {
     _cleanup_free_ char *ename = name ? wcmd_escape(name) : NULL;
     _cleanup_free_ char *path =
         name ? xasprintf("/containers/create?name=%s", ename) : xstrdup("/containers/create");
     struct client_response resp = CLIENT_RESPONSE_INIT;
     char *id = NULL;
-    if (wcmd_call(c, "POST", path, body, &resp, false) == 0) {
-        size_t i;
-        json_t *w;
-        json_array_foreach(json_object_get(resp.json, "Warnings"), i, w)
-            fprintf(stderr, "WARNING: %s\n", json_string_value(w) ? json_string_value(w) : "");
-        const char *s = json_string_value(json_object_get(resp.json, "Id"));
-        if (s)
-            id = xstrdup(s);
-        else
-            fprintf(stderr, "Error: the daemon's create response has no Id\n");
+    if (wcmd_call(c, "POST", path, body, &resp, true) == 0) {
+        if (resp.status == 404 && no_image &&
+            strncmp(client_error_message(&resp), "No such image", 13) == 0) {
+            *no_image = true;
+        } else if (resp.status >= 400) {
+            wcmd_daemon_error(&resp);
+        } else {
+            size_t i;
+            json_t *w;
+            json_array_foreach(json_object_get(resp.json, "Warnings"), i, w)
+                fprintf(stderr, "WARNING: %s\n", json_string_value(w) ? json_string_value(w) : "");
+            const char *s = json_string_value(json_object_get(resp.json, "Id"));
+            if (s)
+                id = xstrdup(s);
+            else
+                fprintf(stderr, "Error: the daemon's create response has no Id\n");
+        }
     }
     client_response_release(&resp);
     return id;
+}
+
+/* Like docker: an image that is not here is pulled (progress on stderr),
+ * then the create is tried again. */
+static char *create_pulling(struct client *c, json_t *body, const char *name)
+{
+    bool no_image = false;
+    char *id = create_container(c, body, name, &no_image);
+    if (id || !no_image)
+        return id;
+    const char *image = json_string_value(json_object_get(body, "Image"));
+    _cleanup_free_ char *shown = image_ref_familiarize(image);
+    fprintf(stderr, "Unable to find image '%s' locally\n", shown);
+    if (wcmd_pull_image(c, image, NULL, false, stderr) != 0)
+        return NULL;
+    return create_container(c, body, name, NULL);
 }
 
 static int create_or_run(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run)
@@ -224,7 +249,7 @@ static int create_or_run(struct wcmd_ctx *ctx, int argc, char **argv, bool is_ru
     if (!c)
         return WCMD_EXIT_ERROR;
     int rc = WCMD_EXIT_ERROR;
-    _cleanup_free_ char *id = create_container(c, body, name);
+    _cleanup_free_ char *id = create_pulling(c, body, name);
     if (!id)
         goto out;
     if (is_run) {

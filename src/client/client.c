@@ -22,6 +22,7 @@ struct client {
     char version[16];
     bool pinged;
     CURL *curl;
+    char *extra_header;
 };
 
 struct client *client_new(const char *host, wharf_error *err)
@@ -81,7 +82,14 @@ void client_free(struct client *c)
     free(c->host_port);
     free(c->base_url);
     free(c->display);
+    free(c->extra_header);
     free(c);
+}
+
+void client_set_header(struct client *c, const char *line)
+{
+    free(c->extra_header);
+    c->extra_header = line ? xstrdup(line) : NULL;
 }
 
 const char *client_socket_path(const struct client *c)
@@ -222,6 +230,8 @@ static int perform(struct client *c, const char *method, const char *path, bool 
     }
     /* The request is rebuilt by CUSTOMREQUEST; keep libcurl from adding Expect. */
     headers = curl_slist_append(headers, "Expect:");
+    if (c->extra_header)
+        headers = curl_slist_append(headers, c->extra_header);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     CURLcode rc = curl_easy_perform(h);
     curl_slist_free_all(headers);

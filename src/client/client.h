@@ -28,6 +28,10 @@ void client_free(struct client *c);
 /* The unix socket path, or NULL for TCP. Borrowed. */
 const char *client_socket_path(const struct client *c);
 
+/* One more header line ("X-Registry-Auth: ...") sent with every later
+ * request; NULL drops it. Copied. */
+void client_set_header(struct client *c, const char *line);
+
 /* GET /_ping: checks the daemon answers and settles the API version to the
  * lower of the server's and ours. Called implicitly by the first request. */
 int client_ping(struct client *c, wharf_error *err);

@@ -621,6 +621,8 @@ int dockerapi_register(struct dockerapi *api, http_router *r, wharf_error *err)
         return rc;
     if ((rc = dockerapi_register_events(api, r, err)) < 0)
         return rc;
+    if ((rc = dockerapi_register_registry(api, r, err)) < 0)
+        return rc;
     if (!api->cri)
         return 0;
     if ((rc = dockerapi_monitor_init(api, err)) < 0)

@@ -13,7 +13,9 @@
  *
  * So far: /_ping, /version, /info, /images/json, /images/load,
  * /images/{name}/json, /images/{name}/history, /images/{name}/tag,
- * DELETE /images/{name}, /images/prune, /images/get; /containers/create,
+ * DELETE /images/{name}, /images/prune, /images/get; POST /images/create
+ * (pull), /images/{name}/push and /auth over the registry client;
+ * /containers/create,
  * /containers/json, /containers/{id}/json|start|stop|kill|wait|logs,
  * /containers/{id}/restart|rename|pause|unpause|top|stats|export|changes,
  * /containers/prune, DELETE /containers/{id}, and /events. A Docker
@@ -43,6 +45,11 @@ struct dockerapi {
     /* Private, set up by dockerapi_register and freed by dockerapi_close. */
     struct dockerapi_events *events;
     struct dockerapi_monitor *monitor;
+    /* daemon.json's insecure-registries and registry-mirrors (borrowed) */
+    const char *const *insecure_registries;
+    size_t n_insecure_registries;
+    const char *const *registry_mirrors;
+    size_t n_registry_mirrors;
 };
 
 /* Adds every route to router; api must outlive the router. */

@@ -13,6 +13,8 @@ int dockerapi_register_exec(struct dockerapi *api, http_router *r, wharf_error *
 /* container_ops.c: restart, rename, pause, unpause, top, stats, export,
  * changes, and POST /containers/prune. */
 int dockerapi_register_container_ops(struct dockerapi *api, http_router *r, wharf_error *err);
+/* registry_routes.c: POST /images/create (pull), /images/{name}/push, /auth */
+int dockerapi_register_registry(struct dockerapi *api, http_router *r, wharf_error *err);
 
 /*
  * A route on one container ("{id}" in the pattern: an id, a unique prefix or

@@ -28,9 +28,45 @@
 /* The first fd systemd passes (SD_LISTEN_FDS_START). */
 #define LISTEN_FDS_START 3
 
+/* Appends the strings of the array v (key in path) to list. */
+static int add_strings(const char *path, const char *key, json_t *v, const char **list,
+                       size_t *n, wharf_error *err)
+{
+    if (!json_is_array(v))
+        return wharf_error_set(err, -EINVAL, "%s: %s: expected an array", path, key);
+    size_t i;
+    json_t *s;
+    json_array_foreach(v, i, s)
+    {
+        if (!json_is_string(s))
+            return wharf_error_set(err, -EINVAL, "%s: %s[%zu]: expected a string", path, key, i);
+        if (*n == ENGINE_MAX_REGISTRIES)
+            return wharf_error_set(err, -E2BIG, "%s: %s: at most %d entries", path, key,
+                                   ENGINE_MAX_REGISTRIES);
+        list[(*n)++] = json_string_value(s);
+    }
+    return 0;
+}
+
+/* Docker's check of a mirror: an http or https URL of a host, no path. */
+static int check_mirror(const char *m, wharf_error *err)
+{
+    const char *hp = strncmp(m, "https://", 8) == 0  ? m + 8
+                     : strncmp(m, "http://", 7) == 0 ? m + 7
+                                                     : NULL;
+    size_t n = hp ? strcspn(hp, "/") : 0;
+    if (!hp || n == 0 || (hp[n] && strcmp(hp + n, "/") != 0))
+        return wharf_error_set(err, -EINVAL,
+                               "invalid mirror: \"%s\" is not a valid URI (want "
+                               "http(s)://host[:port])",
+                               m);
+    return 0;
+}
+
 int engine_config_resolve(struct engine_config *cfg, json_t **doc, wharf_error *err)
 {
     *doc = NULL;
+    int r;
     const char *path = cfg->config_file ? cfg->config_file : ENGINE_DEFAULT_CONFIG;
     if (access(path, F_OK) == 0 || cfg->config_file) {
         json_t *j = wjson_load_file(path, err);
@@ -67,16 +103,25 @@ int engine_config_resolve(struct engine_config *cfg, json_t **doc, wharf_error *
                                                                          : ENGINE_MAX_HOSTS;
             } else if (strcmp(key, "debug") == 0) {
                 cfg->debug = cfg->debug || json_is_true(v);
+            } else if (strcmp(key, "insecure-registries") == 0) {
+                if ((r = add_strings(path, key, v, cfg->insecure_registries,
+                                     &cfg->n_insecure_registries, err)) < 0)
+                    return r;
+            } else if (strcmp(key, "registry-mirrors") == 0) {
+                if ((r = add_strings(path, key, v, cfg->registry_mirrors,
+                                     &cfg->n_registry_mirrors, err)) < 0)
+                    return r;
             } else if (strcmp(key, "log-level") == 0 || strcmp(key, "live-restore") == 0 ||
-                       strcmp(key, "default-ulimits") == 0 ||
-                       strcmp(key, "insecure-registries") == 0 ||
-                       strcmp(key, "registry-mirrors") == 0) {
+                       strcmp(key, "default-ulimits") == 0) {
                 /* Known Docker keys that later parts of the engine read. */
             } else {
                 return wharf_error_set(err, -EINVAL, "%s: unknown key '%s'", path, key);
             }
         }
     }
+    for (size_t i = 0; i < cfg->n_registry_mirrors; i++)
+        if ((r = check_mirror(cfg->registry_mirrors[i], err)) < 0)
+            return r;
     if (!cfg->root)
         cfg->root = ENGINE_DEFAULT_ROOT;
     if (cfg->n_hosts == 0) {
@@ -268,7 +313,11 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
         wlog_warn("live restore: %s", rerr.msg);
     api = (struct dockerapi){.images = images, .cri = cri, .root = cfg->root, .tmp_dir = tmp_dir,
                              .init_path = init_path && access(init_path, X_OK) == 0 ? init_path
-                                                                                    : NULL};
+                                                                                    : NULL,
+                             .insecure_registries = cfg->insecure_registries,
+                             .n_insecure_registries = cfg->n_insecure_registries,
+                             .registry_mirrors = cfg->registry_mirrors,
+                             .n_registry_mirrors = cfg->n_registry_mirrors};
     router = http_router_new();
     if ((r = dockerapi_register(&api, router, err)) < 0)
         goto out;

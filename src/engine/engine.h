@@ -17,6 +17,7 @@
 #define ENGINE_DEFAULT_SOCKET "/run/wharf/wharf.sock"
 #define ENGINE_DEFAULT_CONFIG "/etc/wharf/daemon.json"
 #define ENGINE_MAX_HOSTS 8
+#define ENGINE_MAX_REGISTRIES 32
 
 struct engine_config {
     const char *config_file;              /* NULL: ENGINE_DEFAULT_CONFIG if it exists */
@@ -24,10 +25,17 @@ struct engine_config {
     const char *hosts[ENGINE_MAX_HOSTS];  /* unix:///path, tcp://host:port, fd://[N] */
     size_t n_hosts;
     bool debug;
+    /* --insecure-registry / "insecure-registries": host[:port] or CIDR */
+    const char *insecure_registries[ENGINE_MAX_REGISTRIES];
+    size_t n_insecure_registries;
+    /* --registry-mirror / "registry-mirrors": http(s)://host[:port] */
+    const char *registry_mirrors[ENGINE_MAX_REGISTRIES];
+    size_t n_registry_mirrors;
 };
 
 /* Fills unset fields from the configuration file (a missing default file is
- * fine; a bad one is an error naming the key), then defaults. The strings
+ * fine; a bad one is an error naming the key), then defaults; registries
+ * and mirrors from the file are added to those of the flags. The strings
  * point into *doc, which the caller releases with json_decref. */
 int engine_config_resolve(struct engine_config *cfg, json_t **doc, wharf_error *err);
 

@@ -696,6 +696,9 @@ int registry_pull_fetch(registry_pull *p, image_store *store, struct registry_pu
         r = image_store_put_blob_buf(store, p->manifest_raw.buf, p->manifest_raw.len, d, err);
     if (r < 0)
         return wharf_error_prefix(err, "%s", p->familiar);
+    /* an image we have already: Docker says nothing about its layers */
+    char known[72];
+    bool have_image = image_store_resolve(store, p->config_digest, known, &e) == 0;
     json_t *layers = registry_pull_layers(p);
     size_t n = json_array_size(layers);
     struct download *dls = xcalloc(n ? n : 1, sizeof(*dls));
@@ -708,7 +711,8 @@ int registry_pull_fetch(registry_pull *p, image_store *store, struct registry_pu
         if (json_object_get(fetched, digest))
             continue;
         if (image_store_has_blob(store, digest)) {
-            pull_progress(p, REGISTRY_LAYER_EXISTS, digest, size, size);
+            if (!have_image)
+                pull_progress(p, REGISTRY_LAYER_EXISTS, digest, size, size);
             continue;
         }
         json_object_set_new(fetched, digest, json_true());

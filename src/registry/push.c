@@ -173,23 +173,26 @@ static int push_blob(struct pusher *p, image_store *store, const char *digest, u
         r = reg_do(p->client, &q, &resp, err);
         if (r == 0 && resp.status == 201) {
             reg_response_release(&resp);
-            free(session);
             push_progress(p, REGISTRY_LAYER_MOUNTED, digest, size, size, json_string_value(src));
             return 0;
         }
-        if (r == 0 && resp.status == 202)
-            r = session_location(p, &resp, &session, err);
-        else if (r == 0)
-            r = push_error(p, &resp, "blob mount", err);
-        reg_response_release(&resp);
-        if (r < 0) {
-            free(session);
-            return r;
+        if (r == 0 && resp.status == 202 && resp.location) {
+            /* not mounted: the registry opened an upload instead; close
+             * it and try the next source */
+            _cleanup_free_ char *loc = reg_url(p->client, resp.location);
+            struct reg_request del = {.method = "DELETE", .url = loc, .scope = p->scope,
+                                      .body_fd = -1};
+            struct reg_response dresp = REG_RESPONSE_INIT;
+            wharf_error derr = {0};
+            reg_do(p->client, &del, &dresp, &derr);
+            reg_response_release(&dresp);
         }
-        if (session)
-            break; /* not mounted: the registry opened an upload instead */
+        /* any other refusal (no pull access to the source, ...): upload */
+        reg_response_release(&resp);
+        if (r < 0)
+            return r;
     }
-    if (!session) {
+    {
         struct reg_request q = {.method = "POST", .url = start, .scope = p->scope, .body_fd = -1};
         r = reg_do(p->client, &q, &resp, err);
         if (r == 0 && resp.status != 202)
@@ -227,8 +230,11 @@ static int push_blob(struct pusher *p, image_store *store, const char *digest, u
 }
 
 /* Repositories of the same registry the image is known in, other than the
- * target: a new array of paths. */
-static json_t *mount_sources(image_store *store, const char *ref, const image_ref *target)
+ * target: a new array of paths, those holding this very manifest first
+ * (the others hold it through an index, or hold another manifest of the
+ * same image whose layers may be compressed differently). */
+static json_t *mount_sources(image_store *store, const char *ref, const image_ref *target,
+                             const char *manifest_digest)
 {
     json_t *out = json_array();
     wharf_error e = {0};
@@ -240,8 +246,12 @@ static json_t *mount_sources(image_store *store, const char *ref, const image_re
         image_ref r;
         if (image_ref_parse(json_string_value(d), &r, &e) < 0)
             continue;
-        if (strcmp(r.domain, target->domain) == 0 && strcmp(r.path, target->path) != 0)
-            json_array_append_new(out, json_string(r.path));
+        if (strcmp(r.domain, target->domain) == 0 && strcmp(r.path, target->path) != 0) {
+            if (r.digest && strcmp(r.digest, manifest_digest) == 0)
+                json_array_insert_new(out, 0, json_string(r.path));
+            else
+                json_array_append_new(out, json_string(r.path));
+        }
         image_ref_free(&r);
     }
     return out;
@@ -276,7 +286,7 @@ int registry_push(image_store *store, const char *ref, const struct registry_opt
         return err->code;
     }
     struct pusher p = {.opts = opts, .path = target.path, .familiar = familiar};
-    p.sources = mount_sources(store, ref, &target);
+    p.sources = mount_sources(store, ref, &target, mdigest);
     strbuf scope = STRBUF_INIT;
     strbuf_addf(&scope, "repository:%s:pull,push", target.path);
     size_t i;

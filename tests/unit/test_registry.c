@@ -84,7 +84,7 @@ struct fake {
     json_t *manifests; /* "repo:ref" -> {"type", "body"} */
     json_t *sessions;  /* uuid -> {"repo"} */
     json_t *token_scopes; /* every scope string a token was asked for */
-    int tokens, blob_gets, patches, puts, mounts, heads, uploads;
+    int tokens, blob_gets, patches, puts, mounts, heads, uploads, deletes;
     char corrupt[72]; /* serve this blob with one byte flipped */
     char oversize[72]; /* serve this blob with extra bytes */
     int next_session;
@@ -400,6 +400,22 @@ static http_response *h_upload(http_request *req, void *ud)
     return r;
 }
 
+static http_response *h_upload_cancel(http_request *req, void *ud)
+{
+    const char *repo = http_request_param(req, "name");
+    pthread_mutex_lock(&F.lock);
+    http_response *r = check_auth(req, repo, "push");
+    if (!r) {
+        F.deletes++;
+        bool found = json_object_get(F.sessions, http_request_param(req, "uuid")) != NULL;
+        json_object_del(F.sessions, http_request_param(req, "uuid"));
+        r = found ? http_response_empty(204)
+                  : registry_error(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry");
+    }
+    pthread_mutex_unlock(&F.lock);
+    return r;
+}
+
 static void fake_reset(enum fake_auth auth)
 {
     pthread_mutex_lock(&F.lock);
@@ -413,7 +429,7 @@ static void fake_reset(enum fake_auth auth)
     json_object_clear(F.manifests);
     json_object_clear(F.sessions);
     json_array_clear(F.token_scopes);
-    F.tokens = F.blob_gets = F.patches = F.puts = F.mounts = F.heads = F.uploads = 0;
+    F.tokens = F.blob_gets = F.patches = F.puts = F.mounts = F.heads = F.uploads = F.deletes = 0;
     F.corrupt[0] = F.oversize[0] = '\0';
     pthread_mutex_unlock(&F.lock);
 }
@@ -437,7 +453,8 @@ static int setup_all(void **state)
         http_router_add(F.router, "GET", "/{name*}/blobs/{digest}", h_blob_get, NULL, &err) < 0 ||
         http_router_add(F.router, "POST", "/{name*}/blobs/uploads/", h_upload_start, NULL, &err) < 0 ||
         http_router_add(F.router, "PATCH", "/{name*}/blobs/uploads/{uuid}", h_upload, NULL, &err) < 0 ||
-        http_router_add(F.router, "PUT", "/{name*}/blobs/uploads/{uuid}", h_upload, NULL, &err) < 0)
+        http_router_add(F.router, "PUT", "/{name*}/blobs/uploads/{uuid}", h_upload, NULL, &err) < 0 ||
+        http_router_add(F.router, "DELETE", "/{name*}/blobs/uploads/{uuid}", h_upload_cancel, NULL, &err) < 0)
         return -1;
     http_listener l = {.kind = HTTP_LISTEN_TCP, .address = "127.0.0.1:0"};
     http_server_config cfg = {.listeners = &l, .n_listeners = 1, .router = F.router};
@@ -856,7 +873,7 @@ static void test_pull_anonymous_token(void **state)
     assert_int_equal(registry_pull_image(st, ref, NULL, &o, &res, &err), 0);
     assert_false(res.updated);
     assert_int_equal(F.blob_gets, gets + 1); /* the config only */
-    assert_int_equal(ev.counts[REGISTRY_LAYER_EXISTS], 3);
+    assert_int_equal(ev.counts[REGISTRY_LAYER_EXISTS], 0); /* the image is here: no word */
     assert_int_equal(ev.counts[REGISTRY_LAYER_DOWNLOADING], 0);
     /* pull by digest: nothing tagged, the digest known */
     image_store *st2 = new_store("s1b");
@@ -965,7 +982,8 @@ static void test_pull_errors(void **state)
      * discarded; the good blobs stay and a retry does not fetch them again */
     _cleanup_free_ char *ref = ref_of("app:1");
     snprintf(F.corrupt, sizeof(F.corrupt), "%s", img.layers[1]);
-    struct registry_options serial = {.parallel = 1};
+    struct events ev = {0};
+    struct registry_options serial = {.parallel = 1, .progress = on_event, .progress_ctx = &ev};
     assert_int_equal(registry_pull_image(st, ref, NULL, &serial, &res, &err), -EILSEQ);
     assert_non_null(strstr(err.msg, "digest mismatch"));
     assert_non_null(strstr(err.msg, img.layers[1]));
@@ -981,8 +999,11 @@ static void test_pull_errors(void **state)
     assert_int_equal(left, 0);
     F.corrupt[0] = '\0';
     int gets = F.blob_gets;
+    memset(&ev, 0, sizeof(ev));
     assert_int_equal(registry_pull_image(st, ref, NULL, &serial, &res, &err), 0);
     assert_int_equal(F.blob_gets - gets, 3); /* config + the 2 layers not stored */
+    assert_int_equal(ev.counts[REGISTRY_LAYER_EXISTS], 1);
+    assert_int_equal(ev.counts[REGISTRY_LAYER_DOWNLOADED], 2);
     assert_int_equal(image_store_resolve(st, ref, id, &err), 0);
 
     /* a blob longer than the manifest says is cut off */
@@ -1138,6 +1159,19 @@ static void test_push(void **state)
     _cleanup_free_ char *rd = xasprintf("127.0.0.1:%d/dst/app@%s", F.port, img.manifest);
     char id[72];
     assert_int_equal(image_store_resolve(st, rd, id, &err), 0);
+
+    /* a source that turns out not to hold the blobs: its upload session is
+     * closed and the next source mounts */
+    _cleanup_free_ char *third = ref_of("third/app:5");
+    assert_int_equal(image_store_tag(st, ref, third, &err), 0);
+    _cleanup_free_ char *ghost = xasprintf("127.0.0.1:%d/ghost/app@%s", F.port, img.manifest);
+    assert_int_equal(image_store_add_repo_digest(st, ref, ghost, &err), 0);
+    F.mounts = 0;
+    assert_int_equal(registry_push(st, third, &o, &pr, &err), 0);
+    assert_int_equal(F.mounts, 4);
+    assert_int_equal(F.deletes, 4);
+    assert_int_equal(F.uploads, 0);
+    assert_int_equal(json_object_size(F.sessions), 0);
 
     /* pushed again: every blob is there already */
     memset(&ev, 0, sizeof(ev));
