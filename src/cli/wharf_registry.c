@@ -100,6 +100,7 @@ static void display_message(struct display *d, json_t *m)
         if (id)
             fprintf(d->out, "%s: ", id);
         fprintf(d->out, "%s\n", status ? status : "");
+        fflush(d->out);
         return;
     }
     size_t diff = 0;

@@ -27,7 +27,9 @@ struct reg_client {
     char *host; /* host[:port] spoken to */
     char *base; /* "http://127.0.0.1:5000" */
     bool tls_noverify;
-    bool http_fallback; /* insecure: plain HTTP when HTTPS fails */
+    bool http_fallback;  /* insecure: plain HTTP when HTTPS fails */
+    bool https_fallback; /* loopback: HTTPS (unverified) when it answers
+                          * plain HTTP with 400, as TLS servers do */
     const struct registry_options *opts;
     char *user, *pass, *registry_token;
     enum reg_scheme scheme;

@@ -598,8 +598,14 @@ static int dl_finish(struct download *d, CURLM *multi, CURLcode result, wharf_er
     }
     pull_progress(p, REGISTRY_LAYER_DOWNLOADING, d->digest, got, d->size);
     pull_progress(p, REGISTRY_LAYER_VERIFYING, d->digest, got, d->size);
-    if ((r = image_blob_commit(w, d->digest, NULL, err)) < 0)
-        return wharf_error_prefix(err, "%s: layer %s", p->familiar, d->digest);
+    if ((r = image_blob_commit(w, d->digest, NULL, err)) < 0) {
+        /* the store names the blob already: "blob <digest>: ..." */
+        _cleanup_free_ char *blob = xasprintf("blob %s: ", d->digest);
+        const char *cause = strncmp(err->msg, blob, strlen(blob)) == 0 ? err->msg + strlen(blob)
+                                                                      : err->msg;
+        _cleanup_free_ char *msg = xstrdup(cause);
+        return wharf_error_set(err, r, "%s: layer %s: %s", p->familiar, d->digest, msg);
+    }
     pull_progress(p, REGISTRY_LAYER_DOWNLOADED, d->digest, got, d->size);
     return 0;
 }

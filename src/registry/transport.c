@@ -2,7 +2,8 @@
  * transport.c — HTTP to one registry: the endpoint's scheme, the /v2/
  * probe, WWW-Authenticate challenges, tokens, and single requests.
  *
- * Docker's rules: a loopback registry is plain HTTP; one in the insecure
+ * Docker's rules: a loopback registry is plain HTTP (HTTPS without
+ * certificate checks when it turns out to speak TLS); one in the insecure
  * list is HTTPS without certificate checks, falling back to plain HTTP;
  * every other one is HTTPS. Authentication follows what /v2/ answers: 200
  * needs nothing, a Basic challenge gets the user's credentials, a Bearer
@@ -203,6 +204,7 @@ struct reg_client *reg_client_new(const char *domain, const char *url_base,
         c->host = xstrdup(strcmp(domain, "docker.io") == 0 ? REGISTRY_HUB_HOST : domain);
         if (reg_is_loopback(c->host)) {
             c->base = xasprintf("http://%s", c->host);
+            c->https_fallback = true;
         } else {
             c->base = xasprintf("https://%s", c->host);
             c->tls_noverify = c->http_fallback = is_insecure(c->host, opts);
@@ -657,6 +659,14 @@ int reg_probe(struct reg_client *c, wharf_error *err)
         c->base = plain;
         c->http_fallback = false;
         wharf_error_clear(err);
+        r = perform_once(c, &q, NULL, &resp, err);
+    }
+    if (r == 0 && resp.status == 400 && c->https_fallback) {
+        /* a loopback registry serving TLS: Docker treats it as insecure */
+        free(c->base);
+        c->base = xasprintf("https://%s", c->host);
+        c->tls_noverify = true;
+        c->https_fallback = false;
         r = perform_once(c, &q, NULL, &resp, err);
     }
     if (r == 0) {
