@@ -6,6 +6,9 @@
  * Owns: command-line flags, the request each command sends, and printing
  * the answer the way the docker CLI does (same columns, messages and exit
  * codes: 0 ok, 1 a daemon or argument-count error, 125 a bad flag).
+ * Registry credentials are the client's (registry.h keeps the file), sent
+ * to the daemon in X-Registry-Auth as the docker CLI does.
+ *
  * Must not: know how the daemon stores anything (only the HTTP API), or be
  * used by `wharf daemon` (which stays in wharf_main.c).
  */

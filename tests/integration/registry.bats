@@ -160,8 +160,12 @@ setup_file() {
     skopeo copy -q --dest-tls-verify=false "docker-archive:$DD/bb.tar" \
         "docker://127.0.0.1:$PORT/library/mirrored:1"
 
+    # Docker's daemon.json keys: the open registry mirrors docker.io
+    jq -n --arg m "http://127.0.0.1:$PORT" \
+        '{"registry-mirrors": [$m], "insecure-registries": ["10.99.0.0/16", "reg.invalid:5000"]}' \
+        >"$DD/daemon.json"
     "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" \
-        --registry-mirror "http://127.0.0.1:$PORT" 2>"$DD/daemon.log" &
+        --config-file "$DD/daemon.json" 2>"$DD/daemon.log" &
     echo $! >"$DD/daemon.pid"
     for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
 }
@@ -540,6 +544,21 @@ run_and_read() {
     [ "${lines[-1]}" = "docker.io/library/mirrored:1" ]
     run wh images --format '{{.Repository}}:{{.Tag}}'
     [[ "$output" == *"mirrored:1"* ]]
+}
+
+@test "bad registry settings are refused with one line naming them" {
+    run "$BUILD/wharf" daemon --root "$DD/root3" -H "unix://$DD/bad.sock" --registry-mirror ftp://x
+    [ "$status" -eq 1 ]
+    [[ "$output" == *'invalid mirror: "ftp://x" is not a valid URI'* ]]
+    echo '{"insecure-registries": "10.0.0.0/8"}' >"$DD/bad.json"
+    run "$BUILD/wharf" daemon --root "$DD/root3" -H "unix://$DD/bad.sock" --config-file "$DD/bad.json"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"insecure-registries: expected an array"* ]]
+    echo '{"registry-mirrors": [1]}' >"$DD/bad.json"
+    run "$BUILD/wharf" daemon --root "$DD/root3" -H "unix://$DD/bad.sock" --config-file "$DD/bad.json"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"registry-mirrors[0]: expected a string"* ]]
+    [ ! -e "$DD/bad.sock" ]
 }
 
 @test "a loopback registry serving TLS is reached over HTTPS without verification" {

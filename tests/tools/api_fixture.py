@@ -50,7 +50,8 @@ class Handler(BaseHTTPRequestHandler):
         elif path.startswith("/v1.43/echo"):
             self.send_json(200, {"method": self.command, "path": path,
                                  "body": json.loads(body) if body else None,
-                                 "content_type": self.headers.get("Content-Type")})
+                                 "content_type": self.headers.get("Content-Type"),
+                                 "registry_auth": self.headers.get("X-Registry-Auth")})
         elif path.startswith("/v1.43/stream"):
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")

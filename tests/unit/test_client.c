@@ -107,6 +107,19 @@ static void test_json_request_and_errors(void **state)
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(resp.json, "body"), "Image")),
         "busybox");
+    assert_true(json_is_null(json_object_get(resp.json, "registry_auth")));
+    client_response_release(&resp);
+
+    /* an extra header (X-Registry-Auth for pull/push) rides on every request until dropped */
+    client_set_header(c, "X-Registry-Auth: e30=");
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(client_request(c, "POST", "/echo", NULL, &resp, &err), 0);
+        assert_string_equal(json_string_value(json_object_get(resp.json, "registry_auth")), "e30=");
+        client_response_release(&resp);
+    }
+    client_set_header(c, NULL);
+    assert_int_equal(client_request(c, "POST", "/echo", NULL, &resp, &err), 0);
+    assert_true(json_is_null(json_object_get(resp.json, "registry_auth")));
     client_response_release(&resp);
 
     assert_int_equal(client_request(c, "GET", "/containers/x/json", NULL, &resp, &err), 0);
