@@ -374,7 +374,7 @@ static int resolve_at(registry_pull *p, const char *mirror, wharf_error *err)
         return err->code;
     int r = reg_probe(p->client, err);
     if (r < 0)
-        return r;
+        return wharf_error_prefix(err, "%s", p->familiar);
     strbuf raw = STRBUF_INIT;
     json_t *doc = NULL;
     _cleanup_free_ char *mt = NULL;

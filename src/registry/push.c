@@ -298,8 +298,8 @@ int registry_push(image_store *store, const char *ref, const struct registry_opt
     p.client = reg_client_new(target.domain, NULL, opts, err);
     if (!p.client)
         r = err->code;
-    if (r == 0)
-        r = reg_probe(p.client, err);
+    if (r == 0 && (r = reg_probe(p.client, err)) < 0)
+        wharf_error_prefix(err, "%s", familiar);
     /* layers, then the config; a blob listed twice goes once */
     _cleanup_json_ json_t *blobs = json_array();
     _cleanup_json_ json_t *seen = json_object();

@@ -523,7 +523,7 @@ run_and_read() {
     run wh pull "127.0.0.1:$port/x:1"
     [ "$status" -eq 1 ]
     [ "${#lines[@]}" -eq 1 ]
-    [[ "$output" == "Error response from daemon: Get \"http://127.0.0.1:$port/v2/\": "* ]]
+    [[ "$output" == "Error response from daemon: 127.0.0.1:$port/x:1: Get \"http://127.0.0.1:$port/v2/\": "* ]]
     run wh pull "127.0.0.1:$PORT/UPPER"
     [ "$status" -eq 1 ]
     [[ "$output" == *"invalid reference format"* ]]

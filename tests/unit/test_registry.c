@@ -976,7 +976,7 @@ static void test_pull_errors(void **state)
     /* unreachable */
     assert_int_equal(registry_pull_image(st, "127.0.0.1:1/x:1", NULL, NULL, &res, &err),
                      -EHOSTUNREACH);
-    assert_non_null(strstr(err.msg, "Get \"http://127.0.0.1:1/v2/\""));
+    assert_non_null(strstr(err.msg, "127.0.0.1:1/x:1: Get \"http://127.0.0.1:1/v2/\""));
 
     /* a corrupted layer: digest mismatch, nothing tagged, the bad blob
      * discarded; the good blobs stay and a retry does not fetch them again */
