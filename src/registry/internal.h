@@ -98,6 +98,22 @@ void reg_error_text(const struct reg_response *r, strbuf *out);
  * parsed copy kept in *doc (caller decrefs). */
 const char *reg_error_code(const struct reg_response *r, json_t **doc);
 
+/* ---------------------------------------------------------------- manifests (manifest.c) */
+
+/* A manifest or index body into *doc (new reference) and its media type
+ * (mediaType, else content_type; may be NULL) into *mt (caller frees):
+ * -EINVAL when it is no schema 2 JSON object, -ENOTSUP for schema 1.
+ * what (the reference) and digest name it in errors. */
+int reg_manifest_parse(const char *what, const char *digest, const char *body, size_t len,
+                       const char *content_type, json_t **doc, char **mt, wharf_error *err);
+bool reg_is_index(const char *mt, json_t *doc);
+/* An image manifest's config and layer descriptors. */
+int reg_check_image_manifest(const char *what, json_t *m, const char *digest, wharf_error *err);
+/* The index entry for want (borrowed), or NULL with Docker's "no matching
+ * manifest for ... in the manifest list entries". */
+json_t *reg_pick_platform(const char *what, const struct registry_platform *want, json_t *index,
+                          const char *digest, wharf_error *err);
+
 /* ---------------------------------------------------------------- helpers */
 
 /* "true" when host (without port) is loopback. */

@@ -65,12 +65,8 @@ const char *registry_pull_digest(const registry_pull *p)
     return p->digest;
 }
 
-const char *registry_pull_image_id(const registry_pull *p)
-{
-    return p->config_digest;
-}
-
-json_t *registry_pull_layers(const registry_pull *p)
+/* The layer descriptors of the chosen manifest (borrowed). */
+static json_t *registry_pull_layers(const registry_pull *p)
 {
     return json_object_get(p->manifest, "layers");
 }
@@ -144,13 +140,6 @@ static int check_content(registry_pull *p, const char *what, const strbuf *body,
     return 0;
 }
 
-static bool is_index(const char *mt, json_t *doc)
-{
-    if (mt && (strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0))
-        return true;
-    return !mt && json_is_array(json_object_get(doc, "manifests"));
-}
-
 /* GET a manifest by tag or digest into raw/doc; *mt gets its media type. */
 static int get_manifest(registry_pull *p, const char *reference, const char *expected,
                         int64_t size, strbuf *raw, json_t **doc, char **mt, char digest[72],
@@ -172,38 +161,9 @@ static int get_manifest(registry_pull *p, const char *reference, const char *exp
         r = fetch_error(p, &resp, expected ? "manifest" : NULL, err);
     if (r == 0)
         r = check_content(p, "manifest", &resp.body, expected, size, resp.digest, digest, err);
-    if (r == 0) {
-        json_error_t je;
-        *doc = json_loadb(strbuf_str(&resp.body), resp.body.len, 0, &je);
-        if (!json_is_object(*doc)) {
-            r = wharf_error_set(err, -EINVAL, "%s: malformed manifest %s: %s", p->familiar,
-                                digest, *doc ? "not a JSON object" : je.text);
-            json_decref(*doc);
-            *doc = NULL;
-        }
-    }
-    if (r == 0) {
-        const char *m = json_string_value(json_object_get(*doc, "mediaType"));
-        if (!m && resp.content_type && strcmp(resp.content_type, "application/json") != 0 &&
-            strcmp(resp.content_type, "text/plain") != 0)
-            m = resp.content_type;
-        json_int_t schema = json_integer_value(json_object_get(*doc, "schemaVersion"));
-        if ((m && (strcmp(m, MT_DOCKER_SCHEMA1) == 0 || strcmp(m, MT_DOCKER_SCHEMA1_SIGNED) == 0)) ||
-            schema == 1)
-            r = wharf_error_set(err, -ENOTSUP,
-                                "%s: manifest %s is Docker's schema 1, which is no longer "
-                                "supported",
-                                p->familiar, digest);
-        else if (schema != 2)
-            r = wharf_error_set(err, -EINVAL, "%s: malformed manifest %s: schemaVersion %lld",
-                                p->familiar, digest, (long long)schema);
-        else
-            *mt = m ? xstrdup(m) : NULL;
-        if (r < 0) {
-            json_decref(*doc);
-            *doc = NULL;
-        }
-    }
+    if (r == 0)
+        r = reg_manifest_parse(p->familiar, digest, resp.body.buf, resp.body.len,
+                               resp.content_type, doc, mt, err);
     if (r == 0) {
         strbuf_release(raw);
         *raw = resp.body;
@@ -211,101 +171,6 @@ static int get_manifest(registry_pull *p, const char *reference, const char *exp
     }
     reg_response_release(&resp);
     return r;
-}
-
-static bool valid_descriptor(json_t *d)
-{
-    json_t *size = json_object_get(d, "size");
-    return json_is_object(d) &&
-           image_digest_valid(json_string_value(json_object_get(d, "digest"))) &&
-           json_is_integer(size) && json_integer_value(size) >= 0;
-}
-
-static bool known_layer_type(const char *mt)
-{
-    static const char *const ok[] = {
-        "application/vnd.oci.image.layer.v1.tar",
-        "application/vnd.oci.image.layer.v1.tar+gzip",
-        "application/vnd.oci.image.layer.v1.tar+zstd",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-        "application/vnd.docker.image.rootfs.diff.tar.gzip",
-        "application/vnd.docker.image.rootfs.diff.tar",
-        "application/vnd.docker.image.rootfs.diff.tar.zstd",
-    };
-    if (!mt)
-        return true;
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-        if (strcmp(mt, ok[i]) == 0)
-            return true;
-    return false;
-}
-
-static int check_image_manifest(registry_pull *p, json_t *m, const char *digest,
-                                wharf_error *err)
-{
-    json_t *config = json_object_get(m, "config");
-    if (!valid_descriptor(config))
-        return wharf_error_set(err, -EINVAL,
-                               "%s: malformed manifest %s: config: not a descriptor with a "
-                               "sha256 digest and a size",
-                               p->familiar, digest);
-    const char *cmt = json_string_value(json_object_get(config, "mediaType"));
-    if (cmt && strcmp(cmt, "application/vnd.oci.image.config.v1+json") != 0 &&
-        strcmp(cmt, "application/vnd.docker.container.image.v1+json") != 0)
-        return wharf_error_set(err, -ENOTSUP,
-                               "%s: manifest %s is not a container image (config type %s)",
-                               p->familiar, digest, cmt);
-    json_t *layers = json_object_get(m, "layers");
-    if (!json_is_array(layers))
-        return wharf_error_set(err, -EINVAL, "%s: malformed manifest %s: layers: not an array",
-                               p->familiar, digest);
-    size_t i;
-    json_t *l;
-    json_array_foreach(layers, i, l)
-    {
-        if (!valid_descriptor(l))
-            return wharf_error_set(err, -EINVAL,
-                                   "%s: malformed manifest %s: layers[%zu]: not a descriptor "
-                                   "with a sha256 digest and a size",
-                                   p->familiar, digest, i);
-        const char *lmt = json_string_value(json_object_get(l, "mediaType"));
-        if (!known_layer_type(lmt))
-            return wharf_error_set(err, -ENOTSUP, "%s: layer %s: unsupported media type %s",
-                                   p->familiar, json_string_value(json_object_get(l, "digest")),
-                                   lmt);
-    }
-    return 0;
-}
-
-/* The index entry for p->platform: borrowed, or NULL with err set. */
-static json_t *pick_platform(registry_pull *p, json_t *index, const char *digest,
-                             wharf_error *err)
-{
-    json_t *list = json_object_get(index, "manifests");
-    if (!json_is_array(list)) {
-        wharf_error_set(err, -EINVAL, "%s: malformed index %s: manifests: not an array",
-                        p->familiar, digest);
-        return NULL;
-    }
-    size_t i;
-    json_t *m;
-    json_array_foreach(list, i, m)
-    {
-        json_t *pl = json_object_get(m, "platform");
-        if (!valid_descriptor(m) || !json_is_object(pl))
-            continue;
-        if (registry_platform_match(&p->platform,
-                                    json_string_value(json_object_get(pl, "os")),
-                                    json_string_value(json_object_get(pl, "architecture")),
-                                    json_string_value(json_object_get(pl, "variant"))))
-            return m;
-    }
-    char plat[96];
-    wharf_error_set(err, -ENOENT, "no matching manifest for %s in the manifest list entries",
-                    registry_platform_format(&p->platform, plat, sizeof(plat)));
-    return NULL;
 }
 
 static int get_config(registry_pull *p, wharf_error *err)
@@ -380,8 +245,8 @@ static int resolve_at(registry_pull *p, const char *mirror, wharf_error *err)
     _cleanup_free_ char *mt = NULL;
     const char *reference = p->ref.digest ? p->ref.digest : p->ref.tag;
     r = get_manifest(p, reference, p->ref.digest, -1, &raw, &doc, &mt, p->digest, err);
-    if (r == 0 && is_index(mt, doc)) {
-        json_t *entry = pick_platform(p, doc, p->digest, err);
+    if (r == 0 && reg_is_index(mt, doc)) {
+        json_t *entry = reg_pick_platform(p->familiar, &p->platform, doc, p->digest, err);
         if (!entry) {
             r = err->code;
         } else {
@@ -392,7 +257,7 @@ static int resolve_at(registry_pull *p, const char *mirror, wharf_error *err)
             r = get_manifest(p, d, d, size, &raw, &child, &cmt, p->manifest_digest, err);
             json_decref(doc);
             doc = child;
-            if (r == 0 && is_index(cmt, doc))
+            if (r == 0 && reg_is_index(cmt, doc))
                 r = wharf_error_set(err, -ENOTSUP, "%s: index %s: nested indexes are not supported",
                                     p->familiar, d);
         }
@@ -400,7 +265,7 @@ static int resolve_at(registry_pull *p, const char *mirror, wharf_error *err)
         memcpy(p->manifest_digest, p->digest, 72);
     }
     if (r == 0)
-        r = check_image_manifest(p, doc, p->manifest_digest, err);
+        r = reg_check_image_manifest(p->familiar, doc, p->manifest_digest, err);
     if (r == 0) {
         json_decref(p->manifest);
         p->manifest = steal_ptr(doc);

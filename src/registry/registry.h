@@ -126,10 +126,6 @@ const char *registry_pull_path(const registry_pull *p);
 const char *registry_pull_tag(const registry_pull *p);
 /* The digest the reference resolved to (the index's for a list). */
 const char *registry_pull_digest(const registry_pull *p);
-/* The image ID (config digest) being pulled. */
-const char *registry_pull_image_id(const registry_pull *p);
-/* The layer descriptors of the chosen manifest (borrowed array). */
-json_t *registry_pull_layers(const registry_pull *p);
 
 struct registry_pull_result {
     char id[72];     /* the image ID */
