@@ -45,6 +45,8 @@ struct dockerapi {
     /* Private, set up by dockerapi_register and freed by dockerapi_close. */
     struct dockerapi_events *events;
     struct dockerapi_monitor *monitor;
+    /* the wharf-registry helper that pulls and pushes (NULL: from PATH) */
+    const char *registry_helper;
     /* daemon.json's insecure-registries and registry-mirrors (borrowed) */
     const char *const *insecure_registries;
     size_t n_insecure_registries;

@@ -1,7 +1,9 @@
 /*
  * registry_routes.c — the routes that talk to registries: pull (POST
  * /images/create?fromImage=), push (POST /images/{name}/push) and login
- * (POST /auth), over the registry client (registry.h).
+ * (POST /auth), over the registry client run as a helper process
+ * (wharf-registry, registry.h's "in a helper process"): the daemon maps no
+ * libcurl.
  *
  * A pull or push answers in two stages, as dockerd does: what can fail
  * before any output (a bad reference, an unknown tag, refused credentials,
@@ -19,9 +21,11 @@
 #include <pthread.h>
 #include <string.h>
 
-static void registry_options_of(struct dockerapi *api, struct registry_options *o)
+static void exec_options_of(struct dockerapi *api, struct registry_exec_options *o)
 {
     memset(o, 0, sizeof(*o));
+    o->helper = api->registry_helper ? api->registry_helper : "wharf-registry";
+    o->store_dir = image_store_dir(api->images);
     o->insecure = api->insecure_registries;
     o->n_insecure = api->n_insecure_registries;
     o->mirrors = api->registry_mirrors;
@@ -163,39 +167,30 @@ static void on_progress(const struct registry_progress *p, void *ud)
 
 struct pull_job {
     struct dockerapi *api;
-    registry_pull *pull;
-    struct registry_creds creds;
-    struct registry_auth auth;
-    struct registry_options opts;
+    registry_exec *pull;
     struct progress_ctx progress;
     http_stream *stream;
 };
-
-static void pull_job_free(struct pull_job *job)
-{
-    registry_pull_free(job->pull);
-    registry_creds_release(&job->creds);
-    free(job);
-}
 
 static void *pull_thread(void *p)
 {
     struct pull_job *job = p;
     http_stream *s = job->stream;
-    send_status(s, registry_pull_tag(job->pull), "Pulling from %s",
-                registry_pull_path(job->pull));
+    send_status(s, registry_exec_tag(job->pull), "Pulling from %s",
+                registry_exec_path(job->pull));
     struct registry_pull_result res;
     wharf_error err = {0};
-    if (registry_pull_fetch(job->pull, job->api->images, &res, &err) < 0) {
+    if (registry_exec_pull_finish(job->pull, on_progress, &job->progress, &res, &err) < 0) {
         send_error(s, err.msg);
     } else {
-        _cleanup_free_ char *shown = image_ref_familiarize(registry_pull_reference(job->pull));
+        _cleanup_free_ char *shown = image_ref_familiarize(registry_exec_reference(job->pull));
         send_status(s, NULL, "Digest: %s", res.digest);
         send_status(s, NULL, "Status: %s for %s",
                     res.updated ? "Downloaded newer image" : "Image is up to date", shown);
     }
     http_stream_close(s);
-    pull_job_free(job);
+    registry_exec_free(job->pull);
+    free(job);
     return NULL;
 }
 
@@ -224,30 +219,30 @@ static http_response *pull(struct dockerapi *api, http_request *req)
     _cleanup_free_ char *ref = pull_reference(image, http_request_query(req, "tag"), &err);
     if (!ref)
         return http_response_error(400, "%s", err.msg);
+    struct registry_creds creds;
+    http_response *bad = request_creds(req, &creds);
+    if (bad)
+        return bad;
+    struct registry_auth auth;
+    registry_creds_auth(&creds, &auth);
+    struct registry_exec_options o;
+    exec_options_of(api, &o);
+    o.auth = &auth;
+    registry_exec *x = registry_exec_pull(&o, ref, http_request_query(req, "platform"), &err);
+    registry_creds_release(&creds);
+    if (!x)
+        return registry_error(&err);
     struct pull_job *job = xcalloc(1, sizeof(*job));
     job->api = api;
-    http_response *bad = request_creds(req, &job->creds);
-    if (bad) {
-        pull_job_free(job);
-        return bad;
-    }
-    registry_creds_auth(&job->creds, &job->auth);
-    registry_options_of(api, &job->opts);
-    job->opts.auth = &job->auth;
-    job->opts.progress = on_progress;
-    job->opts.progress_ctx = &job->progress;
-    job->pull = registry_pull_resolve(ref, http_request_query(req, "platform"), &job->opts, &err);
-    if (!job->pull) {
-        pull_job_free(job);
-        return registry_error(&err);
-    }
+    job->pull = x;
     http_response *resp = http_response_stream(200, "application/json", &job->stream);
     job->progress.stream = job->stream;
     pthread_t t;
     if (pthread_create(&t, NULL, pull_thread, job) != 0) {
         send_error(job->stream, "cannot start the pull");
         http_stream_close(job->stream);
-        pull_job_free(job);
+        registry_exec_free(job->pull);
+        free(job);
         return resp;
     }
     pthread_detach(t);
@@ -272,7 +267,7 @@ struct push_job {
     char *repo;   /* as shown in "The push refers to repository [...]" */
     struct registry_creds creds;
     struct registry_auth auth;
-    struct registry_options opts;
+    struct registry_exec_options opts;
     struct progress_ctx progress;
     char id[72];
     http_stream *stream;
@@ -303,7 +298,11 @@ static void *push_thread(void *p)
         }
         job->progress.skip = job->id;
         struct registry_push_result res;
-        if (registry_push(job->api->images, ref, &job->opts, &res, &err) < 0) {
+        registry_exec *x = registry_exec_push(&job->opts, ref, &err);
+        int rc = x ? registry_exec_push_finish(x, on_progress, &job->progress, &res, &err)
+                   : err.code;
+        registry_exec_free(x);
+        if (rc < 0) {
             send_error(s, err.msg);
             break;
         }
@@ -381,10 +380,8 @@ static http_response *push(http_request *req, void *ud)
     job->refs = json_incref(refs);
     job->repo = steal_ptr(repo);
     registry_creds_auth(&job->creds, &job->auth);
-    registry_options_of(api, &job->opts);
+    exec_options_of(api, &job->opts);
     job->opts.auth = &job->auth;
-    job->opts.progress = on_progress;
-    job->opts.progress_ctx = &job->progress;
     http_response *resp = http_response_stream(200, "application/json", &job->stream);
     job->progress.stream = job->stream;
     pthread_t t;
@@ -414,9 +411,10 @@ static http_response *auth(http_request *req, void *ud)
         wjson_string(body, "", "registrytoken", false, &token, &err) < 0)
         return http_response_error(400, "%s", err.msg);
     struct registry_auth a = {user, pass, token};
-    struct registry_options o;
-    registry_options_of(api, &o);
-    if (registry_login(server, &a, &o, &err) < 0)
+    struct registry_exec_options o;
+    exec_options_of(api, &o);
+    o.auth = &a;
+    if (registry_exec_login(&o, server, &err) < 0)
         return err.code == -EACCES ? http_response_error(401, "%s", err.msg)
                                    : http_response_error(500, "%s", err.msg);
     return http_response_json(200, json_pack("{s:s, s:s}", "Status", "Login Succeeded",

@@ -274,6 +274,9 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
     char *slash = strrchr(self, '/');
     _cleanup_free_ char *init_path =
         slash ? xasprintf("%.*s/wharf-init", (int)(slash - self), self) : NULL;
+    /* pulls and pushes run wharf-registry: the one beside us, else PATH's */
+    _cleanup_free_ char *registry_helper =
+        slash ? xasprintf("%.*s/wharf-registry", (int)(slash - self), self) : NULL;
     for (size_t i = 0; i < cfg->n_hosts; i++) {
         if (strncmp(cfg->hosts[i], "fd://", 5) == 0) {
             r = parse_fd_host(cfg->hosts[i], n_fds, fd_used, listeners, &n_listeners, err);
@@ -314,6 +317,10 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
     api = (struct dockerapi){.images = images, .cri = cri, .root = cfg->root, .tmp_dir = tmp_dir,
                              .init_path = init_path && access(init_path, X_OK) == 0 ? init_path
                                                                                     : NULL,
+                             .registry_helper = registry_helper &&
+                                                        access(registry_helper, X_OK) == 0
+                                                    ? registry_helper
+                                                    : NULL,
                              .insecure_registries = cfg->insecure_registries,
                              .n_insecure_registries = cfg->n_insecure_registries,
                              .registry_mirrors = cfg->registry_mirrors,

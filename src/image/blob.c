@@ -47,16 +47,6 @@ void image_digest_buf(const void *data, size_t len, char out[72])
     image_hasher_final(&h, out);
 }
 
-bool image_digest_valid(const char *digest)
-{
-    if (!digest || strncmp(digest, "sha256:", 7) != 0 || strlen(digest) != 71)
-        return false;
-    for (const char *p = digest + 7; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return false;
-    return true;
-}
-
 const char *image_digest_hex(const char *digest)
 {
     return strncmp(digest, "sha256:", 7) == 0 ? digest + 7 : digest;

@@ -1,12 +1,23 @@
 /* ref.c — image references normalised as Docker does: a first component
  * with '.' or ':' (or "localhost") is a registry, otherwise docker.io; a
  * single-component docker.io name lives under "library/" ("index.docker.io"
- * is docker.io); no tag means "latest". */
-#include "internal.h"
+ * is docker.io); no tag means "latest". Built alone as well (wharf_image_ref)
+ * for the CLI, which needs references but none of the store. */
+#include "image.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
+
+bool image_digest_valid(const char *digest)
+{
+    if (!digest || strncmp(digest, "sha256:", 7) != 0 || strlen(digest) != 71)
+        return false;
+    for (const char *p = digest + 7; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    return true;
+}
 
 void image_ref_free(image_ref *ref)
 {

@@ -10,7 +10,7 @@
  * matches), and commits the image: its snapshots, record and tag appear
  * together at the end or not at all.
  */
-#include "internal.h"
+#include "transport.h"
 
 #include <errno.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * or for big blobs as PATCH chunks closed by a PUT. The manifest goes last,
  * byte for byte as stored, so its digest is the one the store knows.
  */
-#include "internal.h"
+#include "transport.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -18,6 +18,12 @@
  * print anything (progress goes to the caller's callback), or read the
  * daemon's configuration (the caller passes insecure registries and mirrors).
  *
+ * Three libraries, so that what must not map libcurl does not:
+ *   libwharf_registry        the client (libcurl, the image store)
+ *   libwharf_registry_creds  credentials and X-Registry-Auth (the CLI)
+ *   libwharf_registry_exec   the client run as a helper process,
+ *                            wharf-registry (the daemon, wharfd)
+ *
  * Errors name the reference and the cause, in Docker's words where the
  * docker CLI shows them ("manifest for x:1 not found: manifest unknown: ...").
  */
@@ -180,7 +186,8 @@ int registry_push(image_store *store, const char *ref, const struct registry_opt
 int registry_login(const char *server, const struct registry_auth *auth,
                    const struct registry_options *opts, wharf_error *err);
 
-/* ---------------------------------------------------------------- credentials */
+/* ---------------------------------------------------------------- credentials
+ * (libwharf_registry_creds) */
 
 /* The key credentials of server are filed under: "127.0.0.1:5000" for
  * "http://127.0.0.1:5000/v2/", REGISTRY_HUB_KEY for Docker Hub (NULL,
@@ -218,5 +225,59 @@ int registry_auth_decode(const char *header, struct registry_creds *out, wharf_e
 void registry_creds_release(struct registry_creds *c);
 /* Points auth's fields at c's. */
 void registry_creds_auth(const struct registry_creds *c, struct registry_auth *auth);
+
+/* ---------------------------------------------------------------- in a helper process
+ * (libwharf_registry_exec) */
+
+/*
+ * The daemon must not map libcurl (see wharfd), so it runs the client in a
+ * helper process, `wharf-registry` (src/cli/registry_main.c): arguments
+ * say what to do, the credentials come on its stdin as JSON, and it answers
+ * with JSON lines on its stdout —
+ *   {"resolved": {"reference", "path", "tag", "digest"}}    (pull)
+ *   {"progress": {"event", "digest", "current", "total", "from"}}
+ *   {"pulled": {"id", "digest", "updated"}} | {"pushed": {"digest", "size", "tag"}}
+ *   | {"ok": true} (login) | {"error": {"code", "message"}}
+ * The store is shared through the file system: the helper writes blobs,
+ * snapshots and records under the same locks as the daemon.
+ */
+struct registry_exec_options {
+    const char *helper;    /* the wharf-registry program: a path, or a name in PATH */
+    const char *store_dir; /* the image store the helper opens */
+    const char *const *insecure;
+    size_t n_insecure;
+    const char *const *mirrors;
+    size_t n_mirrors;
+    const struct registry_auth *auth; /* may be NULL */
+};
+
+typedef struct registry_exec registry_exec;
+
+/* Starts a pull and waits until the helper has resolved ref (the first
+ * half of a pull: registry_pull_resolve's errors come back here, with
+ * their codes). Returns the running helper or NULL. */
+registry_exec *registry_exec_pull(const struct registry_exec_options *o, const char *ref,
+                                  const char *platform, wharf_error *err);
+/* What the pull resolved (borrowed): like registry_pull_reference/path/tag. */
+const char *registry_exec_reference(const registry_exec *x);
+const char *registry_exec_path(const registry_exec *x);
+const char *registry_exec_tag(const registry_exec *x);
+/* Reads the helper's progress (to fn, may be NULL) until its result. */
+int registry_exec_pull_finish(registry_exec *x, registry_progress_fn fn, void *ctx,
+                              struct registry_pull_result *out, wharf_error *err);
+/* Starts a push of the local image ref; its result with _finish. */
+registry_exec *registry_exec_push(const struct registry_exec_options *o, const char *ref,
+                                  wharf_error *err);
+int registry_exec_push_finish(registry_exec *x, registry_progress_fn fn, void *ctx,
+                              struct registry_push_result *out, wharf_error *err);
+/* registry_login in the helper. */
+int registry_exec_login(const struct registry_exec_options *o, const char *server,
+                        wharf_error *err);
+/* Ends the helper (killed if still running) and frees x; NULL is a no-op. */
+void registry_exec_free(registry_exec *x);
+
+/* The protocol's event names ("downloading", ...) and back (-1: unknown). */
+const char *registry_event_name(enum registry_event e);
+int registry_event_parse(const char *name);
 
 #endif

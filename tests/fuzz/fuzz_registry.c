@@ -2,7 +2,7 @@
  * index (parsed, checked, an index entry picked), a WWW-Authenticate
  * challenge, an X-Registry-Auth header, a platform string, base64. Must
  * never crash, leak or hang. */
-#include "../../src/registry/internal.h"
+#include "../../src/registry/transport.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -342,20 +342,30 @@ run_and_read() {
     skopeo inspect --tls-verify=false "docker://127.0.0.1:$PORT/dkpush:7" >/dev/null
 }
 
-@test "chunked uploads and parallel downloads against the real registry" {
+@test "chunked uploads and parallel downloads against the real registry (wharf-registry)" {
     make_oci "$DD/oci-chunk" 1 amd64 3
     skopeo copy -q "oci:$DD/oci-chunk:1" "docker-archive:$DD/chunk.tar:127.0.0.1:$PORT/chunked:1"
     "$BUILD/src/image/imagetool" "$DD/st-chunk" load <"$DD/chunk.tar" >/dev/null
-    run "$BUILD/src/registry/registrytool" "$DD/st-chunk" push "127.0.0.1:$PORT/chunked:1" \
-        --chunk-size 65536 --progress
+    # the helper the daemon runs, driven by hand: 64 KiB chunks
+    run "$BUILD/wharf-registry" push --store "$DD/st-chunk" --chunk-size 65536 \
+        -- "127.0.0.1:$PORT/chunked:1" </dev/null
     [ "$status" -eq 0 ]
-    [ "$(grep -c '^pushed ' <<<"$output")" -eq 4 ]
-    [ "$(grep -c '^pushing ' <<<"$output")" -gt 8 ]
-    digest=$(awk 'END { print $1 }' <<<"$output")
+    [ "$(jq -r 'select(.progress.event == "pushed") | .progress.digest' <<<"$output" | wc -l)" -eq 4 ]
+    [ "$(jq -r 'select(.progress.event == "pushing") | .progress.digest' <<<"$output" | wc -l)" -gt 8 ]
+    digest=$(jq -r 'select(.pushed) | .pushed.digest' <<<"$output")
     [ "$(remote_digest "http://127.0.0.1:$PORT/v2/chunked/manifests/1")" = "$digest" ]
-    run "$BUILD/src/registry/registrytool" "$DD/st-chunk2" pull "127.0.0.1:$PORT/chunked:1" --parallel 3
+    run "$BUILD/wharf-registry" pull --store "$DD/st-chunk2" --parallel 3 \
+        -- "127.0.0.1:$PORT/chunked:1" <<<'{}'
     [ "$status" -eq 0 ]
+    [ "$(jq -r 'select(.pulled) | .pulled.id' <<<"$output")" = "$(cat "$DD/oci-chunk/config-digest")" ]
     skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$PORT/chunked:1" "oci:$DD/chunk-back:1"
+}
+
+@test "the daemon pulls through its helper: it maps no libcurl" {
+    run wh pull -q "127.0.0.1:$PORT/bb:1"
+    [ "$status" -eq 0 ]
+    run grep -E 'libcurl|libssl|libcrypto' "/proc/$(cat "$DD/daemon.pid")/maps"
+    [ "$status" -ne 0 ]
 }
 
 @test "Basic auth: no credentials, wrong ones, login, pull and push, logout" {

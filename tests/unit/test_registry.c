@@ -13,7 +13,7 @@
 
 #include "http.h"
 #include "registry.h"
-#include "../../src/registry/internal.h"
+#include "../../src/registry/transport.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -1223,6 +1223,79 @@ static void test_push(void **state)
     image_store_close(st);
 }
 
+/* The same client in the wharf-registry helper process, as the daemon runs
+ * it: results, progress and errors (with their codes) come back whole. */
+static void test_helper_process(void **state)
+{
+    (void)state;
+    for (int e = 0; e <= REGISTRY_LAYER_MOUNTED; e++)
+        assert_int_equal(registry_event_parse(registry_event_name(e)), e);
+    assert_int_equal(registry_event_parse("bogus"), -1);
+    fake_reset(FAKE_BASIC);
+    struct published img;
+    publish("viahelper", "1", "amd64", MT_OCI_MANIFEST, &img);
+    _cleanup_free_ char *dir = xasprintf("%s/s7", tmpdir);
+    image_store *st = new_store("s7");
+    struct registry_auth right = {"alice", "s3cret", NULL};
+    struct registry_exec_options o = {.helper = REGISTRY_HELPER, .store_dir = dir, .auth = &right};
+    _cleanup_free_ char *ref = ref_of("viahelper:1");
+    wharf_error err = {0};
+    registry_exec *x = registry_exec_pull(&o, ref, NULL, &err);
+    assert_non_null(x);
+    assert_string_equal(registry_exec_reference(x), ref);
+    assert_string_equal(registry_exec_path(x), "viahelper");
+    assert_string_equal(registry_exec_tag(x), "1");
+    struct events ev = {0};
+    struct registry_pull_result res;
+    assert_int_equal(registry_exec_pull_finish(x, on_event, &ev, &res, &err), 0);
+    registry_exec_free(x);
+    assert_string_equal(res.id, img.config);
+    assert_string_equal(res.digest, img.manifest);
+    assert_true(res.updated);
+    assert_int_equal(ev.counts[REGISTRY_LAYER_COMPLETE], 3);
+    char id[72];
+    assert_int_equal(image_store_resolve(st, ref, id, &err), 0);
+    /* errors keep their codes and words */
+    _cleanup_free_ char *nope = ref_of("viahelper:nope");
+    assert_null(registry_exec_pull(&o, nope, NULL, &err));
+    assert_int_equal(err.code, -ENOENT);
+    assert_non_null(strstr(err.msg, "manifest for 127.0.0.1:"));
+    o.auth = NULL;
+    assert_null(registry_exec_pull(&o, ref, NULL, &err));
+    assert_int_equal(err.code, -EACCES);
+    assert_non_null(strstr(err.msg, "no basic auth credentials"));
+    _cleanup_free_ char *server = xasprintf("127.0.0.1:%d", F.port);
+    struct registry_auth wrong = {"alice", "nope", NULL};
+    o.auth = &wrong;
+    assert_int_equal(registry_exec_login(&o, server, &err), -EACCES);
+    assert_non_null(strstr(err.msg, "401 Unauthorized"));
+    o.auth = &right;
+    assert_int_equal(registry_exec_login(&o, server, &err), 0);
+    /* a push, with its progress */
+    _cleanup_free_ char *dst = ref_of("viahelper/copy:2");
+    assert_int_equal(image_store_tag(st, ref, dst, &err), 0);
+    memset(&ev, 0, sizeof(ev));
+    x = registry_exec_push(&o, dst, &err);
+    assert_non_null(x);
+    struct registry_push_result pr;
+    assert_int_equal(registry_exec_push_finish(x, on_event, &ev, &pr, &err), 0);
+    registry_exec_free(x);
+    assert_string_equal(pr.digest, img.manifest);
+    assert_string_equal(pr.tag, "2");
+    assert_int_equal(ev.counts[REGISTRY_LAYER_MOUNTED], 4);
+    _cleanup_free_ char *missing = ref_of("nothing:1");
+    x = registry_exec_push(&o, missing, &err);
+    assert_non_null(x);
+    assert_int_equal(registry_exec_push_finish(x, NULL, NULL, &pr, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "An image does not exist locally"));
+    registry_exec_free(x);
+    /* no helper */
+    o.helper = "/nonexistent/wharf-registry";
+    assert_null(registry_exec_pull(&o, ref, NULL, &err));
+    assert_non_null(strstr(err.msg, "cannot run /nonexistent/wharf-registry"));
+    image_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1234,6 +1307,7 @@ int main(void)
         cmocka_unit_test(test_basic_auth),
         cmocka_unit_test(test_token_auth_credentials),
         cmocka_unit_test(test_push),
+        cmocka_unit_test(test_helper_process),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
