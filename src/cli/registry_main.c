@@ -41,9 +41,9 @@ static int fail(const wharf_error *err)
 static void on_progress(const struct registry_progress *p, void *ctx)
 {
     (void)ctx;
-    json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "event", registry_event_name(p->event),
-                          "digest", p->digest, "current", (json_int_t)p->current, "total",
-                          (json_int_t)p->total);
+    json_t *o =
+        json_pack("{s:s, s:s, s:I, s:I}", "event", registry_event_name(p->event), "digest",
+                  p->digest, "current", (json_int_t)p->current, "total", (json_int_t)p->total);
     if (p->from)
         json_object_set_new(o, "from", json_string(p->from));
     emit(json_pack("{s:o}", "progress", o));
@@ -93,8 +93,12 @@ int main(int argc, char **argv)
     optind = 2;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
-        case 's': store_dir = optarg; break;
-        case 'P': platform = optarg; break;
+        case 's':
+            store_dir = optarg;
+            break;
+        case 'P':
+            platform = optarg;
+            break;
         case 'i':
             if (o.n_insecure < MAX_LIST)
                 insecure[o.n_insecure++] = optarg;
@@ -103,9 +107,14 @@ int main(int argc, char **argv)
             if (o.n_mirrors < MAX_LIST)
                 mirrors[o.n_mirrors++] = optarg;
             break;
-        case 'j': o.parallel = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'c': o.chunk_size = strtoull(optarg, NULL, 10); break;
-        default: return 2;
+        case 'j':
+            o.parallel = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'c':
+            o.chunk_size = strtoull(optarg, NULL, 10);
+            break;
+        default:
+            return 2;
         }
     }
     if (optind != argc - 1) {
@@ -152,8 +161,8 @@ int main(int argc, char **argv)
             if (registry_pull_fetch(p, store, &res, &err) < 0)
                 rc = fail(&err);
             else
-                emit(json_pack("{s:{s:s, s:s, s:b}}", "pulled", "id", res.id, "digest",
-                               res.digest, "updated", res.updated));
+                emit(json_pack("{s:{s:s, s:s, s:b}}", "pulled", "id", res.id, "digest", res.digest,
+                               "updated", res.updated));
             registry_pull_free(p);
         }
     } else {

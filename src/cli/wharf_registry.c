@@ -23,7 +23,7 @@ struct display {
     FILE *out;
     bool tty, quiet;
     int width;
-    json_t *ids; /* id -> line number, for the lines being updated */
+    json_t *ids;    /* id -> line number, for the lines being updated */
     strbuf pending; /* bytes of an unfinished message */
     char *error;    /* the stream's errorDetail, once seen */
 };
@@ -231,8 +231,7 @@ static int stream_progress(struct client *c, const char *path, FILE *out, bool q
 
 /* ---------------------------------------------------------------- pull */
 
-int wcmd_pull_image(struct client *c, const char *name, const char *platform, bool quiet,
-                    FILE *out)
+int wcmd_pull_image(struct client *c, const char *name, const char *platform, bool quiet, FILE *out)
 {
     image_ref r;
     wharf_error err = {0};
@@ -272,10 +271,16 @@ int wcmd_pull(struct wcmd_ctx *ctx, int argc, char **argv)
     wcmd_getopt_reset();
     while ((ch = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
         switch (ch) {
-        case OPT_PLATFORM: platform = optarg; break;
-        case 'q': quiet = true; break;
-        case OPT_TRUST: break; /* no content trust here; docker's default is off too */
-        default: return wcmd_bad_flag(ctx, argv);
+        case OPT_PLATFORM:
+            platform = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case OPT_TRUST:
+            break; /* no content trust here; docker's default is off too */
+        default:
+            return wcmd_bad_flag(ctx, argv);
         }
     }
     if (argc - optind != 1)
@@ -315,10 +320,16 @@ int wcmd_push(struct wcmd_ctx *ctx, int argc, char **argv)
     wcmd_getopt_reset();
     while ((ch = getopt_long(argc, argv, "aq", opts, NULL)) != -1) {
         switch (ch) {
-        case 'a': all = true; break;
-        case 'q': quiet = true; break;
-        case OPT_TRUST: break;
-        default: return wcmd_bad_flag(ctx, argv);
+        case 'a':
+            all = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case OPT_TRUST:
+            break;
+        default:
+            return wcmd_bad_flag(ctx, argv);
         }
     }
     if (argc - optind != 1)
@@ -332,8 +343,9 @@ int wcmd_push(struct wcmd_ctx *ctx, int argc, char **argv)
     }
     bool tagged = strchr(strrchr(name, '/') ? strrchr(name, '/') : name, ':') != NULL;
     if (r.digest || (all && tagged)) {
-        fprintf(stderr, "%s\n", r.digest ? "cannot push a digest reference"
-                                         : "tag can't be used with --all-tags/-a");
+        fprintf(stderr, "%s\n",
+                r.digest ? "cannot push a digest reference"
+                         : "tag can't be used with --all-tags/-a");
         image_ref_free(&r);
         return WCMD_EXIT_ERROR;
     }
@@ -342,8 +354,8 @@ int wcmd_push(struct wcmd_ctx *ctx, int argc, char **argv)
     _cleanup_free_ char *efam = wcmd_escape(fam);
     _cleanup_free_ char *etag = wcmd_escape(r.tag);
     _cleanup_free_ char *full = image_ref_full(&r);
-    _cleanup_free_ char *path = all ? xasprintf("/images/%s/push", efam)
-                                    : xasprintf("/images/%s/push?tag=%s", efam, etag);
+    _cleanup_free_ char *path =
+        all ? xasprintf("/images/%s/push", efam) : xasprintf("/images/%s/push?tag=%s", efam, etag);
     struct client *c = wcmd_client(ctx);
     if (!c) {
         image_ref_free(&r);
@@ -404,15 +416,24 @@ int wcmd_login(struct wcmd_ctx *ctx, int argc, char **argv)
     wcmd_getopt_reset();
     while ((ch = getopt_long(argc, argv, "u:p:", opts, NULL)) != -1) {
         switch (ch) {
-        case 'u': free(user); user = xstrdup(optarg); break;
-        case 'p': free(pass); pass = xstrdup(optarg); pass_flag = true; break;
-        case OPT_STDIN: from_stdin = true; break;
-        default: return wcmd_bad_flag(ctx, argv);
+        case 'u':
+            free(user);
+            user = xstrdup(optarg);
+            break;
+        case 'p':
+            free(pass);
+            pass = xstrdup(optarg);
+            pass_flag = true;
+            break;
+        case OPT_STDIN:
+            from_stdin = true;
+            break;
+        default:
+            return wcmd_bad_flag(ctx, argv);
         }
     }
     if (argc - optind > 1)
-        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR,
-                                "'wharf login' requires at most 1 argument");
+        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf login' requires at most 1 argument");
     const char *server = optind < argc ? argv[optind] : NULL;
     _cleanup_free_ char *key = registry_server_key(server);
     if (from_stdin && pass_flag) {
@@ -463,8 +484,8 @@ int wcmd_login(struct wcmd_ctx *ctx, int argc, char **argv)
     struct client *c = wcmd_client(ctx);
     if (!c)
         return WCMD_EXIT_ERROR;
-    _cleanup_json_ json_t *body = json_pack("{s:s, s:s, s:s}", "username", user, "password", pass,
-                                            "serveraddress", key);
+    _cleanup_json_ json_t *body =
+        json_pack("{s:s, s:s, s:s}", "username", user, "password", pass, "serveraddress", key);
     struct client_response resp = CLIENT_RESPONSE_INIT;
     int rc = wcmd_call(c, "POST", "/auth", body, &resp, false) < 0 ? WCMD_EXIT_ERROR : 0;
     client_response_release(&resp);
@@ -491,8 +512,7 @@ int wcmd_logout(struct wcmd_ctx *ctx, int argc, char **argv)
     if (getopt_long(argc, argv, "", opts, NULL) != -1)
         return wcmd_bad_flag(ctx, argv);
     if (argc - optind > 1)
-        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR,
-                                "'wharf logout' requires at most 1 argument");
+        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf logout' requires at most 1 argument");
     _cleanup_free_ char *key = registry_server_key(optind < argc ? argv[optind] : NULL);
     wharf_error err = {0};
     int r = registry_creds_erase(key, &err);

@@ -146,8 +146,8 @@ static void on_progress(const struct registry_progress *p, void *ud)
         json_object_set_new(m, "status", json_sprintf("Mounted from %s", p->from));
     else
         json_object_set_new(m, "status", json_string(words[p->event]));
-    bool counts = p->event == REGISTRY_LAYER_DOWNLOADING ||
-                  p->event == REGISTRY_LAYER_EXTRACTING || p->event == REGISTRY_LAYER_PUSHING;
+    bool counts = p->event == REGISTRY_LAYER_DOWNLOADING || p->event == REGISTRY_LAYER_EXTRACTING ||
+                  p->event == REGISTRY_LAYER_PUSHING;
     if (counts) {
         json_object_set_new(m, "progressDetail",
                             json_pack("{s:I, s:I}", "current", (json_int_t)p->current, "total",
@@ -176,8 +176,7 @@ static void *pull_thread(void *p)
 {
     struct pull_job *job = p;
     http_stream *s = job->stream;
-    send_status(s, registry_exec_tag(job->pull), "Pulling from %s",
-                registry_exec_path(job->pull));
+    send_status(s, registry_exec_tag(job->pull), "Pulling from %s", registry_exec_path(job->pull));
     struct registry_pull_result res;
     wharf_error err = {0};
     if (registry_exec_pull_finish(job->pull, on_progress, &job->progress, &res, &err) < 0) {
@@ -203,9 +202,8 @@ static char *pull_reference(const char *image, const char *tag, wharf_error *err
     image_ref r;
     if (image_ref_parse(image, &r, err) < 0)
         return NULL;
-    char *out = strncmp(tag, "sha256:", 7) == 0
-                    ? xasprintf("%s/%s@%s", r.domain, r.path, tag)
-                    : xasprintf("%s/%s:%s", r.domain, r.path, tag);
+    char *out = strncmp(tag, "sha256:", 7) == 0 ? xasprintf("%s/%s@%s", r.domain, r.path, tag)
+                                                : xasprintf("%s/%s:%s", r.domain, r.path, tag);
     image_ref_free(&r);
     return out;
 }
@@ -299,8 +297,8 @@ static void *push_thread(void *p)
         job->progress.skip = job->id;
         struct registry_push_result res;
         registry_exec *x = registry_exec_push(&job->opts, ref, &err);
-        int rc = x ? registry_exec_push_finish(x, on_progress, &job->progress, &res, &err)
-                   : err.code;
+        int rc =
+            x ? registry_exec_push_finish(x, on_progress, &job->progress, &res, &err) : err.code;
         registry_exec_free(x);
         if (rc < 0) {
             send_error(s, err.msg);
@@ -368,8 +366,7 @@ static http_response *push(http_request *req, void *ud)
     _cleanup_free_ char *repo = xasprintf("%s/%s", r.domain, r.path);
     image_ref_free(&r);
     if (json_array_size(refs) == 0)
-        return http_response_error(404, "An image does not exist locally with the tag: %s",
-                                   shown);
+        return http_response_error(404, "An image does not exist locally with the tag: %s", shown);
     struct push_job *job = xcalloc(1, sizeof(*job));
     http_response *bad = request_creds(req, &job->creds);
     if (bad) {
@@ -417,8 +414,8 @@ static http_response *auth(http_request *req, void *ud)
     if (registry_exec_login(&o, server, &err) < 0)
         return err.code == -EACCES ? http_response_error(401, "%s", err.msg)
                                    : http_response_error(500, "%s", err.msg);
-    return http_response_json(200, json_pack("{s:s, s:s}", "Status", "Login Succeeded",
-                                             "IdentityToken", ""));
+    return http_response_json(
+        200, json_pack("{s:s, s:s}", "Status", "Login Succeeded", "IdentityToken", ""));
 }
 
 int dockerapi_register_registry(struct dockerapi *api, http_router *r, wharf_error *err)

@@ -211,8 +211,7 @@ typedef void (*image_layer_fn)(size_t index, const char *layer_digest, bool unpa
  */
 int image_store_commit_manifest(image_store *store, const char *manifest_digest,
                                 const char *const *tags, size_t n, const char *repo_digest,
-                                image_layer_fn on_layer, void *ctx, char id[72],
-                                wharf_error *err);
+                                image_layer_fn on_layer, void *ctx, char id[72], wharf_error *err);
 
 /* The manifest of ref as stored (a new reference); its digest goes to
  * digest (72 bytes). */

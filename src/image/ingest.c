@@ -107,8 +107,7 @@ static const char *desc_digest(json_t *desc)
 
 int image_store_commit_manifest(image_store *store, const char *manifest_digest,
                                 const char *const *tags, size_t n, const char *repo_digest,
-                                image_layer_fn on_layer, void *ctx, char id[72],
-                                wharf_error *err)
+                                image_layer_fn on_layer, void *ctx, char id[72], wharf_error *err)
 {
     _cleanup_json_ json_t *manifest = image_store_load_blob_json(store, manifest_digest, err);
     if (!manifest)
@@ -173,8 +172,7 @@ int image_store_commit_manifest(image_store *store, const char *manifest_digest,
     return r;
 }
 
-json_t *image_store_manifest(image_store *store, const char *ref, char digest[72],
-                             wharf_error *err)
+json_t *image_store_manifest(image_store *store, const char *ref, char digest[72], wharf_error *err)
 {
     char id[72];
     if (image_store_resolve(store, ref, id, err) < 0)

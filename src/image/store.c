@@ -229,8 +229,8 @@ int image_store_add_repo_digest(image_store *store, const char *ref, const char 
     if (r < 0)
         return r;
     bool has_digest = parsed.digest != NULL;
-    _cleanup_free_ char *name = xasprintf("%s/%s@%s", parsed.domain, parsed.path,
-                                          parsed.digest ? parsed.digest : "");
+    _cleanup_free_ char *name =
+        xasprintf("%s/%s@%s", parsed.domain, parsed.path, parsed.digest ? parsed.digest : "");
     image_ref_free(&parsed);
     if (!has_digest)
         return wharf_error_set(err, -EINVAL, "%s: not a name@digest reference", repo_digest);
@@ -436,8 +436,10 @@ int image_store_resolve(image_store *store, const char *s, char id[72], wharf_er
             json_array_foreach(recs, i, rec)
             {
                 json_array_foreach(json_object_get(rec, "repo_digests"), j, d)
+                {
                     if (json_is_string(d) && strcmp(json_string_value(d), named) == 0)
                         found = json_string_value(json_object_get(rec, "id"));
+                }
                 const char *m = json_string_value(json_object_get(rec, "manifest"));
                 if (!found && m && strcmp(m, ref.digest) == 0)
                     found = json_string_value(json_object_get(rec, "id"));
@@ -625,15 +627,16 @@ json_t *image_store_inspect(image_store *store, const char *ref, wharf_error *er
     }
     json_t *diffs = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
     uint64_t size = image_size(store, config);
-    json_t *out = json_pack(
-        "{ss so so ss ss ss ss so sO ss ss sI sI s{s{}ss} s{ssso} s{ss}}", "Id", id, "RepoTags",
-        tags_of(tags, id), "RepoDigests", repo_digests_of(rec), "Parent", "", "Comment", str_or(config, "comment", ""),
-        "Created", str_or(config, "created", ""), "Author", str_or(config, "author", ""), "Config",
-        c, "ContainerConfig", c, "Architecture", str_or(config, "architecture", ""), "Os",
-        str_or(config, "os", ""), "Size", (json_int_t)size, "VirtualSize", (json_int_t)size,
-        "GraphDriver", "Data", "Name", "overlay2", "RootFS", "Type", "layers", "Layers",
-        json_is_array(diffs) ? json_deep_copy(diffs) : json_array(), "Metadata", "LastTagTime",
-        str_or(rec, "last_tag_time", "0001-01-01T00:00:00Z"));
+    json_t *out =
+        json_pack("{ss so so ss ss ss ss so sO ss ss sI sI s{s{}ss} s{ssso} s{ss}}", "Id", id,
+                  "RepoTags", tags_of(tags, id), "RepoDigests", repo_digests_of(rec), "Parent", "",
+                  "Comment", str_or(config, "comment", ""), "Created",
+                  str_or(config, "created", ""), "Author", str_or(config, "author", ""), "Config",
+                  c, "ContainerConfig", c, "Architecture", str_or(config, "architecture", ""), "Os",
+                  str_or(config, "os", ""), "Size", (json_int_t)size, "VirtualSize",
+                  (json_int_t)size, "GraphDriver", "Data", "Name", "overlay2", "RootFS", "Type",
+                  "layers", "Layers", json_is_array(diffs) ? json_deep_copy(diffs) : json_array(),
+                  "Metadata", "LastTagTime", str_or(rec, "last_tag_time", "0001-01-01T00:00:00Z"));
     const char *variant = json_string_value(json_object_get(config, "variant"));
     if (variant)
         json_object_set_new(out, "Variant", json_string(variant));

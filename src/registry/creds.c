@@ -27,7 +27,7 @@ char *registry_server_key(const char *server)
     size_t n = strcspn(s, "/");
     _cleanup_free_ char *host = xasprintf("%.*s", (int)n, s);
     static const char *const hub[] = {"docker.io", "index.docker.io", "registry-1.docker.io",
-                                       "registry.hub.docker.com"};
+                                      "registry.hub.docker.com"};
     for (size_t i = 0; i < sizeof(hub) / sizeof(hub[0]); i++)
         if (strcasecmp(host, hub[i]) == 0)
             return xstrdup(REGISTRY_HUB_KEY);
@@ -150,8 +150,7 @@ static int save_config(const char *path, json_t *doc, wharf_error *err)
     return r;
 }
 
-int registry_creds_store(const char *server, const char *user, const char *pass,
-                         wharf_error *err)
+int registry_creds_store(const char *server, const char *user, const char *pass, wharf_error *err)
 {
     if (!user || !*user)
         return wharf_error_set(err, -EINVAL, "a username is required");

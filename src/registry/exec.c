@@ -20,12 +20,12 @@
 extern char **environ;
 
 static const char *const event_names[] = {
-    [REGISTRY_LAYER_WAITING] = "waiting",       [REGISTRY_LAYER_EXISTS] = "exists",
+    [REGISTRY_LAYER_WAITING] = "waiting",         [REGISTRY_LAYER_EXISTS] = "exists",
     [REGISTRY_LAYER_DOWNLOADING] = "downloading", [REGISTRY_LAYER_VERIFYING] = "verifying",
-    [REGISTRY_LAYER_DOWNLOADED] = "downloaded", [REGISTRY_LAYER_EXTRACTING] = "extracting",
-    [REGISTRY_LAYER_COMPLETE] = "complete",     [REGISTRY_LAYER_PREPARING] = "preparing",
-    [REGISTRY_LAYER_PUSHING] = "pushing",       [REGISTRY_LAYER_PUSHED] = "pushed",
-    [REGISTRY_LAYER_PRESENT] = "present",       [REGISTRY_LAYER_MOUNTED] = "mounted",
+    [REGISTRY_LAYER_DOWNLOADED] = "downloaded",   [REGISTRY_LAYER_EXTRACTING] = "extracting",
+    [REGISTRY_LAYER_COMPLETE] = "complete",       [REGISTRY_LAYER_PREPARING] = "preparing",
+    [REGISTRY_LAYER_PUSHING] = "pushing",         [REGISTRY_LAYER_PUSHED] = "pushed",
+    [REGISTRY_LAYER_PRESENT] = "present",         [REGISTRY_LAYER_MOUNTED] = "mounted",
 };
 #define N_EVENTS (sizeof(event_names) / sizeof(event_names[0]))
 
@@ -337,14 +337,13 @@ int registry_exec_push_finish(registry_exec *x, registry_progress_fn fn, void *c
     if (out) {
         copy_digest(r, "digest", out->digest);
         out->size = (uint64_t)json_integer_value(json_object_get(r, "size"));
-        snprintf(out->tag, sizeof(out->tag), "%s",
-                 json_string_value(json_object_get(r, "tag")) ? json_string_value(json_object_get(r, "tag")) : "");
+        const char *tag = json_string_value(json_object_get(r, "tag"));
+        snprintf(out->tag, sizeof(out->tag), "%s", tag ? tag : "");
     }
     return 0;
 }
 
-int registry_exec_login(const struct registry_exec_options *o, const char *server,
-                        wharf_error *err)
+int registry_exec_login(const struct registry_exec_options *o, const char *server, wharf_error *err)
 {
     struct registry_exec_options lo = *o;
     lo.store_dir = NULL;

@@ -108,8 +108,8 @@ int reg_check_image_manifest(const char *what, json_t *m, const char *digest, wh
                                    what, digest, i);
         const char *lmt = json_string_value(json_object_get(l, "mediaType"));
         if (!known_layer_type(lmt))
-            return wharf_error_set(err, -ENOTSUP, "%s: layer %s: unsupported media type %s",
-                                   what, json_string_value(json_object_get(l, "digest")), lmt);
+            return wharf_error_set(err, -ENOTSUP, "%s: layer %s: unsupported media type %s", what,
+                                   json_string_value(json_object_get(l, "digest")), lmt);
     }
     return 0;
 }

@@ -57,9 +57,8 @@ int registry_platform_parse(const char *s, struct registry_platform *out, wharf_
     if (!a || (b && strchr(b + 1, '/')) || !part_valid(s, (size_t)(a - s), sizeof(out->os)) ||
         !part_valid(a + 1, b ? (size_t)(b - a - 1) : strlen(a + 1), sizeof(out->architecture)) ||
         (b && !part_valid(b + 1, strlen(b + 1), sizeof(out->variant))))
-        return wharf_error_set(err, -EINVAL,
-                               "invalid platform \"%s\": want os/arch[/variant], e.g. linux/amd64",
-                               s);
+        return wharf_error_set(
+            err, -EINVAL, "invalid platform \"%s\": want os/arch[/variant], e.g. linux/amd64", s);
     snprintf(out->os, sizeof(out->os), "%.*s", (int)(a - s), s);
     snprintf(out->architecture, sizeof(out->architecture), "%.*s",
              (int)(b ? b - a - 1 : (ptrdiff_t)strlen(a + 1)), a + 1);
@@ -87,8 +86,8 @@ void registry_platform_host(struct registry_platform *out)
     normalise(out);
 }
 
-bool registry_platform_match(const struct registry_platform *want, const char *os,
-                             const char *arch, const char *variant)
+bool registry_platform_match(const struct registry_platform *want, const char *os, const char *arch,
+                             const char *variant)
 {
     if (!os || !arch)
         return false;
@@ -106,7 +105,6 @@ bool registry_platform_match(const struct registry_platform *want, const char *o
 
 const char *registry_platform_format(const struct registry_platform *p, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/%s%s%s", p->os, p->architecture, p->variant[0] ? "/" : "",
-             p->variant);
+    snprintf(buf, len, "%s/%s%s%s", p->os, p->architecture, p->variant[0] ? "/" : "", p->variant);
     return buf;
 }

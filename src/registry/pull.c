@@ -15,7 +15,8 @@
 #include <errno.h>
 #include <string.h>
 
-#define ACCEPT_MANIFESTS MT_OCI_INDEX ", " MT_DOCKER_LIST ", " MT_OCI_MANIFEST ", " MT_DOCKER_MANIFEST
+#define ACCEPT_MANIFESTS                                                                           \
+    MT_OCI_INDEX ", " MT_DOCKER_LIST ", " MT_OCI_MANIFEST ", " MT_DOCKER_MANIFEST
 #define MAX_CONFIG (8u << 20)
 
 struct registry_pull {
@@ -107,14 +108,13 @@ static int fetch_error(registry_pull *p, struct reg_response *resp, const char *
                                p->repo_name, text.buf);
     }
     if (resp->status == 404 && code && strcmp(code, "NAME_UNKNOWN") == 0)
-        return wharf_error_set(err, -ENOENT, "repository %s not found: %s", p->repo_name,
-                               text.buf);
+        return wharf_error_set(err, -ENOENT, "repository %s not found: %s", p->repo_name, text.buf);
     if (resp->status == 404 && !what)
         return wharf_error_set(err, -ENOENT, "manifest for %s not found: %s", p->familiar,
                                text.buf);
     if (resp->status == 404)
-        return wharf_error_set(err, -ENOENT, "%s: %s %s: %s", p->familiar, what,
-                               "not found", text.buf);
+        return wharf_error_set(err, -ENOENT, "%s: %s %s: %s", p->familiar, what, "not found",
+                               text.buf);
     return wharf_error_set(err, -EPROTO, "%s: %s%s%s", p->familiar, what ? what : "",
                            what ? ": " : "", text.buf);
 }
@@ -141,9 +141,8 @@ static int check_content(registry_pull *p, const char *what, const strbuf *body,
 }
 
 /* GET a manifest by tag or digest into raw/doc; *mt gets its media type. */
-static int get_manifest(registry_pull *p, const char *reference, const char *expected,
-                        int64_t size, strbuf *raw, json_t **doc, char **mt, char digest[72],
-                        wharf_error *err)
+static int get_manifest(registry_pull *p, const char *reference, const char *expected, int64_t size,
+                        strbuf *raw, json_t **doc, char **mt, char digest[72], wharf_error *err)
 {
     _cleanup_free_ char *url = xasprintf("/v2/%s/manifests/%s", p->ref.path, reference);
     struct reg_request q = {.method = "GET",
@@ -162,8 +161,8 @@ static int get_manifest(registry_pull *p, const char *reference, const char *exp
     if (r == 0)
         r = check_content(p, "manifest", &resp.body, expected, size, resp.digest, digest, err);
     if (r == 0)
-        r = reg_manifest_parse(p->familiar, digest, resp.body.buf, resp.body.len,
-                               resp.content_type, doc, mt, err);
+        r = reg_manifest_parse(p->familiar, digest, resp.body.buf, resp.body.len, resp.content_type,
+                               doc, mt, err);
     if (r == 0) {
         strbuf_release(raw);
         *raw = resp.body;
@@ -182,11 +181,8 @@ static int get_config(registry_pull *p, wharf_error *err)
         return wharf_error_set(err, -EFBIG, "%s: config %s: %lld bytes is more than %u",
                                p->familiar, digest, (long long)size, MAX_CONFIG);
     _cleanup_free_ char *url = xasprintf("/v2/%s/blobs/%s", p->ref.path, digest);
-    struct reg_request q = {.method = "GET",
-                            .url = url,
-                            .scope = p->scope,
-                            .body_fd = -1,
-                            .max_response = MAX_CONFIG};
+    struct reg_request q = {
+        .method = "GET", .url = url, .scope = p->scope, .body_fd = -1, .max_response = MAX_CONFIG};
     struct reg_response resp = REG_RESPONSE_INIT;
     int r = reg_do(p->client, &q, &resp, err);
     if (r == 0 && resp.status != 200)
@@ -205,7 +201,8 @@ static int get_config(registry_pull *p, wharf_error *err)
             r = wharf_error_set(err, -EINVAL,
                                 "%s: malformed image: the manifest has %zu layers, the config "
                                 "%zu diff_ids",
-                                p->familiar, json_array_size(json_object_get(p->manifest, "layers")),
+                                p->familiar,
+                                json_array_size(json_object_get(p->manifest, "layers")),
                                 json_array_size(diffs));
     }
     if (r == 0 && p->platform_given) {
@@ -359,8 +356,7 @@ static size_t dl_write(char *buf, size_t size, size_t n, void *ud)
     double now = wharf_now_ms();
     if (now - d->last_report >= 100) {
         d->last_report = now;
-        pull_progress(d->p, REGISTRY_LAYER_DOWNLOADING, d->digest, image_blob_size(d->w),
-                      d->size);
+        pull_progress(d->p, REGISTRY_LAYER_DOWNLOADING, d->digest, image_blob_size(d->w), d->size);
     }
     return len;
 }
@@ -452,10 +448,9 @@ static int dl_finish(struct download *d, CURLM *multi, CURLcode result, wharf_er
         r = fetch_error(p, &resp, what, err);
         reg_response_release(&resp);
     } else if (got != d->size) {
-        r = wharf_error_set(err, -EILSEQ,
-                            "%s: layer %s: the registry sent %llu bytes, the manifest says %llu",
-                            p->familiar, d->digest, (unsigned long long)got,
-                            (unsigned long long)d->size);
+        r = wharf_error_set(
+            err, -EILSEQ, "%s: layer %s: the registry sent %llu bytes, the manifest says %llu",
+            p->familiar, d->digest, (unsigned long long)got, (unsigned long long)d->size);
     }
     if (r < 0) {
         image_blob_abort(w);
@@ -466,8 +461,8 @@ static int dl_finish(struct download *d, CURLM *multi, CURLcode result, wharf_er
     if ((r = image_blob_commit(w, d->digest, NULL, err)) < 0) {
         /* the store names the blob already: "blob <digest>: ..." */
         _cleanup_free_ char *blob = xasprintf("blob %s: ", d->digest);
-        const char *cause = strncmp(err->msg, blob, strlen(blob)) == 0 ? err->msg + strlen(blob)
-                                                                      : err->msg;
+        const char *cause =
+            strncmp(err->msg, blob, strlen(blob)) == 0 ? err->msg + strlen(blob) : err->msg;
         _cleanup_free_ char *msg = xstrdup(cause);
         return wharf_error_set(err, r, "%s: layer %s: %s", p->familiar, d->digest, msg);
     }
@@ -597,8 +592,7 @@ int registry_pull_fetch(registry_pull *p, image_store *store, struct registry_pu
     if (r < 0)
         return r;
     const char *tags[1] = {p->reference};
-    _cleanup_free_ char *repo_digest = xasprintf("%s/%s@%s", p->ref.domain, p->ref.path,
-                                                 p->digest);
+    _cleanup_free_ char *repo_digest = xasprintf("%s/%s@%s", p->ref.domain, p->ref.path, p->digest);
     struct commit_ctx cc = {p, fetched};
     char id[72];
     r = image_store_commit_manifest(store, p->manifest_digest, tags, p->ref.digest ? 0 : 1,

@@ -68,8 +68,10 @@ static int session_location(struct pusher *p, struct reg_response *resp, char **
                             wharf_error *err)
 {
     if (!resp->location || !*resp->location)
-        return wharf_error_set(err, -EPROTO, "%s: the registry started an upload without a "
-                                             "Location", p->familiar);
+        return wharf_error_set(err, -EPROTO,
+                               "%s: the registry started an upload without a "
+                               "Location",
+                               p->familiar);
     free(*loc);
     *loc = reg_url(p->client, resp->location);
     return 0;
@@ -136,8 +138,8 @@ static int upload(struct pusher *p, const char *digest, uint64_t size, int fd, c
     if (r == 0 && resp.status != 201 && resp.status != 204)
         r = push_error(p, &resp, "blob upload", err);
     if (r == 0 && resp.digest && strcmp(resp.digest, digest) != 0)
-        r = wharf_error_set(err, -EILSEQ, "%s: blob %s: the registry stored it as %s",
-                            p->familiar, digest, resp.digest);
+        r = wharf_error_set(err, -EILSEQ, "%s: blob %s: the registry stored it as %s", p->familiar,
+                            digest, resp.digest);
     reg_response_release(&resp);
     return r;
 }
@@ -147,8 +149,7 @@ static int push_blob(struct pusher *p, image_store *store, const char *digest, u
 {
     push_progress(p, REGISTRY_LAYER_PREPARING, digest, 0, size, NULL);
     _cleanup_free_ char *head_url = xasprintf("/v2/%s/blobs/%s", p->path, digest);
-    struct reg_request head = {.method = "HEAD", .url = head_url, .scope = p->scope,
-                               .body_fd = -1};
+    struct reg_request head = {.method = "HEAD", .url = head_url, .scope = p->scope, .body_fd = -1};
     struct reg_response resp = REG_RESPONSE_INIT;
     int r = reg_do(p->client, &head, &resp, err);
     if (r == 0 && resp.status == 200) {
@@ -180,8 +181,8 @@ static int push_blob(struct pusher *p, image_store *store, const char *digest, u
             /* not mounted: the registry opened an upload instead; close
              * it and try the next source */
             _cleanup_free_ char *loc = reg_url(p->client, resp.location);
-            struct reg_request del = {.method = "DELETE", .url = loc, .scope = p->scope,
-                                      .body_fd = -1};
+            struct reg_request del = {
+                .method = "DELETE", .url = loc, .scope = p->scope, .body_fd = -1};
             struct reg_response dresp = REG_RESPONSE_INIT;
             wharf_error derr = {0};
             reg_do(p->client, &del, &dresp, &derr);
@@ -218,8 +219,9 @@ static int push_blob(struct pusher *p, image_store *store, const char *digest, u
     }
     if ((uint64_t)st.st_size != size) {
         free(session);
-        return wharf_error_set(err, -EILSEQ, "%s: blob %s: stored with %lld bytes, the manifest "
-                                             "says %llu",
+        return wharf_error_set(err, -EILSEQ,
+                               "%s: blob %s: stored with %lld bytes, the manifest "
+                               "says %llu",
                                p->familiar, digest, (long long)st.st_size,
                                (unsigned long long)size);
     }
@@ -274,8 +276,8 @@ int registry_push(image_store *store, const char *ref, const struct registry_opt
         int code = err->code;
         image_ref_free(&target);
         if (code == -ENOENT)
-            return wharf_error_set(err, -ENOENT,
-                                   "An image does not exist locally with the tag: %s", familiar);
+            return wharf_error_set(err, -ENOENT, "An image does not exist locally with the tag: %s",
+                                   familiar);
         return code;
     }
     _cleanup_free_ char *mpath = image_store_blob_path(store, mdigest, err);
@@ -304,8 +306,7 @@ int registry_push(image_store *store, const char *ref, const struct registry_opt
     _cleanup_json_ json_t *blobs = json_array();
     _cleanup_json_ json_t *seen = json_object();
     json_t *l;
-    json_array_foreach(json_object_get(manifest, "layers"), i, l)
-        json_array_append(blobs, l);
+    json_array_extend(blobs, json_object_get(manifest, "layers"));
     json_array_append(blobs, json_object_get(manifest, "config"));
     json_array_foreach(blobs, i, l)
     {
@@ -381,10 +382,11 @@ int registry_login(const char *server, const struct registry_auth *auth,
         else if (r == 0 && resp.status == 401 && !c->user)
             r = wharf_error_set(err, -EACCES, "login attempt to %s failed: no credentials", url);
         else if (r == 0 && resp.status != 200)
-            r = wharf_error_set(err, -EACCES, "login attempt to %s failed with status: %ld %s",
-                                url, resp.status,
-                                resp.status == 401 ? "Unauthorized"
-                                : resp.status == 403 ? "Forbidden" : "");
+            r = wharf_error_set(err, -EACCES, "login attempt to %s failed with status: %ld %s", url,
+                                resp.status,
+                                resp.status == 401   ? "Unauthorized"
+                                : resp.status == 403 ? "Forbidden"
+                                                     : "");
         reg_response_release(&resp);
     }
     reg_client_free(c);

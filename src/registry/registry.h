@@ -104,8 +104,8 @@ int registry_platform_parse(const char *s, struct registry_platform *out, wharf_
 void registry_platform_host(struct registry_platform *out);
 /* Does an index entry's platform (os, architecture, variant strings; NULL
  * variant for none) satisfy want? */
-bool registry_platform_match(const struct registry_platform *want, const char *os,
-                             const char *arch, const char *variant);
+bool registry_platform_match(const struct registry_platform *want, const char *os, const char *arch,
+                             const char *variant);
 /* "linux/arm64/v8"; buf >= 96 bytes. */
 const char *registry_platform_format(const struct registry_platform *p, char *buf, size_t len);
 
@@ -206,8 +206,7 @@ char *registry_config_path(void);
  */
 int registry_creds_get(const char *server, char **user, char **pass, wharf_error *err);
 /* Files them in the wharf file (mode 0600), keeping everything else in it. */
-int registry_creds_store(const char *server, const char *user, const char *pass,
-                         wharf_error *err);
+int registry_creds_store(const char *server, const char *user, const char *pass, wharf_error *err);
 /* Removes them from the wharf file; -ENOENT when they were not there. */
 int registry_creds_erase(const char *server, wharf_error *err);
 

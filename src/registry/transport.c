@@ -331,8 +331,7 @@ static int fetch_token(struct reg_client *c, const char *scope, char **token, do
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     int r = 0;
     if (rc != CURLE_OK) {
-        r = wharf_error_set(err, -EHOSTUNREACH, "Get \"%s\": %s", c->realm,
-                            curl_easy_strerror(rc));
+        r = wharf_error_set(err, -EHOSTUNREACH, "Get \"%s\": %s", c->realm, curl_easy_strerror(rc));
     } else if (status != 200) {
         struct reg_response resp = REG_RESPONSE_INIT;
         resp.status = status;
@@ -352,8 +351,7 @@ static int fetch_token(struct reg_client *c, const char *scope, char **token, do
         if (!t || !*t)
             t = json_string_value(json_object_get(doc, "access_token"));
         if (!t || !*t) {
-            r = wharf_error_set(err, -EPROTO, "token service %s: no token in its answer",
-                                c->realm);
+            r = wharf_error_set(err, -EPROTO, "token service %s: no token in its answer", c->realm);
         } else {
             *token = xstrdup(t);
             json_int_t ttl = json_integer_value(json_object_get(doc, "expires_in"));
@@ -389,7 +387,8 @@ char *reg_auth_line(struct reg_client *c, const char *scope, int *rc, wharf_erro
     double expires = 0;
     if ((*rc = fetch_token(c, scope, &token, &expires, err)) < 0)
         return NULL;
-    json_object_set_new(c->tokens, key, json_pack("{s:s, s:f}", "token", token, "expires", expires));
+    json_object_set_new(c->tokens, key,
+                        json_pack("{s:s, s:f}", "token", token, "expires", expires));
     char *line = xasprintf("Authorization: Bearer %s", token);
     free(token);
     return line;
@@ -533,10 +532,12 @@ static int perform_once(struct reg_client *c, const struct reg_request *q, const
     CURLcode rc = curl_easy_perform(h);
     curl_slist_free_all(hdr);
     if (rc != CURLE_OK) {
-        const char *verb = q->method[0] == 'G' ? "Get" : q->method[0] == 'H' ? "Head"
+        const char *verb = q->method[0] == 'G'                          ? "Get"
+                           : q->method[0] == 'H'                        ? "Head"
                            : q->method[0] == 'P' && q->method[1] == 'U' ? "Put"
                            : q->method[0] == 'P' && q->method[1] == 'A' ? "Patch"
-                           : q->method[0] == 'P' ? "Post" : q->method;
+                           : q->method[0] == 'P'                        ? "Post"
+                                                                        : q->method;
         if (rc == CURLE_WRITE_ERROR)
             return wharf_error_set(err, -EFBIG, "%s \"%s\": the answer exceeds %zu bytes", verb,
                                    resp->url, t.max);

@@ -35,7 +35,10 @@ struct reg_response {
     int64_t content_length; /* -1 when absent */
     char *url;              /* the URL requested, for messages */
 };
-#define REG_RESPONSE_INIT {0, STRBUF_INIT, NULL, NULL, NULL, NULL, NULL, -1, NULL}
+#define REG_RESPONSE_INIT                                                                          \
+    {                                                                                              \
+        0, STRBUF_INIT, NULL, NULL, NULL, NULL, NULL, -1, NULL                                     \
+    }
 void reg_response_release(struct reg_response *r);
 
 struct reg_request {

@@ -128,9 +128,12 @@ static void test_refs(void **state)
         {"index.docker.io/user/app", "docker.io/user/app:latest"},
         {"127.0.0.1:5000/x:1", "127.0.0.1:5000/x:1"},
         {"[::1]:5000/x", "[::1]:5000/x:latest"},
-        {"registry.example.com/deep/er/path:v1.2-rc_3", "registry.example.com/deep/er/path:v1.2-rc_3"},
-        {"localhost:5000/x:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-         "localhost:5000/x:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+        {"registry.example.com/deep/er/path:v1.2-rc_3",
+         "registry.example.com/deep/er/path:v1.2-rc_3"},
+        {"localhost:5000/"
+         "x:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+         "localhost:5000/"
+         "x:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         image_ref r;
@@ -156,10 +159,18 @@ static void test_refs(void **state)
     assert_non_null(strstr(err.msg, "lowercase"));
     assert_int_equal(image_ref_parse("a:b:c", &r, &err), -EINVAL);
     /* every error names the reference */
-    static const char *const bad[] = {"", "x@sha256:abc", "x:-tag", "x/", "/x", "a//b",
-                                      "x:" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-                                      "x__y_/z", "host:port:/x"};
+    static const char *const bad[] = {
+        "",
+        "x@sha256:abc",
+        "x:-tag",
+        "x/",
+        "/x",
+        "a//b",
+        "x:"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "x__y_/z",
+        "host:port:/x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         wharf_error_clear(&err);
         assert_int_equal(image_ref_parse(bad[i], &r, &err), -EINVAL);
@@ -253,7 +264,6 @@ static void test_blobs(void **state)
     image_store_close(st);
 }
 
-
 static void count_layer(size_t i, const char *digest, bool unpacked, void *ctx)
 {
     assert_non_null(digest);
@@ -318,13 +328,15 @@ static void test_commit_manifest(void **state)
     close(lfd);
 
     /* a config whose diff_id is wrong: the commit fails, nothing tagged */
-    _cleanup_free_ char *badcfg = xasprintf(
-        "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\","
-        "\"diff_ids\":[\"%s\"]}}", bogus);
+    _cleanup_free_ char *badcfg =
+        xasprintf("{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\","
+                  "\"diff_ids\":[\"%s\"]}}",
+                  bogus);
     char badc[72], badm[72];
     assert_int_equal(image_store_put_blob_buf(st, badcfg, strlen(badcfg), badc, &err), 0);
     _cleanup_free_ char *badman = xasprintf(
-        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+        "{\"schemaVersion\":2,\"mediaType\":\"application/"
+        "vnd.docker.distribution.manifest.v2+json\","
         "\"config\":{\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"digest\":\"%s\",\"size\":1}]}",
         badc, strlen(badcfg), layer);
     assert_int_equal(image_store_put_blob_buf(st, badman, strlen(badman), badm, &err), 0);
@@ -336,22 +348,25 @@ static void test_commit_manifest(void **state)
     assert_int_equal(image_store_resolve(st, "127.0.0.1:5000/x:1", id, &err), -ENOENT);
 
     /* a manifest naming a layer that is not stored */
-    _cleanup_free_ char *cfg = xasprintf(
-        "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\","
-        "\"diff_ids\":[\"%s\"]}}", diff);
+    _cleanup_free_ char *cfg =
+        xasprintf("{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\","
+                  "\"diff_ids\":[\"%s\"]}}",
+                  diff);
     char c[72], m[72], missing[72];
     assert_int_equal(image_store_put_blob_buf(st, cfg, strlen(cfg), c, &err), 0);
-    _cleanup_free_ char *gone = xasprintf(
-        "{\"schemaVersion\":2,\"config\":{\"digest\":\"%s\",\"size\":1},"
-        "\"layers\":[{\"digest\":\"%s\",\"size\":1}]}", c, bogus);
+    _cleanup_free_ char *gone =
+        xasprintf("{\"schemaVersion\":2,\"config\":{\"digest\":\"%s\",\"size\":1},"
+                  "\"layers\":[{\"digest\":\"%s\",\"size\":1}]}",
+                  c, bogus);
     assert_int_equal(image_store_put_blob_buf(st, gone, strlen(gone), missing, &err), 0);
-    assert_int_equal(
-        image_store_commit_manifest(st, missing, tags, 1, NULL, NULL, NULL, id, &err), -ENOENT);
+    assert_int_equal(image_store_commit_manifest(st, missing, tags, 1, NULL, NULL, NULL, id, &err),
+                     -ENOENT);
     assert_non_null(strstr(err.msg, "is not stored"));
 
     /* the good one: unpacked, tagged and known by its repository digest */
     _cleanup_free_ char *man = xasprintf(
-        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+        "{\"schemaVersion\":2,\"mediaType\":\"application/"
+        "vnd.docker.distribution.manifest.v2+json\","
         "\"config\":{\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"digest\":\"%s\",\"size\":1}]}",
         c, strlen(cfg), layer);
     assert_int_equal(image_store_put_blob_buf(st, man, strlen(man), m, &err), 0);
@@ -359,8 +374,8 @@ static void test_commit_manifest(void **state)
     image_digest_buf("an index", 8, index_digest);
     _cleanup_free_ char *rd = xasprintf("127.0.0.1:5000/x@%s", index_digest);
     int layers_seen = 0;
-    assert_int_equal(image_store_commit_manifest(st, m, tags, 1, rd, count_layer, &layers_seen,
-                                                 id, &err), 0);
+    assert_int_equal(
+        image_store_commit_manifest(st, m, tags, 1, rd, count_layer, &layers_seen, id, &err), 0);
     assert_int_equal(layers_seen, 1);
     assert_string_equal(id, c);
     char got[72];
@@ -387,8 +402,8 @@ static void test_commit_manifest(void **state)
     _cleanup_free_ char *rd3 = xasprintf("127.0.0.1:5000/y@%s", index_digest);
     assert_int_equal(image_store_add_repo_digest(st, "127.0.0.1:5000/x:1", rd3, &err), 0);
     layers_seen = 0;
-    assert_int_equal(image_store_commit_manifest(st, m, NULL, 0, NULL, count_layer, &layers_seen,
-                                                 id, &err), 0);
+    assert_int_equal(
+        image_store_commit_manifest(st, m, NULL, 0, NULL, count_layer, &layers_seen, id, &err), 0);
     assert_int_equal(layers_seen, 0); /* the snapshot existed */
     json_t *rds = image_store_repo_digests(st, id, &err);
     assert_int_equal(json_array_size(rds), 2);
@@ -399,8 +414,8 @@ static void test_commit_manifest(void **state)
     assert_non_null(mj);
     assert_string_equal(got, m);
     json_decref(mj);
-    assert_int_equal(image_store_add_repo_digest(st, "127.0.0.1:5000/x:1", "127.0.0.1:5000/y:1",
-                                                 &err), -EINVAL);
+    assert_int_equal(
+        image_store_add_repo_digest(st, "127.0.0.1:5000/x:1", "127.0.0.1:5000/y:1", &err), -EINVAL);
     close(hold);
     image_store_close(st);
 }

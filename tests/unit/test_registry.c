@@ -78,14 +78,14 @@ struct fake {
     enum fake_auth auth;
     bool anonymous_tokens; /* bearer: tokens without credentials */
     const char *user, *pass;
-    struct bytes *blobs; /* digest -> content */
+    struct bytes *blobs;        /* digest -> content */
     struct bytes *uploads_data; /* uuid -> what was uploaded so far */
-    json_t *repo_blobs; /* "repo@digest" -> true */
-    json_t *manifests; /* "repo:ref" -> {"type", "body"} */
-    json_t *sessions;  /* uuid -> {"repo"} */
-    json_t *token_scopes; /* every scope string a token was asked for */
+    json_t *repo_blobs;         /* "repo@digest" -> true */
+    json_t *manifests;          /* "repo:ref" -> {"type", "body"} */
+    json_t *sessions;           /* uuid -> {"repo"} */
+    json_t *token_scopes;       /* every scope string a token was asked for */
     int tokens, blob_gets, patches, puts, mounts, heads, uploads, deletes;
-    char corrupt[72]; /* serve this blob with one byte flipped */
+    char corrupt[72];  /* serve this blob with one byte flipped */
     char oversize[72]; /* serve this blob with extra bytes */
     int next_session;
 };
@@ -95,8 +95,8 @@ static char tmpdir[] = "/tmp/wharf-registry-XXXXXX";
 
 static http_response *registry_error(int status, const char *code, const char *msg)
 {
-    return http_response_json(status, json_pack("{s:[{s:s, s:s}]}", "errors", "code", code,
-                                                "message", msg));
+    return http_response_json(
+        status, json_pack("{s:[{s:s, s:s}]}", "errors", "code", code, "message", msg));
 }
 
 /* Does the request carry what it takes for repo and action ("pull"/"push")? */
@@ -163,16 +163,16 @@ static http_response *h_token(http_request *req, void *ud)
         _cleanup_free_ char *want = xasprintf("Basic %s", b);
         if (strcmp(h, want) != 0) {
             pthread_mutex_unlock(&F.lock);
-            return http_response_json(401, json_pack("{s:s}", "details",
-                                                     "incorrect username or password"));
+            return http_response_json(
+                401, json_pack("{s:s}", "details", "incorrect username or password"));
         }
         creds = true;
     }
     if (!creds && !F.anonymous_tokens) {
         pthread_mutex_unlock(&F.lock);
-        return http_response_json(401, json_pack("{s:[{s:s, s:s}]}", "errors", "code",
-                                                 "UNAUTHORIZED", "message",
-                                                 "authentication required"));
+        return http_response_json(401,
+                                  json_pack("{s:[{s:s, s:s}]}", "errors", "code", "UNAUTHORIZED",
+                                            "message", "authentication required"));
     }
     size_t n = 0;
     const char **scopes = http_request_query_all(req, "scope", &n);
@@ -185,8 +185,8 @@ static http_response *h_token(http_request *req, void *ud)
     free(scopes);
     pthread_mutex_unlock(&F.lock);
     /* "access_token" as OAuth servers name it: the client takes either */
-    http_response *r =
-        http_response_json(200, json_pack("{s:s, s:i}", "access_token", tok.buf, "expires_in", 300));
+    http_response *r = http_response_json(
+        200, json_pack("{s:s, s:i}", "access_token", tok.buf, "expires_in", 300));
     strbuf_release(&tok);
     return r;
 }
@@ -448,13 +448,19 @@ static int setup_all(void **state)
     wharf_error err = {0};
     if (http_router_add(F.router, "GET", "/", h_probe, NULL, &err) < 0 ||
         http_router_add(F.router, "GET", "/token", h_token, NULL, &err) < 0 ||
-        http_router_add(F.router, "GET", "/{name*}/manifests/{ref}", h_manifest_get, NULL, &err) < 0 ||
-        http_router_add(F.router, "PUT", "/{name*}/manifests/{ref}", h_manifest_put, NULL, &err) < 0 ||
+        http_router_add(F.router, "GET", "/{name*}/manifests/{ref}", h_manifest_get, NULL, &err) <
+            0 ||
+        http_router_add(F.router, "PUT", "/{name*}/manifests/{ref}", h_manifest_put, NULL, &err) <
+            0 ||
         http_router_add(F.router, "GET", "/{name*}/blobs/{digest}", h_blob_get, NULL, &err) < 0 ||
-        http_router_add(F.router, "POST", "/{name*}/blobs/uploads/", h_upload_start, NULL, &err) < 0 ||
-        http_router_add(F.router, "PATCH", "/{name*}/blobs/uploads/{uuid}", h_upload, NULL, &err) < 0 ||
-        http_router_add(F.router, "PUT", "/{name*}/blobs/uploads/{uuid}", h_upload, NULL, &err) < 0 ||
-        http_router_add(F.router, "DELETE", "/{name*}/blobs/uploads/{uuid}", h_upload_cancel, NULL, &err) < 0)
+        http_router_add(F.router, "POST", "/{name*}/blobs/uploads/", h_upload_start, NULL, &err) <
+            0 ||
+        http_router_add(F.router, "PATCH", "/{name*}/blobs/uploads/{uuid}", h_upload, NULL, &err) <
+            0 ||
+        http_router_add(F.router, "PUT", "/{name*}/blobs/uploads/{uuid}", h_upload, NULL, &err) <
+            0 ||
+        http_router_add(F.router, "DELETE", "/{name*}/blobs/uploads/{uuid}", h_upload_cancel, NULL,
+                        &err) < 0)
         return -1;
     http_listener l = {.kind = HTTP_LISTEN_TCP, .address = "127.0.0.1:0"};
     http_server_config cfg = {.listeners = &l, .n_listeners = 1, .router = F.router};
@@ -538,8 +544,8 @@ static void fake_put_blob(const char *repo, const char *data, size_t len, char d
     pthread_mutex_unlock(&F.lock);
 }
 
-static void fake_put_manifest(const char *repo, const char *ref, const char *type,
-                              const char *body, char digest[72])
+static void fake_put_manifest(const char *repo, const char *ref, const char *type, const char *body,
+                              char digest[72])
 {
     image_digest_buf(body, strlen(body), digest);
     pthread_mutex_lock(&F.lock);
@@ -575,22 +581,21 @@ static void publish(const char *repo, const char *tag, const char *arch, const c
         _cleanup_free_ char *content = xasprintf("%s layer %d of %s\n", arch, i, repo);
         make_layer(name, content, filters[i], &blob, diff);
         fake_put_blob(repo, blob.buf, blob.len, out->layers[i]);
-        json_array_append_new(layers, json_pack("{s:s, s:s, s:I}", "mediaType", ltypes[i],
-                                                "digest", out->layers[i], "size",
-                                                (json_int_t)blob.len));
+        json_array_append_new(layers, json_pack("{s:s, s:s, s:I}", "mediaType", ltypes[i], "digest",
+                                                out->layers[i], "size", (json_int_t)blob.len));
         json_array_append_new(diffs, json_string(diff));
         strbuf_release(&blob);
     }
-    json_t *cfg = json_pack("{s:s, s:s, s:{s:[s]}, s:{s:s, s:o}}", "architecture", arch, "os",
-                            "linux", "config", "Cmd", "sh", "rootfs", "type", "layers",
-                            "diff_ids", diffs);
+    json_t *cfg =
+        json_pack("{s:s, s:s, s:{s:[s]}, s:{s:s, s:o}}", "architecture", arch, "os", "linux",
+                  "config", "Cmd", "sh", "rootfs", "type", "layers", "diff_ids", diffs);
     _cleanup_free_ char *ctext = json_dumps(cfg, JSON_COMPACT);
     json_decref(cfg);
     fake_put_blob(repo, ctext, strlen(ctext), out->config);
-    json_t *m = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:o}", "schemaVersion", 2, "mediaType",
-                          mtype, "config", "mediaType", "application/vnd.oci.image.config.v1+json",
-                          "digest", out->config, "size", (json_int_t)strlen(ctext), "layers",
-                          layers);
+    json_t *m =
+        json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:o}", "schemaVersion", 2, "mediaType", mtype,
+                  "config", "mediaType", "application/vnd.oci.image.config.v1+json", "digest",
+                  out->config, "size", (json_int_t)strlen(ctext), "layers", layers);
     _cleanup_free_ char *mtext = json_dumps(m, JSON_COMPACT);
     json_decref(m);
     fake_put_manifest(repo, tag ? tag : "untagged", mtype, mtext, out->manifest);
@@ -699,7 +704,8 @@ static void test_helpers(void **state)
     assert_true(registry_platform_match(&p, "linux", "arm", "7"));
     assert_int_equal(registry_platform_parse("linux/armhf", &p, &err), 0);
     assert_string_equal(registry_platform_format(&p, buf, sizeof(buf)), "linux/arm/v7");
-    static const char *const bad[] = {"linux", "linux/", "/amd64", "linux/amd64/v1/x", "li nux/amd64"};
+    static const char *const bad[] = {"linux", "linux/", "/amd64", "linux/amd64/v1/x",
+                                      "li nux/amd64"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(registry_platform_parse(bad[i], &p, &err), -EINVAL);
         assert_non_null(strstr(err.msg, "invalid platform"));
@@ -771,7 +777,8 @@ static void test_credentials_file(void **state)
     _cleanup_free_ char *b = reg_base64("dock:er", 7);
     _cleanup_free_ char *dtext =
         xasprintf("{\"auths\":{\"http://127.0.0.1:5000/v2/\":{\"auth\":\"%s\"}},"
-                  "\"credsStore\":\"\"}", b);
+                  "\"credsStore\":\"\"}",
+                  b);
     assert_int_equal(wharf_write_file_atomic(dfile, dtext, strlen(dtext), 0600, &err), 0);
     assert_int_equal(registry_creds_get("127.0.0.1:5000", &user, &pass, &err), 0);
     assert_string_equal(user, "dock");
@@ -783,7 +790,8 @@ static void test_credentials_file(void **state)
     assert_int_equal(wharf_mkdir_p(wdir, 0700, &err), 0);
     const char *keep = "{\"detachKeys\":\"ctrl-x\",\"auths\":{\"other:1\":{\"auth\":\"eDp5\"}}}";
     assert_int_equal(wharf_write_file_atomic(mine, keep, strlen(keep), 0600, &err), 0);
-    assert_int_equal(registry_creds_store("http://127.0.0.1:5000", "me", "pw:with:colons", &err), 0);
+    assert_int_equal(registry_creds_store("http://127.0.0.1:5000", "me", "pw:with:colons", &err),
+                     0);
     assert_int_equal(registry_creds_get("127.0.0.1:5000", &user, &pass, &err), 0);
     assert_string_equal(user, "me");
     assert_string_equal(pass, "pw:with:colons");
@@ -872,7 +880,7 @@ static void test_pull_anonymous_token(void **state)
     int gets = F.blob_gets;
     assert_int_equal(registry_pull_image(st, ref, NULL, &o, &res, &err), 0);
     assert_false(res.updated);
-    assert_int_equal(F.blob_gets, gets + 1); /* the config only */
+    assert_int_equal(F.blob_gets, gets + 1);               /* the config only */
     assert_int_equal(ev.counts[REGISTRY_LAYER_EXISTS], 0); /* the image is here: no word */
     assert_int_equal(ev.counts[REGISTRY_LAYER_DOWNLOADING], 0);
     /* pull by digest: nothing tagged, the digest known */
@@ -891,14 +899,14 @@ static void test_index_and_platforms(void **state)
     struct published amd, arm;
     publish("multi", NULL, "amd64", MT_DOCKER_MANIFEST, &amd);
     publish("multi", NULL, "arm64", MT_DOCKER_MANIFEST, &arm);
-    _cleanup_free_ char *index = xasprintf(
-        "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":["
-        "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
-        "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\",\"variant\":\"v8\"}},"
-        "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
-        "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}}]}",
-        MT_DOCKER_LIST, MT_DOCKER_MANIFEST, arm.manifest, arm.manifest_size, MT_DOCKER_MANIFEST,
-        amd.manifest, amd.manifest_size);
+    _cleanup_free_ char *index =
+        xasprintf("{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":["
+                  "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+                  "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\",\"variant\":\"v8\"}},"
+                  "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+                  "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}}]}",
+                  MT_DOCKER_LIST, MT_DOCKER_MANIFEST, arm.manifest, arm.manifest_size,
+                  MT_DOCKER_MANIFEST, amd.manifest, amd.manifest_size);
     char idx[72];
     fake_put_manifest("multi", "1", MT_DOCKER_LIST, index, idx);
     _cleanup_free_ char *ref = ref_of("multi:1");
@@ -919,22 +927,21 @@ static void test_index_and_platforms(void **state)
     assert_int_equal(image_store_resolve(st, ref, id, &err), 0);
     assert_string_equal(id, arm.config); /* the tag moved */
     assert_int_equal(registry_pull_image(st, ref, "linux/s390x", NULL, &res, &err), -ENOENT);
-    assert_string_equal(err.msg, "no matching manifest for linux/s390x in the manifest list entries");
+    assert_string_equal(err.msg,
+                        "no matching manifest for linux/s390x in the manifest list entries");
     assert_int_equal(registry_pull_image(st, ref, "bogus", NULL, &res, &err), -EINVAL);
     /* a single-platform image asked for another platform */
-    fake_put_manifest("multi", "amd-only", MT_DOCKER_MANIFEST,
-                      json_string_value(json_object_get(
-                          json_object_get(F.manifests, "multi:untagged"), "body")),
-                      id);
+    fake_put_manifest(
+        "multi", "amd-only", MT_DOCKER_MANIFEST,
+        json_string_value(json_object_get(json_object_get(F.manifests, "multi:untagged"), "body")),
+        id);
     _cleanup_free_ char *single = ref_of("multi:amd-only");
     if (strcmp(id, arm.manifest) == 0) {
-        assert_int_equal(registry_pull_image(st, single, "linux/amd64", NULL, &res, &err),
-                         -ENOENT);
+        assert_int_equal(registry_pull_image(st, single, "linux/amd64", NULL, &res, &err), -ENOENT);
         assert_non_null(strstr(err.msg, "does not match the specified platform: wanted "
                                         "linux/amd64, actual: linux/arm64"));
     } else {
-        assert_int_equal(registry_pull_image(st, single, "linux/arm64", NULL, &res, &err),
-                         -ENOENT);
+        assert_int_equal(registry_pull_image(st, single, "linux/arm64", NULL, &res, &err), -ENOENT);
         assert_non_null(strstr(err.msg, "does not match the specified platform: wanted "
                                         "linux/arm64, actual: linux/amd64"));
     }
@@ -942,8 +949,8 @@ static void test_index_and_platforms(void **state)
     _cleanup_free_ char *oci = xstrdup(index);
     char *mt = strstr(oci, MT_DOCKER_LIST);
     assert_non_null(mt);
-    _cleanup_free_ char *oci2 = xasprintf("%.*s%s%s", (int)(mt - oci), oci, MT_OCI_INDEX,
-                                          mt + strlen(MT_DOCKER_LIST));
+    _cleanup_free_ char *oci2 =
+        xasprintf("%.*s%s%s", (int)(mt - oci), oci, MT_OCI_INDEX, mt + strlen(MT_DOCKER_LIST));
     fake_put_manifest("multi", "oci", MT_OCI_INDEX, oci2, idx);
     _cleanup_free_ char *ociref = ref_of("multi:oci");
     assert_int_equal(registry_pull_image(st, ociref, "linux/arm64/v8", NULL, &res, &err), 0);
@@ -964,12 +971,14 @@ static void test_pull_errors(void **state)
     _cleanup_free_ char *nope = ref_of("app:nope");
     assert_int_equal(registry_pull_image(st, nope, NULL, NULL, &res, &err), -ENOENT);
     _cleanup_free_ char *want = xasprintf("manifest for 127.0.0.1:%d/app:nope not found: manifest "
-                                          "unknown: manifest unknown", F.port);
+                                          "unknown: manifest unknown",
+                                          F.port);
     assert_string_equal(err.msg, want);
     _cleanup_free_ char *norepo = ref_of("ghost:1");
     assert_int_equal(registry_pull_image(st, norepo, NULL, NULL, &res, &err), -ENOENT);
     _cleanup_free_ char *want2 = xasprintf("repository 127.0.0.1:%d/ghost not found: name unknown: "
-                                           "repository name not known to registry", F.port);
+                                           "repository name not known to registry",
+                                           F.port);
     assert_string_equal(err.msg, want2);
     assert_int_equal(registry_pull_image(st, "UPPER/case", NULL, NULL, &res, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "invalid reference format"));
@@ -1026,7 +1035,8 @@ static void test_pull_errors(void **state)
     char md[72];
     fake_put_manifest("app", "bad1", MT_OCI_MANIFEST,
                       "{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:00\",\"size\":1},"
-                      "\"layers\":[]}", md);
+                      "\"layers\":[]}",
+                      md);
     fake_put_manifest("app", "bad2", MT_OCI_MANIFEST, "{\"schemaVersion\":2,\"layers\":{}}", md);
     fake_put_manifest("app", "bad3", MT_OCI_MANIFEST, "not json", md);
     fake_put_manifest("app", "bad4", MT_DOCKER_SCHEMA1_SIGNED, "{\"schemaVersion\":1}", md);
@@ -1064,7 +1074,8 @@ static void test_basic_auth(void **state)
     _cleanup_free_ char *server = xasprintf("127.0.0.1:%d", F.port);
     assert_int_equal(registry_login(server, &wrong, NULL, &err), -EACCES);
     _cleanup_free_ char *want = xasprintf("login attempt to http://127.0.0.1:%d/v2/ failed with "
-                                          "status: 401 Unauthorized", F.port);
+                                          "status: 401 Unauthorized",
+                                          F.port);
     assert_string_equal(err.msg, want);
     struct registry_auth right = {"alice", "s3cret", NULL};
     o.auth = &right;
@@ -1216,9 +1227,11 @@ static void test_push(void **state)
     _cleanup_free_ char *missing = ref_of("nothing:1");
     assert_int_equal(registry_push(st, missing, &o, &pr, &err), -ENOENT);
     _cleanup_free_ char *want = xasprintf("An image does not exist locally with the tag: "
-                                          "127.0.0.1:%d/nothing:1", F.port);
+                                          "127.0.0.1:%d/nothing:1",
+                                          F.port);
     assert_string_equal(err.msg, want);
-    _cleanup_free_ char *bydigest = ref_of("x@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    _cleanup_free_ char *bydigest =
+        ref_of("x@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
     assert_int_equal(registry_push(st, bydigest, &o, &pr, &err), -EINVAL);
     image_store_close(st);
 }
