@@ -4,7 +4,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 PREFIX     ?= /usr/local
 
-.PHONY: all build deps test unit demo install bench bench-runtime bench-engine fuzz clean
+.PHONY: all build deps test unit demo install bench bench-runtime bench-engine bench-pull fuzz clean
 
 all: build
 
@@ -37,7 +37,7 @@ demo: deps build
 # `make bench` runs both benchmarks; each has its own target too. The engine
 # one installs its peers first (Debian's docker.io: dockerd 20.10 and
 # containerd, started only by the benchmark, on a private socket).
-bench: bench-runtime bench-engine
+bench: bench-runtime bench-engine bench-pull
 
 bench-runtime: deps build
 	BUILD=$(BUILD) bench/runtime/run.sh
@@ -45,6 +45,11 @@ bench-runtime: deps build
 bench-engine: deps build
 	scripts/install-deps bench-engine
 	BUILD=$(BUILD) bench/engine/run.sh
+
+# Pulls of a generated ~200 MB image from a local docker-registry: wharf,
+# skopeo (to an OCI directory) and podman, alternating.
+bench-pull: deps build
+	BUILD=$(BUILD) bench/pull/run.sh
 
 # Each fuzz target for FUZZ_SECONDS (default 60) from its seed corpus.
 FUZZ_BUILD   ?= build-fuzz

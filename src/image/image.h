@@ -213,6 +213,15 @@ int image_store_commit_manifest(image_store *store, const char *manifest_digest,
                                 const char *const *tags, size_t n, const char *repo_digest,
                                 image_layer_fn on_layer, void *ctx, char id[72], wharf_error *err);
 
+/* Unpacks layer index of the stored manifest manifest_digest (its config
+ * and that layer's blob stored too) into its snapshot, checked against the
+ * config's diff_id, unless the snapshot exists (*unpacked, may be NULL,
+ * says which). Layers may be unpacked in any order and from several
+ * threads at once, as their blobs arrive; image_store_commit_manifest then
+ * finds them done. */
+int image_store_unpack_layer(image_store *store, const char *manifest_digest, size_t index,
+                             bool *unpacked, wharf_error *err);
+
 /* The manifest of ref as stored (a new reference); its digest goes to
  * digest (72 bytes). */
 json_t *image_store_manifest(image_store *store, const char *ref, char digest[72],

@@ -172,6 +172,35 @@ int image_store_commit_manifest(image_store *store, const char *manifest_digest,
     return r;
 }
 
+int image_store_unpack_layer(image_store *store, const char *manifest_digest, size_t index,
+                             bool *unpacked, wharf_error *err)
+{
+    _cleanup_json_ json_t *manifest = image_store_load_blob_json(store, manifest_digest, err);
+    if (!manifest)
+        return err->code;
+    const char *config_digest = desc_digest(json_object_get(manifest, "config"));
+    if (!config_digest)
+        return wharf_error_set(err, -EINVAL, "manifest %s: config.digest: not a sha256 digest",
+                               manifest_digest);
+    _cleanup_json_ json_t *config = image_store_load_blob_json(store, config_digest, err);
+    if (!config)
+        return wharf_error_prefix(err, "manifest %s: config", manifest_digest);
+    int r = image_store_check_layers(manifest, config, err);
+    if (r < 0)
+        return wharf_error_prefix(err, "manifest %s", manifest_digest);
+    json_t *layers = json_object_get(manifest, "layers");
+    if (index >= json_array_size(layers))
+        return wharf_error_set(err, -EINVAL, "manifest %s has no layer %zu", manifest_digest,
+                               index);
+    if (!desc_digest(json_array_get(layers, index)))
+        return wharf_error_set(err, -EINVAL, "manifest %s: layers[%zu].digest: not a sha256 digest",
+                               manifest_digest, index);
+    _cleanup_json_ json_t *chains = image_chain_ids(config, err);
+    if (!chains)
+        return err->code;
+    return image_store_ensure_snapshot(store, manifest, config, chains, index, unpacked, err);
+}
+
 json_t *image_store_manifest(image_store *store, const char *ref, char digest[72], wharf_error *err)
 {
     char id[72];

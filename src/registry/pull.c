@@ -7,12 +7,13 @@
  * blobs, downloads the missing layer blobs a few at a time on one curl
  * multi handle (each streamed through the store's hashing writer, cut off
  * as soon as it exceeds its announced size, and kept only when its digest
- * matches), and commits the image: its snapshots, record and tag appear
- * together at the end or not at all.
+ * matches) while worker threads unpack each layer whose blob is there, and
+ * commits the image: its record and tag appear at the end or not at all.
  */
 #include "transport.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #define ACCEPT_MANIFESTS                                                                           \
@@ -470,23 +471,189 @@ static int dl_finish(struct download *d, CURLM *multi, CURLcode result, wharf_er
     return 0;
 }
 
-static int download_all(registry_pull *p, image_store *store, struct download *dls, size_t n,
-                        wharf_error *err)
+/* ---------------------------------------------------------------- unpacking */
+
+/*
+ * Layers are unpacked by worker threads as soon as their blobs are stored,
+ * while the other downloads go on: each snapshot is a layer alone (overlay
+ * stacks them), so the order does not matter. Workers only unpack; what
+ * they did goes back to the transfer loop (woken with curl_multi_wakeup),
+ * which reports progress on the caller's thread.
+ */
+struct unpacker {
+    image_store *store;
+    const char *manifest; /* digest */
+    CURLM *multi;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    size_t *queue; /* layer indices waiting */
+    size_t qhead, qtail;
+    bool closing;
+    struct unpacked {
+        size_t index;
+        bool unpacked;
+        int rc;
+        char msg[1024];
+    } *results;
+    size_t nresults, ntaken; /* results written / read by the loop */
+    pthread_t threads[4];
+    size_t nthreads;
+};
+
+static void *unpack_worker(void *arg)
 {
-    if (n == 0)
-        return 0;
+    struct unpacker *u = arg;
+    for (;;) {
+        pthread_mutex_lock(&u->lock);
+        while (u->qhead == u->qtail && !u->closing)
+            pthread_cond_wait(&u->cond, &u->lock);
+        if (u->qhead == u->qtail) {
+            pthread_mutex_unlock(&u->lock);
+            return NULL;
+        }
+        size_t index = u->queue[u->qhead++];
+        pthread_mutex_unlock(&u->lock);
+        wharf_error err = {0};
+        bool unpacked = false;
+        int rc = image_store_unpack_layer(u->store, u->manifest, index, &unpacked, &err);
+        pthread_mutex_lock(&u->lock);
+        struct unpacked *res = &u->results[u->nresults++];
+        res->index = index;
+        res->unpacked = unpacked;
+        res->rc = rc;
+        snprintf(res->msg, sizeof(res->msg), "%s", err.msg);
+        pthread_mutex_unlock(&u->lock);
+        curl_multi_wakeup(u->multi);
+    }
+}
+
+/* n layers; returns false when no thread could be started (the commit
+ * then unpacks what is left). */
+static bool unpacker_start(struct unpacker *u, image_store *store, const char *manifest,
+                           CURLM *multi, size_t n)
+{
+    memset(u, 0, sizeof(*u));
+    u->store = store;
+    u->manifest = manifest;
+    u->multi = multi;
+    u->queue = xcalloc(n ? n : 1, sizeof(*u->queue));
+    u->results = xcalloc(n ? n : 1, sizeof(*u->results));
+    pthread_mutex_init(&u->lock, NULL);
+    pthread_cond_init(&u->cond, NULL);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want = cpus < 1 ? 1 : cpus > 4 ? 4 : (size_t)cpus;
+    if (want > n)
+        want = n;
+    for (size_t i = 0; i < want; i++)
+        if (pthread_create(&u->threads[u->nthreads], NULL, unpack_worker, u) == 0)
+            u->nthreads++;
+    return u->nthreads > 0;
+}
+
+static void unpacker_add(struct unpacker *u, size_t index)
+{
+    pthread_mutex_lock(&u->lock);
+    u->queue[u->qtail++] = index;
+    pthread_cond_signal(&u->cond);
+    pthread_mutex_unlock(&u->lock);
+}
+
+/* Stops the workers once the queue is done (abandon: drop what waits). */
+static void unpacker_stop(struct unpacker *u, bool abandon)
+{
+    pthread_mutex_lock(&u->lock);
+    u->closing = true;
+    if (abandon)
+        u->qhead = u->qtail;
+    pthread_cond_broadcast(&u->cond);
+    pthread_mutex_unlock(&u->lock);
+    for (size_t i = 0; i < u->nthreads; i++)
+        pthread_join(u->threads[i], NULL);
+    pthread_mutex_destroy(&u->lock);
+    pthread_cond_destroy(&u->cond);
+    free(u->queue);
+    free(u->results);
+}
+
+struct transfer_state {
+    registry_pull *p;
+    json_t *fetched; /* digests downloaded now */
+    struct unpacker unpack;
+    bool unpacking; /* workers running */
+    size_t queued;  /* layers handed to them */
+};
+
+/* The layers whose blob is digest, to the workers. */
+static void queue_layers_of(struct transfer_state *t, const char *digest)
+{
+    if (!t->unpacking)
+        return;
+    json_t *layers = registry_pull_layers(t->p);
+    for (size_t i = 0; i < json_array_size(layers); i++)
+        if (strcmp(json_string_value(json_object_get(json_array_get(layers, i), "digest")),
+                   digest) == 0) {
+            unpacker_add(&t->unpack, i);
+            t->queued++;
+        }
+}
+
+/* What the workers finished: progress, or the first failure. */
+static int take_unpacked(struct transfer_state *t, size_t *taken, wharf_error *err)
+{
+    struct unpacker *u = &t->unpack;
+    int r = 0;
+    for (;;) {
+        pthread_mutex_lock(&u->lock);
+        if (u->ntaken == u->nresults) {
+            pthread_mutex_unlock(&u->lock);
+            return r;
+        }
+        struct unpacked res = u->results[u->ntaken++];
+        pthread_mutex_unlock(&u->lock);
+        (*taken)++;
+        json_t *l = json_array_get(registry_pull_layers(t->p), res.index);
+        const char *digest = json_string_value(json_object_get(l, "digest"));
+        uint64_t size = (uint64_t)json_integer_value(json_object_get(l, "size"));
+        if (res.rc < 0) {
+            if (r == 0)
+                r = wharf_error_set(err, res.rc, "%s: %s", t->p->familiar, res.msg);
+            continue;
+        }
+        if (res.unpacked)
+            pull_progress(t->p, REGISTRY_LAYER_EXTRACTING, digest, size, size);
+        if (res.unpacked || json_object_get(t->fetched, digest))
+            pull_progress(t->p, REGISTRY_LAYER_COMPLETE, digest, size, size);
+    }
+}
+
+/* Downloads dls (n of them), unpacking every layer as its blob is there:
+ * those stored before first. */
+static int transfer_all(struct transfer_state *t, image_store *store, struct download *dls,
+                        size_t n, wharf_error *err)
+{
+    registry_pull *p = t->p;
     CURLM *multi = curl_multi_init();
     if (!multi)
         return wharf_error_set(err, -ENOMEM, "cannot initialise libcurl");
+    json_t *layers = registry_pull_layers(p);
+    t->unpacking = unpacker_start(&t->unpack, store, p->manifest_digest, multi,
+                                  json_array_size(layers));
+    for (size_t i = 0; i < json_array_size(layers); i++) {
+        const char *digest = json_string_value(json_object_get(json_array_get(layers, i), "digest"));
+        if (!json_object_get(t->fetched, digest) && t->unpacking) {
+            unpacker_add(&t->unpack, i);
+            t->queued++;
+        }
+    }
     unsigned parallel = p->opts && p->opts->parallel ? p->opts->parallel : 3;
     curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)parallel);
-    size_t next = 0, active = 0, done = 0;
+    size_t next = 0, active = 0, done = 0, taken = 0;
     int r = 0;
     for (size_t i = 0; i < n; i++) {
         dls[i].p = p;
         dls[i].store = store;
     }
-    while (r == 0 && done < n) {
+    while (r == 0 && (done < n || taken < t->queued)) {
         while (r == 0 && active < parallel && next < n) {
             r = dl_start(&dls[next++], multi, err);
             active++;
@@ -514,35 +681,37 @@ static int download_all(registry_pull *p, image_store *store, struct download *d
                 r = f;
             } else {
                 done++;
+                queue_layers_of(t, d->digest);
             }
         }
-        if (r == 0 && done < n)
+        if (r == 0 && t->unpacking)
+            r = take_unpacked(t, &taken, err);
+        if (r == 0 && (done < n || taken < t->queued))
             curl_multi_poll(multi, NULL, 0, 1000, NULL);
     }
     for (size_t i = 0; i < n; i++) {
         dl_stop(&dls[i], multi);
         strbuf_release(&dls[i].errbody);
     }
+    if (t->unpacking)
+        unpacker_stop(&t->unpack, r < 0);
     curl_multi_cleanup(multi);
     return r;
 }
 
 /* ---------------------------------------------------------------- fetching */
 
-struct commit_ctx {
-    registry_pull *p;
-    json_t *fetched; /* digests downloaded now */
-};
-
+/* Layers the workers did not unpack (none could start) are unpacked by the
+ * commit: their progress from there. */
 static void on_layer(size_t i, const char *digest, bool unpacked, void *ud)
 {
-    struct commit_ctx *c = ud;
-    json_t *l = json_array_get(registry_pull_layers(c->p), i);
+    struct transfer_state *t = ud;
+    json_t *l = json_array_get(registry_pull_layers(t->p), i);
     uint64_t size = (uint64_t)json_integer_value(json_object_get(l, "size"));
-    if (unpacked)
-        pull_progress(c->p, REGISTRY_LAYER_EXTRACTING, digest, size, size);
-    if (unpacked || json_object_get(c->fetched, digest))
-        pull_progress(c->p, REGISTRY_LAYER_COMPLETE, digest, size, size);
+    if (unpacked) {
+        pull_progress(t->p, REGISTRY_LAYER_EXTRACTING, digest, size, size);
+        pull_progress(t->p, REGISTRY_LAYER_COMPLETE, digest, size, size);
+    }
 }
 
 int registry_pull_fetch(registry_pull *p, image_store *store, struct registry_pull_result *out,
@@ -569,42 +738,43 @@ int registry_pull_fetch(registry_pull *p, image_store *store, struct registry_pu
     size_t n = json_array_size(layers);
     struct download *dls = xcalloc(n ? n : 1, sizeof(*dls));
     size_t ndl = 0;
-    _cleanup_json_ json_t *fetched = json_object();
+    struct transfer_state t = {.p = p, .fetched = json_object()};
     for (size_t i = 0; i < n; i++) {
         json_t *l = json_array_get(layers, i);
         const char *digest = json_string_value(json_object_get(l, "digest"));
         uint64_t size = (uint64_t)json_integer_value(json_object_get(l, "size"));
-        if (json_object_get(fetched, digest))
+        if (json_object_get(t.fetched, digest))
             continue;
         if (image_store_has_blob(store, digest)) {
             if (!have_image)
                 pull_progress(p, REGISTRY_LAYER_EXISTS, digest, size, size);
             continue;
         }
-        json_object_set_new(fetched, digest, json_true());
+        json_object_set_new(t.fetched, digest, json_true());
         dls[ndl].digest = digest;
         dls[ndl].size = size;
         ndl++;
         pull_progress(p, REGISTRY_LAYER_WAITING, digest, 0, size);
     }
-    r = download_all(p, store, dls, ndl, err);
+    r = transfer_all(&t, store, dls, ndl, err);
     free(dls);
-    if (r < 0)
-        return r;
-    const char *tags[1] = {p->reference};
-    _cleanup_free_ char *repo_digest = xasprintf("%s/%s@%s", p->ref.domain, p->ref.path, p->digest);
-    struct commit_ctx cc = {p, fetched};
-    char id[72];
-    r = image_store_commit_manifest(store, p->manifest_digest, tags, p->ref.digest ? 0 : 1,
-                                    repo_digest, on_layer, &cc, id, err);
-    if (r < 0)
-        return wharf_error_prefix(err, "%s", p->familiar);
-    if (out) {
-        memcpy(out->id, id, 72);
-        memcpy(out->digest, p->digest, 72);
-        out->updated = strcmp(before, id) != 0;
+    if (r == 0) {
+        const char *tags[1] = {p->reference};
+        _cleanup_free_ char *repo_digest =
+            xasprintf("%s/%s@%s", p->ref.domain, p->ref.path, p->digest);
+        char id[72];
+        r = image_store_commit_manifest(store, p->manifest_digest, tags, p->ref.digest ? 0 : 1,
+                                        repo_digest, on_layer, &t, id, err);
+        if (r < 0)
+            wharf_error_prefix(err, "%s", p->familiar);
+        else if (out) {
+            memcpy(out->id, id, 72);
+            memcpy(out->digest, p->digest, 72);
+            out->updated = strcmp(before, id) != 0;
+        }
     }
-    return 0;
+    json_decref(t.fetched);
+    return r;
 }
 
 int registry_pull_image(image_store *store, const char *ref, const char *platform,
