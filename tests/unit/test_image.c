@@ -373,10 +373,21 @@ static void test_commit_manifest(void **state)
     char index_digest[72];
     image_digest_buf("an index", 8, index_digest);
     _cleanup_free_ char *rd = xasprintf("127.0.0.1:5000/x@%s", index_digest);
+    /* unpacked ahead of the commit (as a pull does, layer by layer as the
+     * blobs arrive): the commit finds it done; a wrong diff_id or index is
+     * refused */
+    bool unpacked = false;
+    assert_int_equal(image_store_unpack_layer(st, badm, 0, &unpacked, &err), -EILSEQ);
+    assert_false(unpacked);
+    assert_int_equal(image_store_unpack_layer(st, m, 1, &unpacked, &err), -EINVAL);
+    assert_int_equal(image_store_unpack_layer(st, m, 0, &unpacked, &err), 0);
+    assert_true(unpacked);
+    assert_int_equal(image_store_unpack_layer(st, m, 0, &unpacked, &err), 0);
+    assert_false(unpacked);
     int layers_seen = 0;
     assert_int_equal(
         image_store_commit_manifest(st, m, tags, 1, rd, count_layer, &layers_seen, id, &err), 0);
-    assert_int_equal(layers_seen, 1);
+    assert_int_equal(layers_seen, 0);
     assert_string_equal(id, c);
     char got[72];
     assert_int_equal(image_store_resolve(st, "127.0.0.1:5000/x:1", got, &err), 0);
