@@ -29,8 +29,8 @@
 #define LISTEN_FDS_START 3
 
 /* Appends the strings of the array v (key in path) to list. */
-static int add_strings(const char *path, const char *key, json_t *v, const char **list,
-                       size_t *n, wharf_error *err)
+static int add_strings(const char *path, const char *key, json_t *v, const char **list, size_t *n,
+                       wharf_error *err)
 {
     if (!json_is_array(v))
         return wharf_error_set(err, -EINVAL, "%s: %s: expected an array", path, key);
@@ -108,8 +108,8 @@ int engine_config_resolve(struct engine_config *cfg, json_t **doc, wharf_error *
                                      &cfg->n_insecure_registries, err)) < 0)
                     return r;
             } else if (strcmp(key, "registry-mirrors") == 0) {
-                if ((r = add_strings(path, key, v, cfg->registry_mirrors,
-                                     &cfg->n_registry_mirrors, err)) < 0)
+                if ((r = add_strings(path, key, v, cfg->registry_mirrors, &cfg->n_registry_mirrors,
+                                     err)) < 0)
                     return r;
             } else if (strcmp(key, "log-level") == 0 || strcmp(key, "live-restore") == 0 ||
                        strcmp(key, "default-ulimits") == 0) {
@@ -314,17 +314,18 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
     wharf_error rerr = {0};
     if (cri_reconcile(cri, &report, &rerr) < 0)
         wlog_warn("live restore: %s", rerr.msg);
-    api = (struct dockerapi){.images = images, .cri = cri, .root = cfg->root, .tmp_dir = tmp_dir,
-                             .init_path = init_path && access(init_path, X_OK) == 0 ? init_path
-                                                                                    : NULL,
-                             .registry_helper = registry_helper &&
-                                                        access(registry_helper, X_OK) == 0
-                                                    ? registry_helper
-                                                    : NULL,
-                             .insecure_registries = cfg->insecure_registries,
-                             .n_insecure_registries = cfg->n_insecure_registries,
-                             .registry_mirrors = cfg->registry_mirrors,
-                             .n_registry_mirrors = cfg->n_registry_mirrors};
+    api = (struct dockerapi){
+        .images = images,
+        .cri = cri,
+        .root = cfg->root,
+        .tmp_dir = tmp_dir,
+        .init_path = init_path && access(init_path, X_OK) == 0 ? init_path : NULL,
+        .registry_helper =
+            registry_helper && access(registry_helper, X_OK) == 0 ? registry_helper : NULL,
+        .insecure_registries = cfg->insecure_registries,
+        .n_insecure_registries = cfg->n_insecure_registries,
+        .registry_mirrors = cfg->registry_mirrors,
+        .n_registry_mirrors = cfg->n_registry_mirrors};
     router = http_router_new();
     if ((r = dockerapi_register(&api, router, err)) < 0)
         goto out;
