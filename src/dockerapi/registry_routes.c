@@ -183,6 +183,7 @@ static void *pull_thread(void *p)
         send_error(s, err.msg);
     } else {
         _cleanup_free_ char *shown = image_ref_familiarize(registry_exec_reference(job->pull));
+        dockerapi_image_event(job->api, shown, shown, "pull");
         send_status(s, NULL, "Digest: %s", res.digest);
         send_status(s, NULL, "Status: %s for %s",
                     res.updated ? "Downloaded newer image" : "Image is up to date", shown);
@@ -304,6 +305,8 @@ static void *push_thread(void *p)
             send_error(s, err.msg);
             break;
         }
+        _cleanup_free_ char *shown = image_ref_familiarize(ref);
+        dockerapi_image_event(job->api, shown, shown, "push");
         send_status(s, NULL, "%s: digest: %s size: %llu", res.tag, res.digest,
                     (unsigned long long)res.size);
         send_message(s, json_pack("{s:{}, s:{s:s, s:s, s:I}}", "progressDetail", "aux", "Tag",

@@ -332,7 +332,8 @@ run_and_read() {
     [ "$output" = "Error response from daemon: An image does not exist locally with the tag: 127.0.0.1:$PORT/not-here" ]
 }
 
-@test "docker push against the wharf daemon" {
+@test "docker push against the wharf daemon; pull and push events" {
+    since=$(date +%s)
     wh load -i "$DD/bb.tar" >/dev/null
     dk tag localhost/wharf-bb:1 "127.0.0.1:$PORT/dkpush:7"
     run dk push "127.0.0.1:$PORT/dkpush:7"
@@ -340,6 +341,13 @@ run_and_read() {
     [ "${lines[0]}" = "The push refers to repository [127.0.0.1:$PORT/dkpush]" ]
     [[ "${lines[-1]}" =~ ^7:\ digest:\ sha256:[0-9a-f]{64}\ size:\ [0-9]+$ ]]
     skopeo inspect --tls-verify=false "docker://127.0.0.1:$PORT/dkpush:7" >/dev/null
+    dk pull -q "127.0.0.1:$PORT/dkpush:7" >/dev/null
+    # as dockerd logs them: the familiar reference is the actor
+    run dk events --since "$since" --until "$(($(date +%s) + 1))" --filter type=image \
+        --filter event=push --filter event=pull --format '{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}'
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "push 127.0.0.1:$PORT/dkpush:7 127.0.0.1:$PORT/dkpush:7" ]
+    [ "${lines[1]}" = "pull 127.0.0.1:$PORT/dkpush:7 127.0.0.1:$PORT/dkpush:7" ]
 }
 
 @test "chunked uploads and parallel downloads against the real registry (wharf-registry)" {
