@@ -31,6 +31,11 @@ int dockerapi_add_container_route(struct dockerapi *api, http_router *r, const c
  * ImageID, Name, Config, HostConfig, Created). */
 #define DOCKERAPI_ANNOTATION "io.wharf.docker"
 
+/* The logging driver reported by /info and a container's HostConfig: the
+ * container's log is a per-container file, rotated by size, that /logs
+ * reads back (json-file's behaviour; the on-disk lines are CRI-formatted). */
+#define DOCKERAPI_LOG_DRIVER "json-file"
+
 /* That metadata of a container: a new reference, or NULL. */
 json_t *dockerapi_meta(const struct cri_container_status *st);
 /* A full id, a unique id prefix (3+ characters) or a name (with or without
