@@ -361,6 +361,15 @@ static void *wait_thread(void *p)
             cri_container_status_release(&st);
         }
         if (done) {
+            /* The attached docker run reads the output from the log, which
+             * goes with the container: let it finish first. */
+            while (job->removed && dockerapi_monitor_log_readers(job->api, job->id) > 0 &&
+                   !http_stream_closed(job->stream)) {
+                struct timespec ts = {0, 20 * 1000000};
+                nanosleep(&ts, NULL);
+            }
+            if (http_stream_closed(job->stream))
+                break; /* gone: the monitor removes it once the readers are done */
             if (job->removed)
                 auto_remove(job->api, job->id);
             http_stream_printf(job->stream, "{\"StatusCode\":%d,\"Error\":null}\n", code);
@@ -606,6 +615,7 @@ static void *log_thread(void *p)
     wharf_error err = {0};
     cri_container_logs(job->api->cri, job->id, &job->opts, write_record, job, &err);
     http_stream_close(job->stream);
+    dockerapi_monitor_log_reader(job->api, job->id, false);
     free(job);
     return NULL;
 }
@@ -670,7 +680,10 @@ static http_response *logs(struct dockerapi *api, http_request *req,
     http_response *r = http_response_stream(
         200, tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
         &job->stream);
-    dockerapi_start_producer(log_thread, job, job->stream);
+    /* A reader from now on, so an auto-removal waits for it. */
+    dockerapi_monitor_log_reader(api, id, true);
+    if (!dockerapi_start_producer(log_thread, job, job->stream))
+        dockerapi_monitor_log_reader(api, id, false);
     return r;
 }
 
