@@ -165,6 +165,11 @@ def _probe_restart_policies():
     return status == 400
 
 
+def _probe_image_filters():
+    """A reference filter matching nothing leaves nothing."""
+    return client().images.list(name="wharf-sdk-probe-none-such") == []
+
+
 def _probe_list_filters():
     """An id filter matching nothing leaves nothing (while one exists)."""
     c = client()
@@ -203,6 +208,7 @@ PROBES = {
     "restart-policies": ("create refuses an unknown RestartPolicy name",
                          _probe_restart_policies),
     "list-filters": ("GET /containers/json honours filters", _probe_list_filters),
+    "image-filters": ("GET /images/json honours filters", _probe_image_filters),
     "import": ("POST /images/create?fromSrc=-",
                lambda: _route_served("POST", "/images/create?fromSrc=-&repo=wharf-sdk-probe",
                                      data=b"")),
@@ -946,7 +952,7 @@ class Export(SdkTest):
 @gate("diff")
 class Diff(SdkTest):
     def test_diff(self):
-        ct = self.sleeper("touch /tmp/added; rm /etc/group; echo x >> /etc/passwd; sleep 100")
+        ct = self.sleeper("rm /etc/group; echo x >> /etc/passwd; touch /tmp/added; sleep 100")
         eventually(lambda: ct.exec_run(["test", "-e", "/tmp/added"]).exit_code == 0)
         changes = {(d["Path"], d["Kind"]) for d in ct.diff()}
         self.assertIn(("/tmp/added", 1), changes)
@@ -1027,6 +1033,9 @@ class ListFilters(SdkTest):
         self.assertIn(up.id, ids(status="running"))
         self.assertIn(up.id, ids(ancestor=IMAGE))
 
+
+@gate("image-filters")
+class ImageFilters(SdkTest):
     def test_image_filters(self):
         repo = "wharf-sdk-filter-%s" % RUN_ID
         self.image.tag(repo, "1")

@@ -32,6 +32,7 @@ setup_file() {
     "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>"$DD/daemon.log" &
     echo $! >"$DD/daemon.pid"
     for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
+    [ -S "$DD/wharf.sock" ] || { echo "the daemon did not start: $(cat "$DD/daemon.log")" >&2; return 1; }
     export WHARF_HOST="unix://$DD/wharf.sock" WHARF_ARCHIVE="$DD/bb.tar"
     export WHARF_IMAGE=localhost/wharf-bb:1 WHARF_ROOTFS_TAR="$DD/rootfs.tar"
 }
@@ -83,7 +84,8 @@ dk() {
 @test "sdk (gated): containers.prune" { sdk ContainerPrune; }
 @test "sdk (gated): events" { sdk Events; }
 @test "sdk (gated): restart policies" { sdk RestartPolicies; }
-@test "sdk (gated): list filters" { sdk ListFilters; }
+@test "sdk (gated): container list filters" { sdk ListFilters; }
+@test "sdk (gated): image list filters" { sdk ImageFilters; }
 @test "sdk (gated): import" { sdk Import; }
 @test "sdk (gated): system df" { sdk SystemDf; }
 

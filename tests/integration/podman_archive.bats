@@ -41,6 +41,7 @@ setup_file() {
     "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>"$DD/daemon.log" &
     echo $! >"$DD/daemon.pid"
     for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
+    [ -S "$DD/wharf.sock" ] || { echo "the daemon did not start: $(cat "$DD/daemon.log")" >&2; return 1; }
 }
 
 teardown_file() {
