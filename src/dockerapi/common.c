@@ -131,12 +131,14 @@ bool dockerapi_wait_threads(int timeout_ms)
 
 /* Runs fn(job) on a detached thread that feeds stream and frees job; if no
  * thread can be had, the stream ends at once (an empty body). */
-void dockerapi_start_producer(void *(*fn)(void *), void *job, http_stream *stream)
+bool dockerapi_start_producer(void *(*fn)(void *), void *job, http_stream *stream)
 {
     if (dockerapi_start_thread(fn, job) < 0) {
         http_stream_close(stream);
         free(job);
+        return false;
     }
+    return true;
 }
 
 

@@ -361,6 +361,15 @@ static void *wait_thread(void *p)
             cri_container_status_release(&st);
         }
         if (done) {
+            /* The attached docker run reads the output from the log, which
+             * goes with the container: let it finish first. */
+            while (job->removed && dockerapi_monitor_log_readers(job->api, job->id) > 0 &&
+                   !http_stream_closed(job->stream)) {
+                struct timespec ts = {0, 20 * 1000000};
+                nanosleep(&ts, NULL);
+            }
+            if (http_stream_closed(job->stream))
+                break; /* gone: the monitor removes it once the readers are done */
             if (job->removed)
                 auto_remove(job->api, job->id);
             http_stream_printf(job->stream, "{\"StatusCode\":%d,\"Error\":null}\n", code);
@@ -381,6 +390,9 @@ static http_response *wait_container(struct dockerapi *api, http_request *req,
 {
     const char *id = st->id;
     const char *cond = http_request_query(req, "condition");
+    if (cond && *cond && strcmp(cond, "not-running") != 0 && strcmp(cond, "next-exit") != 0 &&
+        strcmp(cond, "removed") != 0)
+        return http_response_error(400, "invalid condition: \"%s\"", cond);
     struct wait_job *job = xcalloc(1, sizeof(*job));
     job->api = api;
     snprintf(job->id, sizeof(job->id), "%s", id);
@@ -493,6 +505,30 @@ static http_response *list(http_request *req, void *ud)
     return http_response_json(200, arr);
 }
 
+/* The HostConfig the container was created with, completed with what
+ * dockerd fills in: clients read LogConfig.Type unconditionally (the Python
+ * SDK's containers.run reads logs back only from json-file or journald). */
+static json_t *host_config_view(json_t *meta)
+{
+    json_t *host = json_deep_copy(meta ? json_object_get(meta, "HostConfig") : NULL);
+    if (!json_is_object(host)) {
+        if (host)
+            json_decref(host);
+        host = json_object();
+    }
+    json_t *log = json_object_get(host, "LogConfig");
+    const char *type = json_string_value(json_object_get(log, "Type"));
+    if (!json_is_object(log) || !type || !*type)
+        json_object_set_new(host, "LogConfig", json_pack("{s:s, s:{}}", "Type",
+                                                         DOCKERAPI_LOG_DRIVER, "Config"));
+    if (!json_is_object(json_object_get(host, "RestartPolicy")))
+        json_object_set_new(host, "RestartPolicy",
+                            json_pack("{s:s, s:i}", "Name", "no", "MaximumRetryCount", 0));
+    if (!json_is_boolean(json_object_get(host, "AutoRemove")))
+        json_object_set_new(host, "AutoRemove", json_false());
+    return host;
+}
+
 static http_response *inspect(struct dockerapi *api, http_request *req,
                               const struct cri_container_status *stp)
 {
@@ -516,7 +552,7 @@ static http_response *inspect(struct dockerapi *api, http_request *req,
     json_object_set(config, "Env", json_object_get(st.config, "env"));
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:o, s:{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s}, "
-        "s:s, s:s, s:i, s:s, s:o, s:O, s:[], s:{s:{}}, s:s}",
+        "s:s, s:s, s:i, s:s, s:o, s:o, s:[], s:{s:{}}, s:s}",
         "Id", st.id, "Created", meta ? json_string_value(json_object_get(meta, "Created")) : "",
         "Path", json_string_value(json_array_get(args, 0)), "Args", rest, "State", "Status",
         rs.restarting ? "restarting" : dockerapi_state_name(st.state), "Running",
@@ -525,8 +561,8 @@ static http_response *inspect(struct dockerapi *api, http_request *req,
         "Dead", 0, "Pid", (int)st.pid, "ExitCode", st.exit_code, "Error", "", "StartedAt",
         started, "FinishedAt", finished, "Image",
         meta ? json_string_value(json_object_get(meta, "ImageID")) : "", "Name", name,
-        "RestartCount", (int)rs.restart_count, "Driver", "overlay2", "Config", config, "HostConfig",
-        meta ? json_object_get(meta, "HostConfig") : json_object(), "Mounts",
+        "RestartCount", (int)rs.restart_count, "Driver", "overlay2", "Config", config,
+        "HostConfig", host_config_view(meta), "Mounts",
         "NetworkSettings", "Networks", "LogPath", st.log_path ? st.log_path : "");
     if (meta)
         json_decref(meta);
@@ -548,8 +584,10 @@ static int write_record(const struct cri_log_record *rec, void *ud)
     if (job->timestamps)
         strbuf_addf(&line, "%s ", rec->timestamp);
     strbuf_add(&line, rec->content, rec->len);
+    /* A terminal's lines end in "\r\n" (the shim keeps them without the
+     * '\r', as CRI logs do); docker logs gives them back as written. */
     if (!rec->partial)
-        strbuf_addch(&line, '\n');
+        strbuf_addstr(&line, job->tty ? "\r\n" : "\n");
     int r;
     if (job->tty) {
         r = http_stream_write(job->stream, line.buf, line.len);
@@ -577,8 +615,33 @@ static void *log_thread(void *p)
     wharf_error err = {0};
     cri_container_logs(job->api->cri, job->id, &job->opts, write_record, job, &err);
     http_stream_close(job->stream);
+    dockerapi_monitor_log_reader(job->api, job->id, false);
     free(job);
     return NULL;
+}
+
+/* since/until: what the docker CLI and SDKs send, seconds[.nanoseconds]
+ * since the epoch; absent or 0 is no bound. */
+static int query_unix_time(http_request *req, const char *key, struct timespec *out,
+                           wharf_error *err)
+{
+    const char *v = http_request_query(req, key);
+    *out = (struct timespec){0, 0};
+    if (!v || !*v)
+        return 0;
+    size_t secs = strspn(v, "0123456789");
+    const char *frac = v + secs;
+    size_t digits = *frac == '.' ? strspn(frac + 1, "0123456789") : 0;
+    if (secs == 0 || secs > 18 || (*frac && (*frac != '.' || digits == 0 || digits > 9 ||
+                                             frac[1 + digits])))
+        return wharf_error_set(err, -EINVAL, "invalid value for \"%s\": %s: expected "
+                               "seconds[.nanoseconds] since the epoch", key, v);
+    out->tv_sec = (time_t)strtoll(v, NULL, 10);
+    long ns = 0;
+    for (size_t i = 0; i < 9; i++)
+        ns = ns * 10 + (i < digits ? frac[1 + i] - '0' : 0);
+    out->tv_nsec = ns;
+    return 0;
 }
 
 static http_response *logs(struct dockerapi *api, http_request *req,
@@ -586,9 +649,16 @@ static http_response *logs(struct dockerapi *api, http_request *req,
 {
     const char *id = st->id;
     bool tty = json_is_true(json_object_get(st->config, "tty"));
+    struct timespec since, until;
+    wharf_error err = {0};
+    if (query_unix_time(req, "since", &since, &err) < 0 ||
+        query_unix_time(req, "until", &until, &err) < 0)
+        return http_response_error(400, "%s", err.msg);
     struct log_job *job = xcalloc(1, sizeof(*job));
     job->api = api;
     snprintf(job->id, sizeof(job->id), "%s", id);
+    job->opts.since = since;
+    job->opts.until = until;
     job->tty = tty;
     job->timestamps = http_request_query_bool(req, "timestamps", false);
     job->opts.tail = -1;
@@ -610,7 +680,10 @@ static http_response *logs(struct dockerapi *api, http_request *req,
     http_response *r = http_response_stream(
         200, tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
         &job->stream);
-    dockerapi_start_producer(log_thread, job, job->stream);
+    /* A reader from now on, so an auto-removal waits for it. */
+    dockerapi_monitor_log_reader(api, id, true);
+    if (!dockerapi_start_producer(log_thread, job, job->stream))
+        dockerapi_monitor_log_reader(api, id, false);
     return r;
 }
 

@@ -310,6 +310,15 @@ struct attach_job {
     int sock;
 };
 
+/* The job is a log reader (dockerapi_monitor_log_reader) from the request
+ * until the hijack ends or never happens. */
+static void attach_job_free(void *p)
+{
+    struct attach_job *job = p;
+    dockerapi_monitor_log_reader(job->api, job->id, false);
+    free(job);
+}
+
 static int attach_record(const struct cri_log_record *rec, void *ud)
 {
     struct attach_job *job = ud;
@@ -368,7 +377,8 @@ static http_response *attach(struct dockerapi *api, http_request *req,
     job->err = http_request_query_bool(req, "stderr", false);
     job->logs_before = http_request_query_bool(req, "logs", false);
     dockerapi_container_event(api, id, st, "attach", NULL);
-    http_response *resp = http_response_hijack(attach_hijacked, job, free);
+    dockerapi_monitor_log_reader(api, id, true);
+    http_response *resp = http_response_hijack(attach_hijacked, job, attach_job_free);
     if (!tty)
         http_response_set_header(resp, "Content-Type", "application/vnd.docker.multiplexed-stream");
     return resp;

@@ -33,6 +33,11 @@ int dockerapi_add_container_route(struct dockerapi *api, http_router *r, const c
  * ImageID, Name, Config, HostConfig, Created). */
 #define DOCKERAPI_ANNOTATION "io.wharf.docker"
 
+/* The logging driver reported by /info and a container's HostConfig: the
+ * container's log is a per-container file, rotated by size, that /logs
+ * reads back (json-file's behaviour; the on-disk lines are CRI-formatted). */
+#define DOCKERAPI_LOG_DRIVER "json-file"
+
 /* That metadata of a container: a new reference, or NULL. */
 json_t *dockerapi_meta(const struct cri_container_status *st);
 /* A full id, a unique id prefix (3+ characters) or a name (with or without
@@ -49,8 +54,9 @@ const char *dockerapi_state_name(enum cri_state s);
 /* RFC 3339 with nanoseconds; {0,0} is Go's zero time. Caller frees. */
 char *dockerapi_time_text(struct timespec t);
 /* Runs fn(job) on a detached thread that feeds stream and frees job; if no
- * thread can be had, the stream ends at once and job is freed. */
-void dockerapi_start_producer(void *(*fn)(void *), void *job, http_stream *stream);
+ * thread can be had, the stream ends at once, job is freed and it returns
+ * false. */
+bool dockerapi_start_producer(void *(*fn)(void *), void *job, http_stream *stream);
 /* A detached thread that dockerapi_close waits for: 0 or a negative errno. */
 int dockerapi_start_thread(void *(*fn)(void *), void *arg);
 /* Waits up to timeout_ms for every such thread to end; false if some still run. */
@@ -131,6 +137,11 @@ void dockerapi_monitor_removed(struct dockerapi *api, const char *id, bool remov
  * waits, it removes an AutoRemove container itself, after reading the exit
  * code; otherwise the monitor does once the container has exited. */
 void dockerapi_monitor_wait_removal(struct dockerapi *api, const char *id, bool waiting);
+/* An attach or logs request starts (true) or stops (false) reading the
+ * container's log: an AutoRemove container is not removed under it (output
+ * a quick container wrote before its attach caught up would be lost). */
+void dockerapi_monitor_log_reader(struct dockerapi *api, const char *id, bool reading);
+unsigned dockerapi_monitor_log_readers(struct dockerapi *api, const char *id);
 
 /* What inspect and ps show besides the CRI status. */
 struct dockerapi_run_state {

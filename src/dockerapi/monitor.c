@@ -15,7 +15,8 @@
  * stopped or killed the container, until the user starts it again. A
  * container with HostConfig.AutoRemove (run --rm) is removed once it has
  * exited, unless a wait?condition=removed request (the attached docker run)
- * is there to remove it after reading its exit code.
+ * is there to remove it after reading its exit code; either waits for the
+ * attach and logs requests still reading its log, which goes with it.
  *
  * The user's start, stop and kill go through here (dockerapi_start_container
  * and friends), so a stop can never race a restart: it marks the container
@@ -68,6 +69,7 @@ struct watch {
     bool gone;                /* removed: free it */
     bool auto_remove;         /* exited with HostConfig.AutoRemove: remove it */
     unsigned removal_waiters; /* wait?condition=removed requests: they remove it */
+    unsigned log_readers;     /* attach and logs requests reading its log */
     bool seen;                /* listed by the last rescan */
     struct watch *next;
 };
@@ -341,7 +343,8 @@ static void prune_locked(struct dockerapi_monitor *m, bool after_scan)
 {
     for (struct watch **pw = &m->watches; *pw;) {
         struct watch *w = *pw;
-        if ((w->gone || (after_scan && !w->seen)) && !w->busy && !w->removing) {
+        if ((w->gone || (after_scan && !w->seen)) && !w->busy && !w->removing &&
+            w->log_readers == 0) {
             *pw = w->next;
             free_watch(w);
         } else {
@@ -475,8 +478,8 @@ static void run_removals(struct dockerapi_monitor *m)
         char id[65];
         pthread_mutex_lock(&m->lock);
         struct watch *w = m->stop ? NULL : m->watches;
-        while (w &&
-               !(w->auto_remove && w->removal_waiters == 0 && !w->busy && !w->removing && !w->gone))
+        while (w && !(w->auto_remove && w->removal_waiters == 0 && w->log_readers == 0 &&
+                      !w->busy && !w->removing && !w->gone))
             w = w->next;
         if (w) {
             w->auto_remove = false;
@@ -811,6 +814,36 @@ bool dockerapi_monitor_forget(struct dockerapi *api, const char *id)
     }
     pthread_mutex_unlock(&m->lock);
     return first;
+}
+
+void dockerapi_monitor_log_reader(struct dockerapi *api, const char *id, bool reading)
+{
+    struct dockerapi_monitor *m = api->monitor;
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    struct watch *w = reading ? get_locked(m, id) : find_locked(m, id);
+    if (reading)
+        w->log_readers++;
+    else if (w && w->log_readers > 0)
+        w->log_readers--;
+    bool last = !reading && w && w->log_readers == 0;
+    pthread_mutex_unlock(&m->lock);
+    /* A removal may have been waiting for this reader. */
+    if (last)
+        dockerapi_monitor_wake(api);
+}
+
+unsigned dockerapi_monitor_log_readers(struct dockerapi *api, const char *id)
+{
+    struct dockerapi_monitor *m = api->monitor;
+    if (!m)
+        return 0;
+    pthread_mutex_lock(&m->lock);
+    struct watch *w = find_locked(m, id);
+    unsigned n = w ? w->log_readers : 0;
+    pthread_mutex_unlock(&m->lock);
+    return n;
 }
 
 void dockerapi_monitor_wait_removal(struct dockerapi *api, const char *id, bool waiting)

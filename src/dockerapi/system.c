@@ -77,8 +77,8 @@ static http_response *info(http_request *req, void *ud)
         "DockerRootDir", api->root, "OperatingSystem", "Linux", "OSType", "linux", "Architecture",
         u.machine, "KernelVersion", u.release, "NCPU", (int)sysconf(_SC_NPROCESSORS_ONLN),
         "MemTotal", (json_int_t)si.totalram * (json_int_t)si.mem_unit, "Name", host,
-        "ServerVersion", WHARF_VERSION, "CgroupDriver", "cgroupfs", "LoggingDriver", "local",
-        "DefaultRuntime", "wharf", "Runtimes", "wharf", "path", "wharf-runtime", "IndexServerAddress",
+        "ServerVersion", WHARF_VERSION, "CgroupDriver", "cgroupfs", "LoggingDriver",
+        DOCKERAPI_LOG_DRIVER, "DefaultRuntime", "wharf", "Runtimes", "wharf", "path", "wharf-runtime", "IndexServerAddress",
         "https://index.docker.io/v1/", "Debug", 0, "LiveRestoreEnabled", 1, "Warnings", "InitBinary",
         "wharf-init");
     json_object_set_new(i, "Swarm", json_pack("{s:s, s:b}", "LocalNodeState", "inactive",

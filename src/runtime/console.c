@@ -19,9 +19,23 @@
 int console_connect(const char *path, wharf_error *err)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(addr.sun_path))
-        return wharf_error_set(err, -ENAMETOOLONG, "console socket %s: path too long", path);
-    strcpy(addr.sun_path, path);
+    _cleanup_close_ int dir_fd = -1;
+    if (strlen(path) < sizeof(addr.sun_path)) {
+        strcpy(addr.sun_path, path);
+    } else {
+        /* Longer than sun_path (a shim's state directory under a deep data
+         * root): connect through the directory's fd instead. */
+        const char *slash = strrchr(path, '/');
+        int dir_len = !slash ? 0 : slash == path ? 1 : (int)(slash - path);
+        _cleanup_free_ char *dir = slash ? xasprintf("%.*s", dir_len, path) : xstrdup(".");
+        dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+            return wharf_error_errno(err, errno, "console socket %s", path);
+        int n = snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/%s", dir_fd,
+                         slash ? slash + 1 : path);
+        if (n < 0 || (size_t)n >= sizeof(addr.sun_path))
+            return wharf_error_set(err, -ENAMETOOLONG, "console socket %s: name too long", path);
+    }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return wharf_error_errno(err, errno, "console socket %s", path);

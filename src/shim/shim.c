@@ -174,11 +174,6 @@ int shim_config_finalize(struct shim_config *cfg, wharf_error *err)
         cfg->log_path = xasprintf("%s/container.log", cfg->state_dir);
     else if ((r = make_absolute(&cfg->log_path, "--log-path", err)) < 0)
         return r;
-    /* The runtime connects to the console socket by its full path. */
-    if (cfg->terminal && strlen(cfg->state_dir) + sizeof("/console.sock") > 108)
-        return wharf_error_set(err, -EINVAL,
-                               "--state-dir %s: too long for a console socket path (--terminal)",
-                               cfg->state_dir);
     return resolve_runtime(cfg, err);
 }
 
