@@ -336,7 +336,9 @@ struct wait_job {
     struct dockerapi *api;
     char id[65];
     bool next_exit;
-    bool removed; /* condition=removed: remove it on exit (docker run --rm) */
+    bool removed; /* condition=removed: answer once it is gone */
+    bool remover; /* ... and it is AutoRemove (docker run --rm): this wait removes it */
+    int last_code; /* the exit code last seen, for a container removed meanwhile */
     unsigned start_count; /* starts so far when the wait was asked */
     http_stream *stream;
 };
@@ -350,27 +352,29 @@ static void *wait_thread(void *p)
     while (!http_stream_closed(job->stream)) {
         struct cri_container_status st;
         wharf_error err = {0};
-        int code = 0;
+        int code = job->last_code;
         bool done = true;
         if (cri_container_status(job->api->cri, job->id, &st, &err) == 0) {
             /* next-exit: an exit of a start that came after the request, even
-             * one so quick that it was never seen running. */
+             * one so quick that it was never seen running. Removed without
+             * AutoRemove: whoever removes it ends the wait. */
             done = st.state == CRI_STATE_EXITED &&
-                   (!job->next_exit || st.start_count > job->start_count);
-            code = st.exit_code;
+                   (!job->next_exit || st.start_count > job->start_count) &&
+                   (!job->removed || job->remover);
+            code = job->last_code = st.exit_code;
             cri_container_status_release(&st);
         }
         if (done) {
             /* The attached docker run reads the output from the log, which
              * goes with the container: let it finish first. */
-            while (job->removed && dockerapi_monitor_log_readers(job->api, job->id) > 0 &&
+            while (job->remover && dockerapi_monitor_log_readers(job->api, job->id) > 0 &&
                    !http_stream_closed(job->stream)) {
                 struct timespec ts = {0, 20 * 1000000};
                 nanosleep(&ts, NULL);
             }
             if (http_stream_closed(job->stream))
                 break; /* gone: the monitor removes it once the readers are done */
-            if (job->removed)
+            if (job->remover)
                 auto_remove(job->api, job->id);
             http_stream_printf(job->stream, "{\"StatusCode\":%d,\"Error\":null}\n", code);
             break;
@@ -378,7 +382,7 @@ static void *wait_thread(void *p)
         struct timespec ts = {0, 50 * 1000000};
         nanosleep(&ts, NULL);
     }
-    if (job->removed)
+    if (job->remover)
         dockerapi_monitor_wait_removal(job->api, job->id, false);
     http_stream_close(job->stream);
     free(job);
@@ -403,7 +407,13 @@ static http_response *wait_container(struct dockerapi *api, http_request *req,
     if (dockerapi_is_up(st))
         job->start_count--;
     /* docker run --rm: this request removes it after reading the exit code. */
-    if (job->removed)
+    if (job->removed) {
+        json_t *meta = dockerapi_meta(st);
+        job->remover = json_is_true(
+            json_object_get(json_object_get(meta, "HostConfig"), "AutoRemove"));
+        json_decref(meta);
+    }
+    if (job->remover)
         dockerapi_monitor_wait_removal(api, id, true);
     http_response *resp = http_response_stream(200, "application/json", &job->stream);
     dockerapi_start_producer(wait_thread, job, job->stream);

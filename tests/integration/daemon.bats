@@ -197,3 +197,19 @@ dk() {
     [ "$status" -ne 0 ]
     dk rm -f "$name"
 }
+
+@test "wait condition=removed waits for someone else to remove a container without AutoRemove" {
+    dk load -i "$DD/bb.tar" >/dev/null
+    name=wbt-waitrm-$$
+    dk run -d --name "$name" localhost/wharf-bb:1 true >/dev/null
+    curl -s --unix-socket "$DD/wharf.sock" -X POST \
+        "http://d/containers/$name/wait?condition=removed" >"$DD/wait.out" &
+    waiter=$!
+    sleep 1
+    # It exited, but nobody removed it: still listed, the wait still open.
+    [ "$(dk inspect --format '{{.State.Status}}' "$name")" = exited ]
+    kill -0 "$waiter"
+    dk rm "$name" >/dev/null
+    wait "$waiter"
+    grep -q '"StatusCode":0' "$DD/wait.out"
+}
