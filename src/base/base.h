@@ -4,7 +4,8 @@
  * Owns: the error object (wharf_error), cleanup attributes, the string
  * buffer (strbuf), file helpers (atomic writes, mkdir -p, whole-file reads),
  * symlink-safe path resolution inside a root directory, typed JSON field
- * access with errors that name the field, and the runc-compatible logger.
+ * access with errors that name the field, the runc-compatible logger, and
+ * times as text (RFC 3339, and Docker's "5 minutes" durations).
  *
  * Must not: know about containers, cgroups, images or any other module.
  * Every other module may include this header; this one includes no other.
@@ -190,5 +191,10 @@ double wharf_now_ms(void);
 
 /* RFC 3339 UTC with nanoseconds: "2026-11-22T05:12:03.123456789Z"; buf >= 40. */
 const char *wharf_time_rfc3339(char *buf, size_t len);
+
+/* A span of seconds the way Docker prints ages and uptimes (go-units'
+ * HumanDuration): "Less than a second", "1 second", "About a minute",
+ * "3 hours", "2 weeks". Appended to out. */
+void wharf_human_duration(int64_t seconds, strbuf *out);
 
 #endif

@@ -89,41 +89,7 @@ int wcmd_bad_flag(struct wcmd_ctx *ctx, char **argv)
 
 void wcmd_human_duration(int64_t seconds, strbuf *out)
 {
-    /* The thresholds of go-units' HumanDuration, which docker uses. */
-    if (seconds < 1) {
-        strbuf_addstr(out, "Less than a second");
-        return;
-    }
-    if (seconds == 1) {
-        strbuf_addstr(out, "1 second");
-        return;
-    }
-    if (seconds < 60) {
-        strbuf_addf(out, "%lld seconds", (long long)seconds);
-        return;
-    }
-    int64_t minutes = seconds / 60;
-    if (minutes == 1) {
-        strbuf_addstr(out, "About a minute");
-        return;
-    }
-    if (minutes < 60) {
-        strbuf_addf(out, "%lld minutes", (long long)minutes);
-        return;
-    }
-    int64_t hours = (int64_t)((double)seconds / 3600.0 + 0.5);
-    if (hours == 1)
-        strbuf_addstr(out, "About an hour");
-    else if (hours < 48)
-        strbuf_addf(out, "%lld hours", (long long)hours);
-    else if (hours < 24 * 7 * 2)
-        strbuf_addf(out, "%lld days", (long long)(hours / 24));
-    else if (hours < 24 * 30 * 2)
-        strbuf_addf(out, "%lld weeks", (long long)(hours / 24 / 7));
-    else if (hours < 24 * 365 * 2)
-        strbuf_addf(out, "%lld months", (long long)(hours / 24 / 30));
-    else
-        strbuf_addf(out, "%lld years", (long long)(seconds / 3600 / 24 / 365));
+    wharf_human_duration(seconds, out);
 }
 
 void wcmd_human_size(double size, strbuf *out)

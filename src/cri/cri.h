@@ -119,7 +119,8 @@ void cri_sandbox_status_release(struct cri_sandbox_status *st);
  *   "env": ["K=V"]            PATH gets a default when absent
  *   "working_dir": string     default "/"
  *   "user": {"uid": N, "gid": N, "additional_gids": [N]}
- *   "hostname": string        only for a container owning its UTS namespace
+ *   "hostname", "domainname": string   only for a container owning its UTS
+ *                             namespace
  *   "tty": bool, "stdin": bool
  *   "mounts": [{"type": "bind"|"volume"|"tmpfs", "source": path,
  *               "destination": path, "readonly": bool,

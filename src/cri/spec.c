@@ -567,6 +567,11 @@ json_t *cri_generate_spec(const struct cri_spec_context *ctx, json_t *config, wh
                         json_pack("{s:s, s:b}", "path", ctx->rootfs, "readonly", ro_root));
     if (ctx->hostname)
         json_object_set_new(spec, "hostname", json_string(ctx->hostname));
+    const char *domainname = NULL;
+    if (wjson_string(config, "", "domainname", false, &domainname, err) < 0)
+        return NULL;
+    if (domainname && *domainname)
+        json_object_set_new(spec, "domainname", json_string(domainname));
 
     json_t *mounts = json_array();
     json_object_set_new(spec, "mounts", mounts);
@@ -616,7 +621,8 @@ json_t *cri_generate_spec(const struct cri_spec_context *ctx, json_t *config, wh
         add_namespace(ns, modes, "uts", "uts", ctx->utsns, "sandbox", err) < 0 ||
         add_namespace(ns, modes, "pid", "pid", ctx->pidns, "private", err) < 0)
         return NULL;
-    /* The runtime rejects a hostname without a UTS namespace of our own. */
+    /* The runtime rejects a hostname or domain name without a UTS namespace
+     * of our own. */
     size_t i;
     json_t *n;
     bool own_uts = false;
@@ -625,8 +631,10 @@ json_t *cri_generate_spec(const struct cri_spec_context *ctx, json_t *config, wh
         own_uts |= strcmp(json_string_value(json_object_get(n, "type")), "uts") == 0 &&
                    !json_object_get(n, "path");
     }
-    if (!own_uts)
+    if (!own_uts) {
         json_object_del(spec, "hostname");
+        json_object_del(spec, "domainname");
+    }
 
     json_t *res = NULL;
     if (wjson_object(config, "", "resources", false, &res, err) < 0)

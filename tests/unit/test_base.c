@@ -189,13 +189,34 @@ static void test_log_formats(void **state)
     assert_int_equal(wharf_rm_rf(dir, &err), 0);
 }
 
+static void test_human_duration(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t seconds;
+        const char *text;
+    } cases[] = {
+        {0, "Less than a second"}, {1, "1 second"},          {59, "59 seconds"},
+        {60, "About a minute"},    {119, "About a minute"},  {120, "2 minutes"},
+        {3599, "59 minutes"},      {3600, "About an hour"},  {5400, "2 hours"},
+        {47 * 3600, "47 hours"},   {48 * 3600, "2 days"},    {14 * 86400, "2 weeks"},
+        {60 * 86400, "2 months"},  {800 * 86400, "2 years"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        strbuf sb = STRBUF_INIT;
+        wharf_human_duration(cases[i].seconds, &sb);
+        assert_string_equal(strbuf_str(&sb), cases[i].text);
+        strbuf_release(&sb);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_messages),   cmocka_unit_test(test_strbuf),
         cmocka_unit_test(test_atomic_write_and_read), cmocka_unit_test(test_in_root_resolution),
         cmocka_unit_test(test_json_fields),      cmocka_unit_test(test_json_load_errors),
-        cmocka_unit_test(test_log_formats),
+        cmocka_unit_test(test_log_formats),      cmocka_unit_test(test_human_duration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

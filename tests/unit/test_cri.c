@@ -344,7 +344,10 @@ static void test_spec_namespaces(void **state)
     struct cri_spec_context ctx = {.id = "c2", .rootfs = "/r", .hostname = NULL,
                                    .netns = "/proc/42/ns/net", .ipcns = "/proc/42/ns/ipc",
                                    .utsns = "/proc/42/ns/uts", .pidns = "/proc/42/ns/pid"};
-    json_t *spec = gen("{\"args\": [\"x\"], \"hostname\": \"ignored\"}", &ctx);
+    json_t *spec = gen("{\"args\": [\"x\"], \"domainname\": \"own.example\"}", NULL);
+    assert_string_equal(json_string_value(json_object_get(spec, "domainname")), "own.example");
+    json_decref(spec);
+    spec = gen("{\"args\": [\"x\"], \"hostname\": \"ignored\", \"domainname\": \"x.y\"}", &ctx);
     assert_string_equal(json_string_value(json_object_get(find_ns(spec, "network"), "path")),
                         "/proc/42/ns/net");
     assert_string_equal(json_string_value(json_object_get(find_ns(spec, "uts"), "path")),
@@ -352,6 +355,7 @@ static void test_spec_namespaces(void **state)
     /* pid stays private unless asked; no hostname when the UTS ns is joined */
     assert_null(json_object_get(find_ns(spec, "pid"), "path"));
     assert_null(json_object_get(spec, "hostname"));
+    assert_null(json_object_get(spec, "domainname"));
     json_decref(spec);
 
     spec = gen("{\"args\": [\"x\"], \"namespaces\": {\"pid\": \"sandbox\", \"network\": \"host\"}}",
