@@ -1,9 +1,11 @@
 /*
  * containers.c — the /containers routes over the CRI-shaped container layer.
  * The image's config is merged with the request's (Entrypoint, Cmd, Env,
- * WorkingDir, User, StopSignal) the way dockerd does; the root filesystem
- * is an overlay of the image mounted at create and removed with the
- * container.
+ * WorkingDir, User, Labels, StopSignal) the way dockerd does; the root
+ * filesystem is an overlay of the image mounted at create and removed with
+ * the container. Users by name and the working directory are settled in that
+ * root filesystem at create; HostConfig is hostconfig.c's, the list
+ * containers_list.c's.
  */
 #include "internal.h"
 
@@ -33,29 +35,6 @@ static json_t *str_array_or(json_t *a, json_t *fallback)
     return json_is_array(a) && json_array_size(a) ? a : fallback;
 }
 
-/* "1000", "1000:1000", "root", "0:0" -> numbers (names are looked up in the
- * image's /etc/passwd by the caller later; here only root by name). */
-static int parse_user(const char *user, json_t **out)
-{
-    if (!user || !*user || strcmp(user, "root") == 0) {
-        *out = json_pack("{s:i, s:i}", "uid", 0, "gid", 0);
-        return 0;
-    }
-    char *end;
-    long uid = strtol(user, &end, 10);
-    long gid = uid;
-    if (end == user || (*end && *end != ':'))
-        return -EINVAL;
-    if (*end == ':') {
-        char *e2;
-        gid = strtol(end + 1, &e2, 10);
-        if (*e2)
-            return -EINVAL;
-    }
-    *out = json_pack("{s:I, s:I}", "uid", (json_int_t)uid, "gid", (json_int_t)gid);
-    return 0;
-}
-
 static int mount_rootfs(struct dockerapi *api, const char *id, const char *image, char **rootfs,
                         wharf_error *err)
 {
@@ -75,6 +54,45 @@ static int mount_rootfs(struct dockerapi *api, const char *id, const char *image
     return 0;
 }
 
+/* The image's labels under the request's (a request label wins), as dockerd
+ * merges them: a new reference. */
+static json_t *merged_labels(json_t *image_cfg, json_t *body)
+{
+    json_t *labels = json_object();
+    json_t *il = json_object_get(image_cfg, "Labels"), *bl = json_object_get(body, "Labels");
+    if (json_is_object(il))
+        json_object_update(labels, il);
+    if (json_is_object(bl))
+        json_object_update(labels, bl);
+    return labels;
+}
+
+/* What dockerd reads or writes in the root filesystem itself: the user (and
+ * groups) from its /etc/passwd and /etc/group, and the working directory,
+ * created (root-owned, 0755) when the image lacks it. */
+static int prepare_rootfs(const char *rootfs, const char *user, json_t *group_add, const char *wd,
+                          json_t *cfg, wharf_error *err)
+{
+    _cleanup_close_ int root_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return wharf_error_errno(err, errno, "open %s", rootfs);
+    json_t *juser = NULL;
+    int r = dockerapi_resolve_user(root_fd, user, group_add, &juser, err);
+    if (r < 0)
+        return r;
+    json_object_set_new(cfg, "user", juser);
+    if (strcmp(wd, "/") != 0) {
+        wharf_error e = {0};
+        _cleanup_close_ int fd = wharf_mkdir_in_root(root_fd, wd, 0755, &e);
+        if (fd < 0) {
+            if (e.code == -ENOTDIR || e.code == -EEXIST)
+                return wharf_error_set(err, -EINVAL, "Cannot mkdir: %s is not a directory", wd);
+            return wharf_error_set(err, e.code, "working directory: %s", e.msg);
+        }
+    }
+    return 0;
+}
+
 static http_response *create(http_request *req, void *ud)
 {
     struct dockerapi *api = ud;
@@ -84,7 +102,7 @@ static http_response *create(http_request *req, void *ud)
         return http_response_error(400, "%s", err.msg);
     http_response *resp = NULL;
     json_t *cfg = NULL, *image_cfg = NULL, *meta = NULL;
-    char *rootfs = NULL, *sandbox_id = NULL;
+    char *rootfs = NULL, *sandbox_id = NULL, *wd = NULL;
     char id[65];
     new_id(id);
     const char *name = http_request_query(req, "name");
@@ -135,41 +153,42 @@ static http_response *create(http_request *req, void *ud)
     json_t *req_env = json_object_get(body, "Env");
     if (json_is_array(req_env))
         json_array_extend(env, req_env);
-    const char *wd = json_string_value(json_object_get(body, "WorkingDir"));
-    if (!wd || !*wd)
-        wd = json_string_value(json_object_get(image_cfg, "WorkingDir"));
+    const char *wd_in = json_string_value(json_object_get(body, "WorkingDir"));
+    if (!wd_in || !*wd_in)
+        wd_in = json_string_value(json_object_get(image_cfg, "WorkingDir"));
+    if (wd_in && *wd_in && wd_in[0] != '/') {
+        json_decref(args);
+        json_decref(env);
+        resp = http_response_error(400, "the working directory '%s' is invalid, it needs to be "
+                                        "an absolute path", wd_in);
+        goto out;
+    }
+    wd = xstrdup(wd_in && *wd_in ? wd_in : "/");
     const char *user = json_string_value(json_object_get(body, "User"));
     if (!user || !*user)
         user = json_string_value(json_object_get(image_cfg, "User"));
-    json_t *juser = NULL;
-    if (parse_user(user, &juser) < 0) {
-        json_decref(args);
-        json_decref(env);
-        resp = http_response_error(400, "unable to find user %s: only numeric users for now", user);
-        goto out;
-    }
     json_t *host = json_object_get(body, "HostConfig");
     struct dockerapi_restart_policy policy;
     if (dockerapi_restart_policy(host, &policy, &err) < 0) {
         json_decref(args);
         json_decref(env);
-        json_decref(juser);
         resp = http_response_error(400, "%s", err.msg);
         goto out;
     }
-    cfg = json_pack("{s:o, s:o, s:s, s:o, s:b, s:b}", "args", args, "env", env, "working_dir",
-                    wd && *wd ? wd : "/", "user", juser, "tty",
-                    json_is_true(json_object_get(body, "Tty")), "stdin",
+    cfg = json_pack("{s:o, s:o, s:s, s:b, s:b}", "args", args, "env", env, "working_dir", wd,
+                    "tty", json_is_true(json_object_get(body, "Tty")), "stdin",
                     json_is_true(json_object_get(body, "OpenStdin")));
     if (name && *name)
         json_object_set_new(cfg, "name", json_string(name));
     const char *hostname = json_string_value(json_object_get(body, "Hostname"));
+    const char *domainname = json_string_value(json_object_get(body, "Domainname"));
     char short_id[13];
     snprintf(short_id, sizeof(short_id), "%s", id);
     json_object_set_new(cfg, "hostname", json_string(hostname && *hostname ? hostname : short_id));
-    json_t *labels = json_object_get(body, "Labels");
-    if (json_is_object(labels))
-        json_object_set(cfg, "labels", labels);
+    if (domainname && *domainname)
+        json_object_set_new(cfg, "domainname", json_string(domainname));
+    json_t *labels = merged_labels(image_cfg, body);
+    json_object_set_new(cfg, "labels", labels);
     const char *stop = json_string_value(json_object_get(body, "StopSignal"));
     if (!stop)
         stop = json_string_value(json_object_get(image_cfg, "StopSignal"));
@@ -178,41 +197,15 @@ static http_response *create(http_request *req, void *ud)
     json_t *st = json_object_get(body, "StopTimeout");
     if (json_is_integer(st))
         json_object_set(cfg, "stop_timeout", st);
-    if (json_is_object(host)) {
-        json_t *res = json_object();
-        static const char *map[][2] = {{"Memory", "memory"},
-                                       {"MemoryReservation", "memory_reservation"},
-                                       {"MemorySwap", "memory_swap"},
-                                       {"CpuShares", "cpu_shares"},
-                                       {"CpuQuota", "cpu_quota"},
-                                       {"CpuPeriod", "cpu_period"},
-                                       {"PidsLimit", "pids_limit"}};
-        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-            json_t *v = json_object_get(host, map[i][0]);
-            if (json_is_integer(v) && json_integer_value(v) != 0)
-                json_object_set(res, map[i][1], v);
-        }
-        json_t *nano = json_object_get(host, "NanoCpus");
-        if (json_is_integer(nano) && json_integer_value(nano) > 0) {
-            json_object_set_new(res, "cpu_period", json_integer(100000));
-            json_object_set_new(res, "cpu_quota",
-                                json_integer(json_integer_value(nano) * 100000 / 1000000000));
-        }
-        json_object_set_new(cfg, "resources", res);
-        if (json_is_true(json_object_get(host, "Privileged")))
-            json_object_set_new(cfg, "privileged", json_true());
-        if (json_is_true(json_object_get(host, "ReadonlyRootfs")))
-            json_object_set_new(cfg, "readonly_rootfs", json_true());
-        json_t *add = json_object_get(host, "CapAdd"), *drop = json_object_get(host, "CapDrop");
-        if (json_is_array(add))
-            json_object_set(cfg, "cap_add", add);
-        if (json_is_array(drop))
-            json_object_set(cfg, "cap_drop", drop);
-        if (json_is_true(json_object_get(host, "Init")) && api->init_path)
-            json_object_set_new(cfg, "init", json_string(api->init_path));
+    if (dockerapi_apply_host_config(api, host, cfg, &err) < 0) {
+        resp = http_response_error(err.code == -EOPNOTSUPP ? 501 : 400, "%s", err.msg);
+        goto out;
     }
-    meta = json_pack("{s:s, s:s, s:s, s:O, s:O, s:s}", "Image", image, "ImageID", image_id,
-                     "Name", name && *name ? name : short_id, "Config", body, "HostConfig",
+    /* inspect shows the merged labels, as dockerd's does */
+    json_t *stored = json_deep_copy(body);
+    json_object_set(stored, "Labels", labels);
+    meta = json_pack("{s:s, s:s, s:s, s:o, s:O, s:s}", "Image", image, "ImageID", image_id,
+                     "Name", name && *name ? name : short_id, "Config", stored, "HostConfig",
                      json_is_object(host) ? host : json_object(), "Created", "");
     char created[48];
     wharf_time_rfc3339(created, sizeof(created));
@@ -225,6 +218,12 @@ static http_response *create(http_request *req, void *ud)
 
     if (mount_rootfs(api, id, image_id, &rootfs, &err) < 0) {
         resp = http_response_from_error(&err);
+        goto out;
+    }
+    if (prepare_rootfs(rootfs, user, json_object_get(host, "GroupAdd"), wd, cfg, &err) < 0 ||
+        dockerapi_make_bind_sources(host, &err) < 0) {
+        dockerapi_unmount_rootfs(api, id);
+        resp = http_response_error(err.code == -EINVAL ? 400 : 500, "%s", err.msg);
         goto out;
     }
     json_t *sandbox = json_pack("{s:s, s:s, s:b}", "name", json_string_value(json_object_get(cfg, "name")),
@@ -245,6 +244,7 @@ static http_response *create(http_request *req, void *ud)
 out:
     free(rootfs);
     free(sandbox_id);
+    free(wd);
     if (cfg)
         json_decref(cfg);
     if (image_cfg)
@@ -442,79 +442,6 @@ static void auto_remove(struct dockerapi *api, const char *id)
     dockerapi_remove(api, id, true, NULL);
 }
 
-/* "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
-static char *human_status(const struct cri_container_status *st,
-                          const struct dockerapi_run_state *rs)
-{
-    time_t now = time(NULL);
-    time_t since = st->state == CRI_STATE_EXITED ? st->finished_at.tv_sec : st->started_at.tv_sec;
-    long d = (long)(now - since);
-    char span[64];
-    if (d < 60)
-        snprintf(span, sizeof(span), "%ld second%s", d, d == 1 ? "" : "s");
-    else if (d < 3600)
-        snprintf(span, sizeof(span), "%ld minute%s", d / 60, d / 60 == 1 ? "" : "s");
-    else
-        snprintf(span, sizeof(span), "%ld hour%s", d / 3600, d / 3600 == 1 ? "" : "s");
-    if (rs->restarting)
-        return xasprintf("Restarting (%d) %s ago", st->exit_code, span);
-    switch (st->state) {
-    case CRI_STATE_CREATED: return xstrdup("Created");
-    case CRI_STATE_RUNNING: return xasprintf("Up %s", span);
-    case CRI_STATE_PAUSED: return xasprintf("Up %s (Paused)", span);
-    default: return xasprintf("Exited (%d) %s ago", st->exit_code, span);
-    }
-}
-
-static json_t *summary(struct dockerapi *api, const struct cri_container_status *st)
-{
-    struct dockerapi_run_state rs;
-    dockerapi_run_state(api, st, &rs);
-    json_t *meta = dockerapi_meta(st);
-    json_t *args = json_object_get(st->config, "args");
-    strbuf cmd = STRBUF_INIT;
-    size_t i;
-    json_t *a;
-    json_array_foreach(args, i, a) strbuf_addf(&cmd, "%s%s", i ? " " : "", json_string_value(a));
-    _cleanup_free_ char *status = human_status(st, &rs);
-    json_t *labels = json_object_get(st->config, "labels");
-    json_t *s = json_pack(
-        "{s:s, s:[s++], s:s, s:s, s:s, s:I, s:s, s:s, s:[], s:O, s:{s:s}, s:{s:{}}, s:[]}", "Id",
-        st->id, "Names", "/", st->name ? st->name : "", "", "Image",
-        meta ? json_string_value(json_object_get(meta, "Image")) : "", "ImageID",
-        meta ? json_string_value(json_object_get(meta, "ImageID")) : "", "Command",
-        strbuf_str(&cmd), "Created", (json_int_t)st->created_at.tv_sec, "State",
-        rs.restarting ? "restarting" : dockerapi_state_name(st->state), "Status", status, "Ports", "Labels",
-        json_is_object(labels) ? labels : json_object(), "HostConfig", "NetworkMode", "none",
-        "NetworkSettings", "Networks", "Mounts");
-    strbuf_release(&cmd);
-    if (meta)
-        json_decref(meta);
-    return s;
-}
-
-static http_response *list(http_request *req, void *ud)
-{
-    struct dockerapi *api = ud;
-    bool all = http_request_query_bool(req, "all", false);
-    struct cri_container_status *sts = NULL;
-    size_t n = 0;
-    wharf_error err = {0};
-    if (cri_container_list(api->cri, NULL, &sts, &n, &err) < 0)
-        return http_response_from_error(&err);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        struct dockerapi_run_state rs;
-        dockerapi_run_state(api, &sts[i], &rs);
-        /* Restarting counts as running for dockerd. */
-        if (!all && !dockerapi_is_up(&sts[i]) && !rs.restarting)
-            continue;
-        json_array_append_new(arr, summary(api, &sts[i]));
-    }
-    cri_container_status_array_free(sts, n);
-    return http_response_json(200, arr);
-}
-
 /* The HostConfig the container was created with, completed with what
  * dockerd fills in: clients read LogConfig.Type unconditionally (the Python
  * SDK's containers.run reads logs back only from json-file or journald). */
@@ -574,6 +501,7 @@ static http_response *inspect(struct dockerapi *api, http_request *req,
         "RestartCount", (int)rs.restart_count, "Driver", "overlay2", "Config", config,
         "HostConfig", host_config_view(meta), "Mounts",
         "NetworkSettings", "Networks", "LogPath", st.log_path ? st.log_path : "");
+    json_object_set_new(j, "Mounts", dockerapi_mount_points(json_object_get(meta, "HostConfig")));
     if (meta)
         json_decref(meta);
     return http_response_json(200, j);
@@ -727,7 +655,7 @@ int dockerapi_register(struct dockerapi *api, http_router *r, wharf_error *err)
                                                 routes[i].fn, err)) < 0)
             return rc;
     if ((rc = http_router_add(r, "POST", "/containers/create", create, api, err)) < 0 ||
-        (rc = http_router_add(r, "GET", "/containers/json", list, api, err)) < 0 ||
+        (rc = dockerapi_register_container_list(api, r, err)) < 0 ||
         (rc = dockerapi_register_exec(api, r, err)) < 0 ||
         (rc = dockerapi_register_container_ops(api, r, err)) < 0)
         return rc;

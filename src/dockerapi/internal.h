@@ -151,6 +151,84 @@ struct dockerapi_run_state {
 void dockerapi_run_state(struct dockerapi *api, const struct cri_container_status *st,
                          struct dockerapi_run_state *out);
 
+/* ---------------------------------------------------------------- filters.c */
+
+/* Docker's filters parameter (text may be NULL or ""): *out gets a new object
+ * of string arrays. A key not in accepted (NULL-terminated) is -EINVAL
+ * "invalid filter 'x'", as dockerd says. */
+int dockerapi_filters_parse(const char *text, const char *const *accepted, json_t **out,
+                            wharf_error *err);
+/* The values given for key (borrowed array), or NULL when the key is absent. */
+json_t *dockerapi_filters_values(json_t *filters, const char *key);
+bool dockerapi_filters_has(json_t *filters, const char *key);
+/* Docker's Match: no values, an equal value, or a value that is a regular
+ * expression found in source. */
+bool dockerapi_filters_match(json_t *filters, const char *key, const char *source);
+/* Docker's ExactMatch: no values or an equal one. */
+bool dockerapi_filters_exact(json_t *filters, const char *key, const char *source);
+/* Docker's MatchKVList: every "k" or "k=v" value holds in labels (an object). */
+bool dockerapi_filters_match_labels(json_t *filters, const char *key, json_t *labels);
+/* A true/1 or false/0 filter (dflt when absent); both or neither is -EINVAL. */
+int dockerapi_filters_bool(json_t *filters, const char *key, bool dflt, bool *out,
+                           wharf_error *err);
+/* A time as Docker's until/since take it: a Go duration before now ("10m"),
+ * RFC 3339, Unix seconds ("1700000000.5") or a local date[-time]. */
+int dockerapi_parse_timestamp(const char *value, time_t now, struct timespec *out,
+                              wharf_error *err);
+
+/* ---------------------------------------------------------------- hostconfig.c */
+
+/* One "-v SOURCE:DEST[:MODE]" host-path bind, parsed the way dockerd does. */
+struct dockerapi_bind {
+    char *source, *destination; /* cleaned absolute paths */
+    char *mode;                 /* as given ("ro,z"), "" when none */
+    bool readonly;
+    const char *propagation;    /* "rprivate" unless the mode names one */
+};
+/* -EINVAL with dockerd's message for a bad spec; -EOPNOTSUPP for a named
+ * volume (not served yet). Release with dockerapi_bind_release. */
+int dockerapi_parse_bind(const char *spec, struct dockerapi_bind *out, wharf_error *err);
+void dockerapi_bind_release(struct dockerapi_bind *b);
+/* Docker's MountPoint array (Type, Source, Destination, Mode, RW,
+ * Propagation) for a stored HostConfig: a new reference. */
+json_t *dockerapi_mount_points(json_t *host_config);
+/* Creates missing bind source directories on the host, as docker's -v does. */
+int dockerapi_make_bind_sources(json_t *host_config, wharf_error *err);
+/* Checks a create request's HostConfig and adds what it asks for to the CRI
+ * container config cfg (resources, ulimits, sysctls, oom_score_adj, mounts,
+ * security options, privileges, init). -EINVAL with dockerd's message. */
+int dockerapi_apply_host_config(struct dockerapi *api, json_t *host, json_t *cfg,
+                                wharf_error *err);
+
+/* ---------------------------------------------------------------- containers_list.c */
+
+int dockerapi_register_container_list(struct dockerapi *api, http_router *r, wharf_error *err);
+/* Every container, newest first (release with cri_container_status_array_free). */
+int dockerapi_list_containers(struct dockerapi *api, struct cri_container_status **out,
+                              size_t *count, wharf_error *err);
+/* Docker's ContainerSummary of a container: a new reference. */
+json_t *dockerapi_container_summary(struct dockerapi *api, const struct cri_container_status *st);
+/* Adds SizeRw (the writable layer) and SizeRootFs (that plus the image) to a
+ * summary; image_sizes (may be NULL) caches image sizes by id across calls. */
+void dockerapi_summary_add_size(struct dockerapi *api, json_t *summary, json_t *image_sizes);
+/* Bytes in the container's writable layer (its overlay upper directory). */
+int64_t dockerapi_rw_size(struct dockerapi *api, const char *id);
+
+/* ---------------------------------------------------------------- users.c */
+
+/*
+ * Docker's user resolution: spec is "user[:group]", each a name or a number,
+ * looked up in /etc/passwd and /etc/group of the root filesystem open at
+ * root_fd (read through openat2 RESOLVE_IN_ROOT: links cannot leave it).
+ * group_add (HostConfig.GroupAdd, may be NULL) adds groups by name or id.
+ * *user gets a new {"uid", "gid", "additional_gids"} object: the primary gid,
+ * the user's groups from /etc/group (implicit form only) and group_add.
+ * Unknown names are -EINVAL "unable to find user X: no matching entries in
+ * passwd file" (or "...group X: ... group file").
+ */
+int dockerapi_resolve_user(int root_fd, const char *spec, json_t *group_add, json_t **user,
+                           wharf_error *err);
+
 static inline bool dockerapi_is_up(const struct cri_container_status *st)
 {
     return st->state == CRI_STATE_RUNNING || st->state == CRI_STATE_PAUSED;
