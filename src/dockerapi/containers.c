@@ -656,6 +656,7 @@ int dockerapi_register(struct dockerapi *api, http_router *r, wharf_error *err)
             return rc;
     if ((rc = http_router_add(r, "POST", "/containers/create", create, api, err)) < 0 ||
         (rc = dockerapi_register_container_list(api, r, err)) < 0 ||
+        (rc = dockerapi_register_usage(api, r, err)) < 0 ||
         (rc = dockerapi_register_exec(api, r, err)) < 0 ||
         (rc = dockerapi_register_container_ops(api, r, err)) < 0)
         return rc;

@@ -14,13 +14,15 @@
  * So far: /_ping, /version, /info, /images/json, /images/load,
  * /images/{name}/json, /images/{name}/history, /images/{name}/tag,
  * DELETE /images/{name}, /images/prune, /images/get; POST /images/create
- * (pull), /images/{name}/push and /auth over the registry client;
- * /containers/create,
- * /containers/json, /containers/{id}/json|start|stop|kill|wait|logs,
+ * (import, and pull over the registry client), /images/{name}/push and
+ * /auth; /containers/create, /containers/json (with filters),
+ * /containers/{id}/json|start|stop|kill|wait|logs,
  * /containers/{id}/restart|rename|pause|unpause|top|stats|export|changes,
- * /containers/prune, DELETE /containers/{id}, and /events. A Docker
- * container is a CRI sandbox of one; its Docker-only settings (image, name,
- * original Config and HostConfig) ride in the container's annotations.
+ * /containers/prune, DELETE /containers/{id}, /events; /system/df, and the
+ * (empty) /networks/prune and /build/prune that docker system prune calls.
+ * A Docker container is a CRI sandbox of one; its Docker-only settings
+ * (image, name, original Config and HostConfig) ride in the container's
+ * annotations.
  */
 #ifndef WHARF_DOCKERAPI_H
 #define WHARF_DOCKERAPI_H

@@ -1,8 +1,8 @@
 /*
- * images.c — the /images routes over the image store. Uploads (load) are
- * spooled to an unlinked temporary file as they arrive, because the store
- * reads archives from an fd; saves are streamed out through a pipe fed by a
- * thread.
+ * images.c — the /images routes over the image store. Uploads (load,
+ * import) are spooled to an unlinked temporary file as they arrive, because
+ * the store reads archives from an fd; saves are streamed out through a pipe
+ * fed by a thread. Prune never deletes an image a container uses.
  */
 #include "internal.h"
 
@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 
 static http_response *image_error(const wharf_error *err, const char *name)
@@ -93,15 +94,76 @@ static http_response *remove_image(http_request *req, void *ud)
     return http_response_json(200, report ? report : json_array());
 }
 
+/* What an image prune may delete: every image matching the filters
+ * (until, label, label!), as ids of a new object; containers' images are
+ * left out by the in-use check. */
+static int prune_candidates(struct dockerapi *api, json_t *filters, json_t **out,
+                            wharf_error *err)
+{
+    *out = NULL;
+    json_t *until_values = dockerapi_filters_values(filters, "until");
+    struct timespec until = {0, 0};
+    if (json_array_size(until_values) > 1)
+        return wharf_error_set(err, -EINVAL, "more than one until filter specified");
+    int r;
+    if (json_array_size(until_values) == 1 &&
+        (r = dockerapi_parse_timestamp(json_string_value(json_array_get(until_values, 0)),
+                                       time(NULL), &until, err)) < 0)
+        return r;
+    json_t *all = image_store_list(api->images, err);
+    if (!all)
+        return err->code;
+    json_t *ids = json_object();
+    size_t i;
+    json_t *img;
+    json_array_foreach(all, i, img)
+    {
+        json_int_t created = json_integer_value(json_object_get(img, "Created"));
+        json_t *labels = json_object_get(img, "Labels");
+        if (until.tv_sec && created > (json_int_t)until.tv_sec)
+            continue;
+        if (!dockerapi_filters_match_labels(filters, "label", labels))
+            continue;
+        if (dockerapi_filters_has(filters, "label!") &&
+            dockerapi_filters_match_labels(filters, "label!", labels))
+            continue;
+        json_object_set_new(ids, json_string_value(json_object_get(img, "Id")), json_true());
+    }
+    json_decref(all);
+    *out = ids;
+    return 0;
+}
+
+struct prune_ctx {
+    json_t *candidates; /* ids the filters allow */
+    json_t *used;       /* ids containers use */
+};
+
+static bool keep_image(const char *id, void *p)
+{
+    struct prune_ctx *ctx = p;
+    return !json_object_get(ctx->candidates, id) || json_object_get(ctx->used, id);
+}
+
 static http_response *prune(http_request *req, void *ud)
 {
     struct dockerapi *api = ud;
-    /* filters={"dangling":["false"]} asks for every unused image. */
-    const char *filters = http_request_query(req, "filters");
-    bool all = filters && strstr(filters, "\"dangling\"") && strstr(filters, "false");
-    json_t *report = NULL;
+    static const char *const accepted[] = {"dangling", "label", "label!", "until", NULL};
     wharf_error err = {0};
-    if (image_store_prune(api->images, all, NULL, NULL, &report, &err) < 0)
+    _cleanup_json_ json_t *filters = NULL;
+    bool dangling = true;
+    if (dockerapi_filters_parse(http_request_query(req, "filters"), accepted, &filters, &err) < 0 ||
+        dockerapi_filters_bool(filters, "dangling", true, &dangling, &err) < 0)
+        return http_response_from_error(&err);
+    struct prune_ctx ctx = {NULL, NULL};
+    if (prune_candidates(api, filters, &ctx.candidates, &err) < 0)
+        return http_response_from_error(&err);
+    ctx.used = dockerapi_images_in_use(api);
+    json_t *report = NULL;
+    int r = image_store_prune(api->images, !dangling, keep_image, &ctx, &report, &err);
+    json_decref(ctx.candidates);
+    json_decref(ctx.used);
+    if (r < 0)
         return http_response_from_error(&err);
     return http_response_json(200, report);
 }
@@ -168,6 +230,54 @@ static http_response *load(http_request *req, void *ud)
                                               out.len);
     strbuf_release(&out);
     return resp;
+}
+
+/* docker import: POST /images/create?fromSrc=- with a root filesystem
+ * tarball (plain, gzip or zstd) as the body; answered with the progress
+ * stream the docker CLI prints ({"status": "sha256:..."}). */
+static http_response *import_image(http_request *req, struct dockerapi *api)
+{
+    const char *src = http_request_query(req, "fromSrc");
+    if (strcmp(src, "-") != 0)
+        return http_response_error(400, "import from %s: only an uploaded tarball (fromSrc=-) "
+                                        "can be imported; this daemon fetches no URLs",
+                                   src);
+    const char *repo = http_request_query(req, "repo");
+    const char *tag = http_request_query(req, "tag");
+    const char *message = http_request_query(req, "message");
+    _cleanup_free_ char *target = NULL;
+    if (repo && *repo)
+        target = tag && *tag ? xasprintf("%s:%s", repo, tag) : xstrdup(repo);
+    else if (tag && *tag)
+        return http_response_error(400, "tag %s given without a repository (query parameter repo)",
+                                   tag);
+    int *fd = http_request_data(req);
+    if (!fd)
+        return http_response_error(400, "no root filesystem tarball in the request body");
+    lseek(*fd, 0, SEEK_SET);
+    size_t n = 0;
+    _cleanup_free_ const char **changes = http_request_query_all(req, "changes", &n);
+    char id[72];
+    wharf_error err = {0};
+    if (image_store_import(api->images, *fd, target, changes, n,
+                           message && *message ? message : NULL, id, &err) < 0)
+        return http_response_error(err.code == -EINVAL || err.code == -EPERM ||
+                                           err.code == -EILSEQ
+                                       ? 400
+                                       : 500,
+                                   "%s", err.msg);
+    _cleanup_free_ char *line = xasprintf("{\"status\":\"%s\"}\r\n", id);
+    return http_response_bytes(200, "application/json", line, strlen(line));
+}
+
+/* POST /images/create: docker import (fromSrc, the body a tarball) or
+ * docker pull (fromImage, registry_routes.c). */
+static http_response *create_image(http_request *req, void *ud)
+{
+    struct dockerapi *api = ud;
+    if (http_request_query(req, "fromSrc"))
+        return import_image(req, api);
+    return dockerapi_pull(api, req);
 }
 
 struct save_job {
@@ -253,6 +363,8 @@ int dockerapi_register_images(struct dockerapi *api, http_router *r, wharf_error
         (rc = http_router_add_upload(r, "POST", "/images/load", load_chunk, load, api, err)) < 0 ||
         (rc = http_router_add(r, "GET", "/images/get", save, api, err)) < 0 ||
         (rc = http_router_add(r, "POST", "/images/prune", prune, api, err)) < 0 ||
+        (rc = http_router_add_upload(r, "POST", "/images/create", load_chunk, create_image, api,
+                                     err)) < 0 ||
         (rc = http_router_add(r, "GET", "/images/{name*}/json", inspect, api, err)) < 0 ||
         (rc = http_router_add(r, "GET", "/images/{name*}/history", history, api, err)) < 0 ||
         (rc = http_router_add(r, "GET", "/images/{name*}/get", save, api, err)) < 0 ||

@@ -13,8 +13,12 @@ int dockerapi_register_exec(struct dockerapi *api, http_router *r, wharf_error *
 /* container_ops.c: restart, rename, pause, unpause, top, stats, export,
  * changes, and POST /containers/prune. */
 int dockerapi_register_container_ops(struct dockerapi *api, http_router *r, wharf_error *err);
-/* registry_routes.c: POST /images/create (pull), /images/{name}/push, /auth */
+/* registry_routes.c: /images/{name}/push, /auth, and the pull that
+ * POST /images/create (images.c, which also imports) hands over. */
 int dockerapi_register_registry(struct dockerapi *api, http_router *r, wharf_error *err);
+/* docker pull: POST /images/create?fromImage=...[&tag=...], answered with
+ * the progress stream. */
+http_response *dockerapi_pull(struct dockerapi *api, http_request *req);
 
 /*
  * A route on one container ("{id}" in the pattern: an id, a unique prefix or
@@ -213,6 +217,13 @@ json_t *dockerapi_container_summary(struct dockerapi *api, const struct cri_cont
 void dockerapi_summary_add_size(struct dockerapi *api, json_t *summary, json_t *image_sizes);
 /* Bytes in the container's writable layer (its overlay upper directory). */
 int64_t dockerapi_rw_size(struct dockerapi *api, const char *id);
+
+/* ---------------------------------------------------------------- usage.c */
+
+/* GET /system/df, POST /networks/prune and /build/prune (needs api->cri). */
+int dockerapi_register_usage(struct dockerapi *api, http_router *r, wharf_error *err);
+/* Image id -> number of containers created from it: a new object. */
+json_t *dockerapi_images_in_use(struct dockerapi *api);
 
 /* ---------------------------------------------------------------- users.c */
 

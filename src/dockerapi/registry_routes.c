@@ -1,6 +1,7 @@
 /*
  * registry_routes.c — the routes that talk to registries: pull (POST
- * /images/create?fromImage=), push (POST /images/{name}/push) and login
+ * /images/create?fromImage=, which images.c hands over), push (POST
+ * /images/{name}/push) and login
  * (POST /auth), over the registry client run as a helper process
  * (wharf-registry, registry.h's "in a helper process"): the daemon maps no
  * libcurl.
@@ -209,7 +210,7 @@ static char *pull_reference(const char *image, const char *tag, wharf_error *err
     return out;
 }
 
-static http_response *pull(struct dockerapi *api, http_request *req)
+http_response *dockerapi_pull(struct dockerapi *api, http_request *req)
 {
     const char *image = http_request_query(req, "fromImage");
     if (!image || !*image)
@@ -246,16 +247,6 @@ static http_response *pull(struct dockerapi *api, http_request *req)
     }
     pthread_detach(t);
     return resp;
-}
-
-/* POST /images/create: a pull, or an import when fromSrc is given. */
-static http_response *create(http_request *req, void *ud)
-{
-    struct dockerapi *api = ud;
-    if (http_request_query(req, "fromSrc"))
-        return http_response_error(501, "importing an image (fromSrc) is not supported by this "
-                                        "daemon");
-    return pull(api, req);
 }
 
 /* ---------------------------------------------------------------- push */
@@ -424,8 +415,7 @@ static http_response *auth(http_request *req, void *ud)
 int dockerapi_register_registry(struct dockerapi *api, http_router *r, wharf_error *err)
 {
     int rc;
-    if ((rc = http_router_add(r, "POST", "/images/create", create, api, err)) < 0 ||
-        (rc = http_router_add(r, "POST", "/images/{name*}/push", push, api, err)) < 0 ||
+    if ((rc = http_router_add(r, "POST", "/images/{name*}/push", push, api, err)) < 0 ||
         (rc = http_router_add(r, "POST", "/auth", auth, api, err)) < 0)
         return rc;
     return 0;

@@ -86,6 +86,10 @@ int image_store_resolve(image_store *store, const char *ref, char id[72], wharf_
 /* Docker /images/json array: [{Id, ParentId, RepoTags, RepoDigests, Created
  * (unix), Size, SharedSize, VirtualSize, Labels, Containers}]; new reference. */
 json_t *image_store_list(image_store *store, wharf_error *err);
+/* The same array for docker system df: SharedSize is the bytes of an image's
+ * layers that other images use too; *layers_size gets the bytes of every
+ * stored layer counted once. New reference. */
+json_t *image_store_disk_usage(image_store *store, uint64_t *layers_size, wharf_error *err);
 /* Docker /images/{name}/json object; new reference. */
 json_t *image_store_inspect(image_store *store, const char *ref, wharf_error *err);
 /* Docker /images/{name}/history array, newest first; new reference. */

@@ -566,7 +566,11 @@ static const char *str_or(json_t *obj, const char *key, const char *dflt)
     return s ? s : dflt;
 }
 
-json_t *image_store_list(image_store *store, wharf_error *err)
+/* The /images/json array; with usage, SharedSize is the bytes of an image's
+ * layers that another image uses too and *layers_size the bytes of every
+ * layer counted once. */
+static json_t *list_images(image_store *store, bool usage, uint64_t *layers_size,
+                           wharf_error *err)
 {
     _cleanup_json_ json_t *tags = load_tags(store, err);
     if (!tags)
@@ -574,28 +578,77 @@ json_t *image_store_list(image_store *store, wharf_error *err)
     _cleanup_json_ json_t *recs = all_records(store, err);
     if (!recs)
         return NULL;
-    json_t *out = json_array();
+    /* chain ID -> how many images use it (usage only) */
+    _cleanup_json_ json_t *users = json_object();
+    _cleanup_json_ json_t *chains_of = json_array();
+    _cleanup_json_ json_t *configs = json_array();
     size_t i;
     json_t *rec;
     json_array_foreach(recs, i, rec)
     {
         const char *id = json_string_value(json_object_get(rec, "id"));
         wharf_error e = {0};
-        _cleanup_json_ json_t *config = image_store_load_blob_json(store, id, &e);
-        if (!config)
+        json_t *config = image_store_load_blob_json(store, id, &e);
+        json_t *chains = config ? image_chain_ids(config, &e) : NULL;
+        json_array_append_new(configs, config ? config : json_null());
+        json_array_append_new(chains_of, chains ? chains : json_array());
+        size_t k;
+        json_t *c;
+        if (usage && chains)
+            json_array_foreach(chains, k, c)
+            {
+                const char *key = json_string_value(c);
+                json_object_set_new(users, key,
+                                    json_integer(json_integer_value(json_object_get(users, key)) +
+                                                 1));
+            }
+    }
+    if (layers_size) {
+        *layers_size = 0;
+        const char *chain;
+        json_t *n;
+        json_object_foreach(users, chain, n) *layers_size += layer_size(store, chain);
+    }
+    json_t *out = json_array();
+    json_array_foreach(recs, i, rec)
+    {
+        const char *id = json_string_value(json_object_get(rec, "id"));
+        json_t *config = json_array_get(configs, i);
+        if (!json_is_object(config))
             continue;
         json_t *labels = json_object_get(json_object_get(config, "config"), "Labels");
         uint64_t size = image_size(store, config);
+        json_int_t shared = -1;
+        if (usage) {
+            shared = 0;
+            size_t k;
+            json_t *c;
+            json_array_foreach(json_array_get(chains_of, i), k, c)
+            {
+                if (json_integer_value(json_object_get(users, json_string_value(c))) > 1)
+                    shared += (json_int_t)layer_size(store, json_string_value(c));
+            }
+        }
         json_array_append_new(
             out,
             json_pack(
-                "{ss ss so so sI sI sI si sO si}", "Id", id, "ParentId", "", "RepoTags",
+                "{ss ss so so sI sI sI sI sO si}", "Id", id, "ParentId", "", "RepoTags",
                 tags_of(tags, id), "RepoDigests", repo_digests_of(rec), "Created",
                 (json_int_t)image_parse_time(json_string_value(json_object_get(config, "created"))),
-                "Size", (json_int_t)size, "VirtualSize", (json_int_t)size, "SharedSize", -1,
+                "Size", (json_int_t)size, "VirtualSize", (json_int_t)size, "SharedSize", shared,
                 "Labels", json_is_object(labels) ? labels : json_null(), "Containers", -1));
     }
     return out;
+}
+
+json_t *image_store_list(image_store *store, wharf_error *err)
+{
+    return list_images(store, false, NULL, err);
+}
+
+json_t *image_store_disk_usage(image_store *store, uint64_t *layers_size, wharf_error *err)
+{
+    return list_images(store, true, layers_size, err);
 }
 
 json_t *image_store_inspect(image_store *store, const char *ref, wharf_error *err)

@@ -659,6 +659,19 @@ static void test_import_lifecycle(void **state)
     assert_int_equal(image_store_import(st, fd, "app:1", ch2, 1, NULL, id2, &err), 0);
     close(fd);
     assert_string_not_equal(id, id2);
+    /* both images are the same layer: all of it is shared, stored once */
+    uint64_t layers = 0;
+    j = image_store_disk_usage(st, &layers, &err);
+    assert_int_equal(json_array_size(j), 2);
+    json_int_t size = json_integer_value(json_object_get(json_array_get(j, 0), "Size"));
+    assert_true(size > 0);
+    assert_int_equal(layers, (uint64_t)size);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 0), "SharedSize")), size);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 1), "SharedSize")), size);
+    json_decref(j);
+    j = image_store_list(st, &err);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 0), "SharedSize")), -1);
+    json_decref(j);
     /* the last tag of an image in use: refused unless forced, and then the
      * image stays (dangling) */
     assert_int_equal(
@@ -698,6 +711,10 @@ static void test_import_lifecycle(void **state)
     assert_int_equal(count_entries(snaps), 0);
     j = image_store_list(st, &err);
     assert_int_equal(json_array_size(j), 0);
+    json_decref(j);
+    j = image_store_disk_usage(st, &layers, &err);
+    assert_int_equal(json_array_size(j), 0);
+    assert_int_equal(layers, 0);
     json_decref(j);
     image_store_close(st);
 }
