@@ -71,6 +71,17 @@ int wcmd_write_all(int fd, const char *buf, size_t len);
  * Returns 0, or 1 after printing a template error. */
 int wcmd_print_inspect(json_t **elems, const strbuf *raws, size_t n, const char *fmt);
 
+/* docker's --filter K=V (flag names the flag for the message): adds V under
+ * K in filters ({"k": {"v": true}}, the docker CLI's encoding). Returns 0 or
+ * the exit code of a usage error (already printed). */
+int wcmd_add_filter(struct wcmd_ctx *ctx, json_t *filters, const char *arg, const char *flag);
+/* Appends "?filters=<JSON>" (or "&...") to path when filters is not empty. */
+void wcmd_add_filters_query(json_t *filters, strbuf *path);
+/* The strings of an array, sorted and joined with sep: a new JSON string. */
+json_t *wcmd_join_sorted(json_t *strings, const char *sep);
+/* A copy of obj with its keys in sorted order (Go's map order for json). */
+json_t *wcmd_sort_keys(json_t *obj);
+
 /* ---- commands */
 int wcmd_version(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_info(struct wcmd_ctx *ctx, int argc, char **argv);

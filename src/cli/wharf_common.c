@@ -293,3 +293,78 @@ char *wcmd_ellipsis(const char *s, size_t max)
     }
     return xasprintf("%.*s…", (int)keep, s);
 }
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+json_t *wcmd_join_sorted(json_t *strings, const char *sep)
+{
+    size_t n = json_array_size(strings);
+    const char **v = xcalloc(n + 1, sizeof(*v));
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_string_value(json_array_get(strings, i));
+        v[i] = s ? s : "";
+    }
+    qsort(v, n, sizeof(*v), compare_strings);
+    strbuf sb = STRBUF_INIT;
+    for (size_t i = 0; i < n; i++)
+        strbuf_addf(&sb, "%s%s", i ? sep : "", v[i]);
+    free(v);
+    json_t *out = json_string(strbuf_str(&sb));
+    strbuf_release(&sb);
+    return out;
+}
+
+/* docker's --filter K=V (repeatable) into the API's {"k": {"v": true}}. */
+int wcmd_add_filter(struct wcmd_ctx *ctx, json_t *filters, const char *arg, const char *flag)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq)
+        return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                "invalid argument \"%s\" for \"%s\" flag: bad format of filter "
+                                "(expected name=value)",
+                                arg, flag);
+    /* the name is lower-cased and both sides trimmed, as docker does */
+    _cleanup_strbuf_ strbuf name = STRBUF_INIT;
+    for (const char *p = arg; p < eq; p++)
+        if (*p != ' ' && *p != '\t')
+            strbuf_addch(&name, (char)tolower((unsigned char)*p));
+    const char *v = eq + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t vlen = strlen(v);
+    while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+        vlen--;
+    _cleanup_free_ char *value = xasprintf("%.*s", (int)vlen, v);
+    json_t *set = json_object_get(filters, strbuf_str(&name));
+    if (!set)
+        json_object_set_new(filters, strbuf_str(&name), set = json_object());
+    json_object_set_new(set, value, json_true());
+    return 0;
+}
+
+void wcmd_add_filters_query(json_t *filters, strbuf *path)
+{
+    if (json_object_size(filters) == 0)
+        return;
+    _cleanup_free_ char *text = json_dumps(filters, JSON_COMPACT | JSON_SORT_KEYS);
+    _cleanup_free_ char *e = wcmd_escape(text);
+    strbuf_addf(path, "%sfilters=%s", strchr(strbuf_str(path), '?') ? "&" : "?", e);
+}
+
+json_t *wcmd_sort_keys(json_t *obj)
+{
+    size_t n = json_object_size(obj), i = 0;
+    const char **keys = xcalloc(n + 1, sizeof(*keys));
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) keys[i++] = key;
+    qsort(keys, n, sizeof(*keys), compare_strings);
+    json_t *out = json_object();
+    for (i = 0; i < n; i++)
+        json_object_set(out, keys[i], json_object_get(obj, keys[i]));
+    free(keys);
+    return out;
+}
