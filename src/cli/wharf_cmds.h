@@ -56,6 +56,15 @@ void wcmd_getopt_reset(void);
 void wcmd_human_duration(int64_t seconds, strbuf *out);
 /* go-units HumanSizeWithPrecision(size, 3): decimal units ("1.98MB"). */
 void wcmd_human_size(double size, strbuf *out);
+/* The same with another precision (go-units HumanSize is 4). */
+void wcmd_human_size_prec(double size, int precision, strbuf *out);
+/* docker's confirmation prompt: prints "message [y/N] " and reads a line
+ * from stdin; true for "y" or "Y". */
+bool wcmd_confirm(const char *message);
+/* Prints a prune report's list (list_key: "ImagesDeleted", "ContainersDeleted",
+ * ...) under title ("Deleted Images") as docker does, nothing when it is
+ * empty; returns its SpaceReclaimed. */
+uint64_t wcmd_print_prune_report(json_t *report, const char *list_key, const char *title);
 /* go-units RAMInBytes: "512m", "1g", "100k", "1024". -1 when invalid. */
 int64_t wcmd_parse_ram(const char *s);
 /* The id without "sha256:", cut to 12 characters when trunc. Caller frees. */
@@ -82,9 +91,19 @@ json_t *wcmd_join_sorted(json_t *strings, const char *sep);
 /* A copy of obj with its keys in sorted order (Go's map order for json). */
 json_t *wcmd_sort_keys(json_t *obj);
 
+/* POST /images/prune (dangling only unless all) and prints its report;
+ * adds the space reclaimed. -1 after printing an error. */
+int wcmd_prune_images(struct client *c, json_t *filters, bool all, uint64_t *reclaimed);
+
+/* A docker ps row (ContainerContext's fields as strings) of a container
+ * summary; now is the time ages are counted from. A new object. */
+json_t *wcmd_ps_row(json_t *ct, bool trunc, int64_t now);
+
 /* ---- commands */
 int wcmd_version(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_info(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_system_df(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_system_prune(struct wcmd_ctx *ctx, int argc, char **argv);
 
 int wcmd_images(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_image_inspect(struct wcmd_ctx *ctx, int argc, char **argv);
@@ -93,6 +112,8 @@ int wcmd_save(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_tag(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_rmi(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_history(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_import(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_image_prune(struct wcmd_ctx *ctx, int argc, char **argv);
 
 int wcmd_ps(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_run(struct wcmd_ctx *ctx, int argc, char **argv);

@@ -92,7 +92,7 @@ void wcmd_human_duration(int64_t seconds, strbuf *out)
     wharf_human_duration(seconds, out);
 }
 
-void wcmd_human_size(double size, strbuf *out)
+void wcmd_human_size_prec(double size, int precision, strbuf *out)
 {
     static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
     size_t i = 0;
@@ -100,7 +100,12 @@ void wcmd_human_size(double size, strbuf *out)
         size /= 1000;
         i++;
     }
-    strbuf_addf(out, "%.3g%s", size, units[i]);
+    strbuf_addf(out, "%.*g%s", precision, size, units[i]);
+}
+
+void wcmd_human_size(double size, strbuf *out)
+{
+    wcmd_human_size_prec(size, 3, out);
 }
 
 int64_t wcmd_parse_ram(const char *s)
@@ -367,4 +372,46 @@ json_t *wcmd_sort_keys(json_t *obj)
         json_object_set(out, keys[i], json_object_get(obj, keys[i]));
     free(keys);
     return out;
+}
+
+bool wcmd_confirm(const char *message)
+{
+    printf("%s [y/N] ", message);
+    fflush(stdout);
+    char line[256];
+    if (!fgets(line, sizeof(line), stdin))
+        return false;
+    char *p = line;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t n = strcspn(p, " \t\r\n");
+    return n == 1 && (*p == 'y' || *p == 'Y');
+}
+
+uint64_t wcmd_print_prune_report(json_t *report, const char *list_key, const char *title)
+{
+    json_t *list = json_object_get(report, list_key);
+    if (json_array_size(list)) {
+        _cleanup_strbuf_ strbuf out = STRBUF_INIT;
+        strbuf_addf(&out, "%s:\n", title);
+        size_t i;
+        json_t *item;
+        json_array_foreach(list, i, item)
+        {
+            if (json_is_string(item)) {
+                strbuf_addf(&out, "%s\n", json_string_value(item));
+                continue;
+            }
+            /* ImagesDeleted: {"Untagged": ref} or {"Deleted": id} */
+            const char *u = json_string_value(json_object_get(item, "Untagged"));
+            const char *d = json_string_value(json_object_get(item, "Deleted"));
+            if (u && *u)
+                strbuf_addf(&out, "untagged: %s\n", u);
+            else
+                strbuf_addf(&out, "deleted: %s\n", d ? d : "");
+        }
+        /* docker prints the section with Println: one blank line follows */
+        printf("%s\n", strbuf_str(&out));
+    }
+    return (uint64_t)json_integer_value(json_object_get(report, "SpaceReclaimed"));
 }

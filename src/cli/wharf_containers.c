@@ -34,7 +34,7 @@ static void ports_text(json_t *ports, strbuf *out)
 }
 
 /* One `docker ps` row: docker's ContainerContext fields, as strings. */
-static json_t *ps_row(json_t *ct, bool trunc, int64_t now)
+json_t *wcmd_ps_row(json_t *ct, bool trunc, int64_t now)
 {
     json_t *row = json_object();
     const char *id = json_string_value(json_object_get(ct, "Id"));
@@ -224,7 +224,7 @@ int wcmd_ps(struct wcmd_ctx *ctx, int argc, char **argv)
     int64_t now = (int64_t)time(NULL);
     size_t i;
     json_t *ct;
-    json_array_foreach(resp.json, i, ct) json_array_append_new(rows, ps_row(ct, trunc, now));
+    json_array_foreach(resp.json, i, ct) json_array_append_new(rows, wcmd_ps_row(ct, trunc, now));
     static const format_header headers[] = {
         {"ID", "CONTAINER ID"}, {"RunningFor", "CREATED"}, {NULL, NULL}};
     const char *def = size ? "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t"

@@ -1,4 +1,5 @@
-/* Image commands: images, image inspect, load, save, tag, rmi, history. */
+/* Image commands: images, image inspect, load, save, tag, rmi, history,
+ * import and image prune. */
 #include "wharf_cmds.h"
 #include "format.h"
 
@@ -171,8 +172,8 @@ out:
     return rc;
 }
 
-/* Prints a JSON-lines progress stream (load): "stream" text to stdout,
- * "error" to stderr. Returns 0 or 1 when the stream carried an error. */
+/* Prints a JSON-lines progress stream (load, import): "stream" text and
+ * "status" lines to stdout, "error" to stderr. Returns 0 or 1 when the stream carried an error. */
 static int print_json_stream(const strbuf *body)
 {
     int rc = 0;
@@ -188,11 +189,16 @@ static int print_json_stream(const strbuf *body)
         off += jerr.position;
         const char *err = json_string_value(json_object_get(msg, "error"));
         const char *stream = json_string_value(json_object_get(msg, "stream"));
+        const char *status = json_string_value(json_object_get(msg, "status"));
+        const char *id = json_string_value(json_object_get(msg, "id"));
         if (err) {
             fprintf(stderr, "%s\n", err);
             rc = WCMD_EXIT_ERROR;
         } else if (stream) {
             fputs(stream, stdout);
+        } else if (status) {
+            /* jsonmessage: "ID: status" lines (import prints the new id) */
+            printf("%s%s%s\n", id && *id ? id : "", id && *id ? ": " : "", status);
         }
         json_decref(msg);
         while (off < body->len &&
@@ -480,4 +486,147 @@ out:
     client_response_release(&resp);
     client_free(c);
     return rc;
+}
+
+int wcmd_import(struct wcmd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"change", required_argument, 0, 'c'},
+                                         {"message", required_argument, 0, 'm'},
+                                         {"platform", required_argument, 0, 'P'},
+                                         {0, 0, 0, 0}};
+    _cleanup_strbuf_ strbuf query = STRBUF_INIT;
+    int ch;
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, "c:m:", opts, NULL)) != -1) {
+        _cleanup_free_ char *e = NULL;
+        switch (ch) {
+        case 'c':
+            e = wcmd_escape(optarg);
+            strbuf_addf(&query, "&changes=%s", e);
+            break;
+        case 'm':
+            e = wcmd_escape(optarg);
+            strbuf_addf(&query, "&message=%s", e);
+            break;
+        case 'P':
+            e = wcmd_escape(optarg);
+            strbuf_addf(&query, "&platform=%s", e);
+            break;
+        default:
+            return wcmd_bad_flag(ctx, argv);
+        }
+    }
+    if (argc - optind < 1 || argc - optind > 2)
+        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR,
+                                "\"import\" requires at least 1 and at most 2 arguments");
+    const char *source = argv[optind];
+    const char *ref = optind + 1 < argc ? argv[optind + 1] : NULL;
+    if (strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0) {
+        fprintf(stderr, "importing from a URL is not supported: download %s and import the "
+                        "file\n",
+                source);
+        return WCMD_EXIT_ERROR;
+    }
+    _cleanup_close_ int fd = -1;
+    if (strcmp(source, "-") == 0) {
+        fd = dup(STDIN_FILENO);
+    } else {
+        fd = open(source, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            fprintf(stderr, "open %s: %s\n", source, strerror(errno));
+            return WCMD_EXIT_ERROR;
+        }
+    }
+    _cleanup_strbuf_ strbuf path = STRBUF_INIT;
+    strbuf_addstr(&path, "/images/create?fromSrc=-");
+    if (ref) {
+        _cleanup_free_ char *e = wcmd_escape(ref);
+        strbuf_addf(&path, "&repo=%s", e);
+    }
+    strbuf_addstr(&path, strbuf_str(&query));
+    struct client *c = wcmd_client(ctx);
+    if (!c)
+        return WCMD_EXIT_ERROR;
+    struct client_response resp = CLIENT_RESPONSE_INIT;
+    wharf_error err = {0};
+    int rc = WCMD_EXIT_ERROR;
+    if (client_upload(c, "POST", path.buf, "application/x-tar", fd, &resp, &err) < 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        goto out;
+    }
+    if (resp.status >= 400) {
+        wcmd_daemon_error(&resp);
+        goto out;
+    }
+    rc = print_json_stream(&resp.body);
+out:
+    client_response_release(&resp);
+    client_free(c);
+    return rc;
+}
+
+int wcmd_image_prune(struct wcmd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"all", no_argument, 0, 'a'},
+                                         {"force", no_argument, 0, 'f'},
+                                         {"filter", required_argument, 0, 'F'},
+                                         {0, 0, 0, 0}};
+    bool all = false, force = false;
+    _cleanup_json_ json_t *filters = json_object();
+    int ch;
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, "af", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'a':
+            all = true;
+            break;
+        case 'f':
+            force = true;
+            break;
+        case 'F': {
+            int r = wcmd_add_filter(ctx, filters, optarg, "--filter");
+            if (r)
+                return r;
+            break;
+        }
+        default:
+            return wcmd_bad_flag(ctx, argv);
+        }
+    }
+    if (optind < argc)
+        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf image prune' accepts no arguments");
+    if (!force && !wcmd_confirm(all ? "WARNING! This will remove all images without at least one "
+                                      "container associated to them.\nAre you sure you want to "
+                                      "continue?"
+                                    : "WARNING! This will remove all dangling images.\nAre you "
+                                      "sure you want to continue?"))
+        return 0;
+    struct client *c = wcmd_client(ctx);
+    if (!c)
+        return WCMD_EXIT_ERROR;
+    uint64_t reclaimed = 0;
+    int rc = wcmd_prune_images(c, filters, all, &reclaimed) < 0 ? WCMD_EXIT_ERROR : 0;
+    if (rc == 0) {
+        _cleanup_strbuf_ strbuf sz = STRBUF_INIT;
+        wcmd_human_size_prec((double)reclaimed, 4, &sz);
+        printf("Total reclaimed space: %s\n", strbuf_str(&sz));
+    }
+    client_free(c);
+    return rc;
+}
+
+int wcmd_prune_images(struct client *c, json_t *filters, bool all, uint64_t *reclaimed)
+{
+    /* docker always says which: dangling=true, or false with -a */
+    _cleanup_json_ json_t *f = json_deep_copy(filters);
+    json_object_set_new(f, "dangling", json_pack("{s:b}", all ? "false" : "true", 1));
+    _cleanup_strbuf_ strbuf path = STRBUF_INIT;
+    strbuf_addstr(&path, "/images/prune");
+    wcmd_add_filters_query(f, &path);
+    struct client_response resp = CLIENT_RESPONSE_INIT;
+    int r = wcmd_call(c, "POST", path.buf, NULL, &resp, false);
+    if (r == 0)
+        *reclaimed += wcmd_print_prune_report(resp.json, "ImagesDeleted", "Deleted Images");
+    client_response_release(&resp);
+    return r;
 }
