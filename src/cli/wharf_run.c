@@ -3,6 +3,7 @@
 #include "image.h"
 #include "wharf_cmds.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -26,7 +27,156 @@ enum {
     OPT_STOPSIG,
     OPT_STOPTIMEOUT,
     OPT_RM,
+    OPT_ENVFILE,
+    OPT_DOMAINNAME,
+    OPT_ULIMIT,
+    OPT_SYSCTL,
+    OPT_TMPFS,
+    OPT_SHMSIZE,
+    OPT_SECOPT,
+    OPT_RESTART,
+    OPT_GROUPADD,
+    OPT_OOMADJ,
+    OPT_CPUSETCPUS,
+    OPT_CPUSETMEMS,
 };
+
+/* docker's --env-file: "K=V" lines (passed through untrimmed), a bare "K"
+ * takes the caller's value if set, '#' lines and blank lines are skipped.
+ * Returns 0 or the exit code of an error (already printed). */
+static int read_env_file(struct wcmd_ctx *ctx, const char *path, json_t *out)
+{
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    if (!f)
+        return wcmd_usage_error(ctx, WCMD_EXIT_USAGE, "open %s: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    bool first = true;
+    int rc = 0;
+    while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
+        if (n > 0 && line[n - 1] == '\n')
+            line[--n] = '\0';
+        char *p = line;
+        if (first && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+            p += 3; /* a UTF-8 byte order mark */
+        first = false;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (!*p || *p == '#')
+            continue;
+        char *eq = strchr(p, '=');
+        _cleanup_free_ char *name = eq ? xasprintf("%.*s", (int)(eq - p), p) : xstrdup(p);
+        if (!*name)
+            rc = wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                  "invalid env file (%s): no variable name on line '%s'", path, p);
+        else if (strpbrk(name, " \t\n\v\f\r"))
+            rc = wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                  "invalid env file (%s): variable '%s' contains whitespaces",
+                                  path, name);
+        else if (eq)
+            json_array_append_new(out, json_string(p));
+        else if (getenv(name))
+            json_array_append_new(out, json_sprintf("%s=%s", name, getenv(name)));
+    }
+    free(line);
+    return rc;
+}
+
+/* go-units ParseUlimit: "nofile=1024[:2048]". NULL with *why set when bad. */
+static json_t *parse_ulimit(const char *arg, char **why)
+{
+    static const char *const names[] = {"core",  "cpu",    "data",   "fsize",      "locks",
+                                        "memlock", "msgqueue", "nice", "nofile",   "nproc",
+                                        "rss",   "rtprio", "rttime", "sigpending", "stack",
+                                        NULL};
+    const char *eq = strchr(arg, '=');
+    if (!eq) {
+        *why = xasprintf("invalid ulimit argument: %s", arg);
+        return NULL;
+    }
+    _cleanup_free_ char *name = xasprintf("%.*s", (int)(eq - arg), arg);
+    bool known = false;
+    for (size_t i = 0; names[i] && !known; i++)
+        known = strcmp(names[i], name) == 0;
+    if (!known) {
+        *why = xasprintf("invalid ulimit type: %s", name);
+        return NULL;
+    }
+    const char *vals = eq + 1;
+    const char *colon = strchr(vals, ':');
+    if (colon && strchr(colon + 1, ':')) {
+        *why = xasprintf("too many limit value arguments - %s, can only have up to two, "
+                         "`soft[:hard]`",
+                         vals);
+        return NULL;
+    }
+    _cleanup_free_ char *soft_s = colon ? xasprintf("%.*s", (int)(colon - vals), vals)
+                                        : xstrdup(vals);
+    const char *texts[2] = {colon ? colon + 1 : NULL, soft_s};
+    long long v[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        if (!texts[i])
+            continue;
+        char *end;
+        errno = 0;
+        v[i] = strtoll(texts[i], &end, 10);
+        if (!*texts[i] || *end || errno) {
+            *why = xasprintf("strconv.ParseInt: parsing \"%s\": %s", texts[i],
+                             errno == ERANGE ? "value out of range" : "invalid syntax");
+            return NULL;
+        }
+    }
+    long long soft = v[1], hard = colon ? v[0] : soft;
+    if (hard != -1 && soft > hard) {
+        *why = xasprintf("ulimit soft limit must be less than or equal to hard limit: %lld > %lld",
+                         soft, hard);
+        return NULL;
+    }
+    return json_pack("{s:s, s:I, s:I}", "Name", name, "Hard", (json_int_t)hard, "Soft",
+                     (json_int_t)soft);
+}
+
+/* docker's ValidateSysctl: namespaced sysctls only. */
+static bool sysctl_allowed(const char *arg)
+{
+    static const char *const exact[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
+                                        "kernel.sem",    "kernel.shmall", "kernel.shmmax",
+                                        "kernel.shmmni", "kernel.shm_rmid_forced", NULL};
+    const char *eq = strchr(arg, '=');
+    if (!eq)
+        return false;
+    size_t n = (size_t)(eq - arg);
+    for (size_t i = 0; exact[i]; i++)
+        if (strlen(exact[i]) == n && strncmp(exact[i], arg, n) == 0)
+            return true;
+    return strncmp(arg, "net.", 4) == 0 || strncmp(arg, "fs.mqueue.", 10) == 0;
+}
+
+/* docker's ParseRestartPolicy: "no", "always", "on-failure[:N]",
+ * "unless-stopped" (names are checked by the daemon). */
+static json_t *parse_restart(const char *arg, char **why)
+{
+    const char *colon = strchr(arg, ':');
+    if (colon == arg) {
+        *why = xstrdup("invalid restart policy format: no policy provided before colon");
+        return NULL;
+    }
+    long long count = 0;
+    if (colon && colon[1]) {
+        char *end;
+        errno = 0;
+        count = strtoll(colon + 1, &end, 10);
+        if (*end || errno) {
+            *why = xstrdup("invalid restart policy format: maximum retry count must be an "
+                           "integer");
+            return NULL;
+        }
+    }
+    _cleanup_free_ char *name = colon ? xasprintf("%.*s", (int)(colon - arg), arg)
+                                      : xstrdup(arg);
+    return json_pack("{s:s, s:I}", "Name", name, "MaximumRetryCount", (json_int_t)count);
+}
 
 /* Parses run/create flags into a create body; *name and *detach filled.
  * Returns 0, or the exit code of a usage error (already printed). */
@@ -52,6 +202,20 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
         {"stop-signal", required_argument, 0, OPT_STOPSIG},
         {"stop-timeout", required_argument, 0, OPT_STOPTIMEOUT},
         {"rm", no_argument, 0, OPT_RM},
+        {"env-file", required_argument, 0, OPT_ENVFILE},
+        {"hostname", required_argument, 0, 'h'},
+        {"domainname", required_argument, 0, OPT_DOMAINNAME},
+        {"ulimit", required_argument, 0, OPT_ULIMIT},
+        {"sysctl", required_argument, 0, OPT_SYSCTL},
+        {"tmpfs", required_argument, 0, OPT_TMPFS},
+        {"volume", required_argument, 0, 'v'},
+        {"shm-size", required_argument, 0, OPT_SHMSIZE},
+        {"security-opt", required_argument, 0, OPT_SECOPT},
+        {"restart", required_argument, 0, OPT_RESTART},
+        {"group-add", required_argument, 0, OPT_GROUPADD},
+        {"oom-score-adj", required_argument, 0, OPT_OOMADJ},
+        {"cpuset-cpus", required_argument, 0, OPT_CPUSETCPUS},
+        {"cpuset-mems", required_argument, 0, OPT_CPUSETMEMS},
         {0, 0, 0, 0},
     };
     json_t *host = json_object();
@@ -60,13 +224,17 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
     json_object_set_new(body, "Env", env);
     json_object_set_new(body, "Labels", labels);
     json_t *capadd = NULL, *capdrop = NULL;
+    /* env files come before -e in the result, whatever the flag order */
+    _cleanup_json_ json_t *file_env = json_array();
+    json_t *ulimits = NULL, *sysctls = NULL, *tmpfs = NULL, *binds = NULL, *volumes = NULL,
+           *secopts = NULL, *groups = NULL;
     bool rm = false;
     *detach = false;
     *name = NULL;
     int ch;
     char *end;
     wcmd_getopt_reset();
-    while ((ch = getopt_long(argc, argv, "+de:w:u:l:m:", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+de:w:u:l:m:h:v:", opts, NULL)) != -1) {
         switch (ch) {
         case 'd':
             *detach = true;
@@ -164,12 +332,150 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
         case OPT_RM:
             rm = true;
             break;
+        case OPT_ENVFILE: {
+            int r = read_env_file(ctx, optarg, file_env);
+            if (r)
+                return r;
+            break;
+        }
+        case 'h':
+            json_object_set_new(body, "Hostname", json_string(optarg));
+            break;
+        case OPT_DOMAINNAME:
+            json_object_set_new(body, "Domainname", json_string(optarg));
+            break;
+        case OPT_ULIMIT: {
+            _cleanup_free_ char *why = NULL;
+            json_t *u = parse_ulimit(optarg, &why);
+            if (!u)
+                return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                        "invalid argument \"%s\" for \"--ulimit\" flag: %s",
+                                        optarg, why);
+            if (!ulimits)
+                json_object_set_new(host, "Ulimits", ulimits = json_array());
+            /* a later --ulimit of the same name replaces the earlier one */
+            size_t i;
+            json_t *old;
+            json_array_foreach(ulimits, i, old)
+            {
+                if (json_equal(json_object_get(old, "Name"), json_object_get(u, "Name"))) {
+                    json_array_remove(ulimits, i);
+                    break;
+                }
+            }
+            json_array_append_new(ulimits, u);
+            break;
+        }
+        case OPT_SYSCTL: {
+            if (!sysctl_allowed(optarg))
+                return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                        "invalid argument \"%s\" for \"--sysctl\" flag: sysctl "
+                                        "'%s' is not allowed",
+                                        optarg, optarg);
+            const char *eq = strchr(optarg, '=');
+            _cleanup_free_ char *k = xasprintf("%.*s", (int)(eq - optarg), optarg);
+            if (!sysctls)
+                json_object_set_new(host, "Sysctls", sysctls = json_object());
+            json_object_set_new(sysctls, k, json_string(eq + 1));
+            break;
+        }
+        case OPT_TMPFS: {
+            const char *colon = strchr(optarg, ':');
+            _cleanup_free_ char *dst =
+                colon ? xasprintf("%.*s", (int)(colon - optarg), optarg) : xstrdup(optarg);
+            if (!tmpfs)
+                json_object_set_new(host, "Tmpfs", tmpfs = json_object());
+            json_object_set_new(tmpfs, dst, json_string(colon ? colon + 1 : ""));
+            break;
+        }
+        case 'v': {
+            const char *colon = strchr(optarg, ':');
+            if (!colon) {
+                /* an anonymous volume: Config.Volumes, as docker sends it */
+                if (!volumes)
+                    json_object_set_new(body, "Volumes", volumes = json_object());
+                json_object_set_new(volumes, optarg, json_object());
+                break;
+            }
+            if (colon == optarg || colon[1] == ':' || colon[1] == '\0')
+                return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                        "invalid spec: %s: empty section between colons", optarg);
+            if (!binds)
+                json_object_set_new(host, "Binds", binds = json_array());
+            if (optarg[0] == '.') {
+                /* docker makes a relative host path absolute */
+                char cwd[4096];
+                if (!getcwd(cwd, sizeof(cwd)))
+                    return wcmd_usage_error(ctx, WCMD_EXIT_USAGE, "getcwd: %s", strerror(errno));
+                _cleanup_free_ char *host_path =
+                    xasprintf("%s/%.*s", cwd, (int)(colon - optarg), optarg);
+                json_array_append_new(binds, json_sprintf("%s%s", host_path, colon));
+            } else {
+                json_array_append_new(binds, json_string(optarg));
+            }
+            break;
+        }
+        case OPT_SHMSIZE: {
+            int64_t v = wcmd_parse_ram(optarg);
+            if (v < 0)
+                return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                        "invalid argument \"%s\" for \"--shm-size\" flag: "
+                                        "invalid size: '%s'",
+                                        optarg, optarg);
+            json_object_set_new(host, "ShmSize", json_integer(v));
+            break;
+        }
+        case OPT_SECOPT:
+            if (!secopts)
+                json_object_set_new(host, "SecurityOpt", secopts = json_array());
+            json_array_append_new(secopts, json_string(optarg));
+            break;
+        case OPT_RESTART: {
+            _cleanup_free_ char *why = NULL;
+            json_t *rp = parse_restart(optarg, &why);
+            if (!rp)
+                return wcmd_usage_error(ctx, WCMD_EXIT_USAGE, "%s", why);
+            json_object_set_new(host, "RestartPolicy", rp);
+            break;
+        }
+        case OPT_GROUPADD:
+            if (!groups)
+                json_object_set_new(host, "GroupAdd", groups = json_array());
+            json_array_append_new(groups, json_string(optarg));
+            break;
+        case OPT_OOMADJ: {
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || errno)
+                return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                        "invalid argument \"%s\" for \"--oom-score-adj\" flag: "
+                                        "strconv.ParseInt: parsing \"%s\": invalid syntax",
+                                        optarg, optarg);
+            json_object_set_new(host, "OomScoreAdj", json_integer(v));
+            break;
+        }
+        case OPT_CPUSETCPUS:
+            json_object_set_new(host, "CpusetCpus", json_string(optarg));
+            break;
+        case OPT_CPUSETMEMS:
+            json_object_set_new(host, "CpusetMems", json_string(optarg));
+            break;
         default:
             return wcmd_bad_flag(ctx, argv);
         }
     }
     if (!is_run && *detach)
         return wcmd_usage_error(ctx, WCMD_EXIT_USAGE, "unknown shorthand flag: 'd' in -d");
+    if (json_array_size(file_env)) {
+        json_array_extend(file_env, env);
+        json_array_clear(env);
+        json_array_extend(env, file_env);
+    }
+    const char *policy =
+        json_string_value(json_object_get(json_object_get(host, "RestartPolicy"), "Name"));
+    if (rm && policy && *policy && strcmp(policy, "no") != 0)
+        return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                "conflicting options: cannot specify both --restart and --rm");
     if (rm)
         json_object_set_new(host, "AutoRemove", json_true());
     if (optind >= argc)
