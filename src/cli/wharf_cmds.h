@@ -25,7 +25,7 @@
 #define WCMD_EXIT_USAGE 125
 
 /* What every command gets: the host from -H (NULL: WHARF_HOST, DOCKER_HOST,
- * then the default) and its own argv (argv[0] is the command name). */
+ * then the local daemon) and its own argv (argv[0] is the command name). */
 struct wcmd_ctx {
     const char *host;
     const char *name; /* "ps", "image inspect", ... for messages */
@@ -35,8 +35,15 @@ typedef int (*wcmd_fn)(struct wcmd_ctx *ctx, int argc, char **argv);
 
 /* ---- helpers (wharf_common.c) */
 
-/* A connected client or NULL after printing the one-line error. */
+/* A connected client or NULL after printing the one-line error. Without a
+ * host (-H, WHARF_HOST, DOCKER_HOST) it is the local daemon, started when
+ * it is not running (wcmd_local_daemon). */
 struct client *wcmd_client(struct wcmd_ctx *ctx);
+/* (wharf_autostart.c) The host of the local daemon as its configuration
+ * says (daemon.json "hosts", $WHARF_DAEMON_CONFIG), after starting
+ * `wharf daemon` in the background if nothing listens on its unix socket
+ * (said once on stderr). Caller frees. */
+char *wcmd_local_daemon(void);
 /* Sends the request; on a transport failure prints err and returns -1; on
  * an HTTP status >= 400 prints "Error response from daemon: msg" and
  * returns -1 unless quiet_status (then the caller looks at resp->status). */

@@ -13,10 +13,20 @@
 #include <strings.h>
 #include <unistd.h>
 
+static bool env_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v;
+}
+
 struct client *wcmd_client(struct wcmd_ctx *ctx)
 {
     wharf_error err = {0};
-    struct client *c = client_new(ctx->host, &err);
+    _cleanup_free_ char *local = NULL;
+    const char *host = ctx->host;
+    if ((!host || !*host) && !env_set("WHARF_HOST") && !env_set("DOCKER_HOST"))
+        host = local = wcmd_local_daemon();
+    struct client *c = client_new(host, &err);
     if (!c)
         fprintf(stderr, "%s\n", err.msg);
     return c;

@@ -5,6 +5,7 @@
  * talking to a daemon over src/client.
  */
 #include "base.h"
+#include "engine.h"
 #include "wharf_cmds.h"
 
 #include <errno.h>
@@ -20,18 +21,21 @@ static void usage(FILE *f)
             "  daemon    run the engine: the Docker Engine API on a unix socket\n"
             "  version   client and daemon versions\n"
             "  info      a summary of the daemon\n"
-            "  images, image inspect, load, save, tag, rmi, history\n"
+            "  images, image inspect, load, save, tag, rmi, history, import, image prune\n"
             "  pull, push, login, logout\n"
             "  ps, create, run -d, start, logs, stop, kill, rm, wait, inspect\n"
             "  restart, rename, pause, unpause, top, stats, export, diff, container prune\n"
+            "  system df, system prune\n"
             "  help      this text\n\n"
             "Client commands take docker's flags; the daemon is -H/--host, else\n"
-            "WHARF_HOST, else DOCKER_HOST, else %s.\n\n"
+            "WHARF_HOST, else DOCKER_HOST, else the local one where its daemon.json\n"
+            "(" ENGINE_CONFIG_ENV " or %s) puts it, by default %s;\n"
+            "a local daemon that is not running is started in the background.\n\n"
             "wharf daemon [--root DIR] [-H unix:///PATH | tcp://HOST:PORT | fd://]...\n"
             "             [--config-file F]    runs wharfd (`wharfd --help`)\n\n"
             "The OCI runtime is wharf-runtime (runc's command line); the per-container\n"
             "supervisor is wharf-shim.\n",
-            CLIENT_DEFAULT_HOST);
+            ENGINE_DEFAULT_CONFIG, CLIENT_DEFAULT_HOST);
 }
 
 /* The daemon is its own program so that it maps none of the client's
