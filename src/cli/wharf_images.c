@@ -516,9 +516,12 @@ int wcmd_import(struct wcmd_ctx *ctx, int argc, char **argv)
             return wcmd_bad_flag(ctx, argv);
         }
     }
-    if (argc - optind < 1 || argc - optind > 2)
-        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR,
-                                "\"import\" requires at least 1 and at most 2 arguments");
+    if (argc - optind < 1)
+        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf %s' requires at least 1 argument",
+                                ctx->name);
+    if (argc - optind > 2)
+        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf %s' requires at most 2 arguments",
+                                ctx->name);
     const char *source = argv[optind];
     const char *ref = optind + 1 < argc ? argv[optind + 1] : NULL;
     if (strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0) {
