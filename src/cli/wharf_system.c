@@ -433,13 +433,14 @@ int wcmd_system_df(struct wcmd_ctx *ctx, int argc, char **argv)
         return WCMD_EXIT_ERROR;
     struct client_response resp = CLIENT_RESPONSE_INIT;
     int rc = WCMD_EXIT_ERROR;
+    _cleanup_json_ json_t *rows = NULL;
     if (wcmd_call(c, "GET", "/system/df", NULL, &resp, false) < 0)
         goto out;
     if (verbose) {
         rc = df_verbose(resp.json);
         goto out;
     }
-    _cleanup_json_ json_t *rows = df_rows(resp.json);
+    rows = df_rows(resp.json);
     static const format_header headers[] = {{"TotalCount", "TOTAL"},
                                             {"Reclaimable", "RECLAIMABLE"},
                                             {NULL, NULL}};
@@ -530,6 +531,7 @@ int wcmd_system_prune(struct wcmd_ctx *ctx, int argc, char **argv)
     uint64_t reclaimed = 0;
     /* docker's order: containers, networks, images, build cache */
     _cleanup_free_ char *build_path = xstrdup(all ? "/build/prune?all=1" : "/build/prune");
+    _cleanup_strbuf_ strbuf sz = STRBUF_INIT;
     int rc = WCMD_EXIT_ERROR;
     if (prune_one(c, "/containers/prune", filters, "ContainersDeleted", "Deleted Containers",
                   &reclaimed) < 0 ||
@@ -539,7 +541,6 @@ int wcmd_system_prune(struct wcmd_ctx *ctx, int argc, char **argv)
         prune_one(c, build_path, filters, "CachesDeleted", "Deleted build cache objects",
                   &reclaimed) < 0)
         goto out;
-    _cleanup_strbuf_ strbuf sz = STRBUF_INIT;
     wcmd_human_size_prec((double)reclaimed, 4, &sz);
     printf("Total reclaimed space: %s\n", strbuf_str(&sz));
     rc = 0;

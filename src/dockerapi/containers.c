@@ -138,8 +138,8 @@ static http_response *create(http_request *req, void *ud)
                     : (json_is_array(entry) ? NULL : json_object_get(image_cfg, "Cmd"));
     if (json_is_string(entry))
         json_array_append(args, entry);
-    else
-        json_array_extend(args, json_is_array(e) ? e : json_array());
+    else if (json_is_array(e))
+        json_array_extend(args, e);
     if (json_is_array(c))
         json_array_extend(args, c);
     if (json_array_size(args) == 0) {

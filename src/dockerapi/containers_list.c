@@ -149,13 +149,14 @@ json_t *dockerapi_container_summary(struct dockerapi *api, const struct cri_cont
     json_t *host = json_object_get(meta, "HostConfig");
     const char *image = json_string_value(json_object_get(meta, "Image"));
     const char *image_id = json_string_value(json_object_get(meta, "ImageID"));
-    json_t *s = json_pack("{s:s, s:[s], s:s, s:s, s:s, s:I, s:[], s:O, s:s, s:s, s:{s:s}, "
+    json_t *s = json_pack("{s:s, s:[s], s:s, s:s, s:s, s:I, s:[], s:o, s:s, s:s, s:{s:s}, "
                           "s:{s:o}, s:o}",
                           "Id", st->id, "Names", name, "Image", image ? image : "", "ImageID",
                           image_id ? image_id : "", "Command", cmd, "Created",
                           (json_int_t)st->created_at.tv_sec, "Ports", "Labels",
-                          json_is_object(labels) ? labels : json_object(), "State",
-                          rs.restarting ? "restarting" : dockerapi_state_name(st->state), "Status", status, "HostConfig",
+                          json_is_object(labels) ? json_incref(labels) : json_object(), "State",
+                          rs.restarting ? "restarting" : dockerapi_state_name(st->state), "Status",
+                          status, "HostConfig",
                           "NetworkMode", "none", "NetworkSettings", "Networks", networks(), "Mounts",
                           dockerapi_mount_points(host));
     return s;

@@ -215,7 +215,8 @@ run_talker() {
     [ "$(wh ps -a --no-trunc --format "$f")" = "$(dk ps -a --no-trunc --format "$f")" ]
     [ "$(wh ps -q)" = "$(dk ps -q)" ]
     [ "$(wh ps -aq --no-trunc)" = "$(dk ps -aq --no-trunc)" ]
-    [[ "$(wh ps --format '{{.Names}} {{.Command}}')" == *"$name \"sh -c echo out 1; e…\""* ]]
+    # dockerd quotes an argument with spaces in Command
+    [[ "$(wh ps --format '{{.Names}} {{.Command}}')" == *"$name \"sh -c 'echo out 1; …\""* ]]
     diff <(wh inspect "$name") <(dk inspect "$name")
     diff <(wh container inspect "$name") <(dk container inspect "$name")
     wh rm -f "$name"

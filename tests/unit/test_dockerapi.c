@@ -1,16 +1,20 @@
 /*
  * Unit tests for src/dockerapi without a daemon: the event bus (what
  * GET /events streams: the JSON shape, since/until replay, live events,
- * dockerd's filters, a bounded ring) and the restart policy checks.
+ * dockerd's filters, a bounded ring) and the restart policy checks; the
+ * request parsers (filters, times, binds, HostConfig) and users by name
+ * against a temporary root filesystem.
  */
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -361,6 +365,312 @@ static void test_restart_policy(void **state)
     }
 }
 
+/* ---------------------------------------------------------------- request parsers */
+
+static json_t *parse(const char *text)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+    if (!j)
+        fail_msg("bad test JSON: %s", je.text);
+    return j;
+}
+
+static const char *const keys[] = {"label", "name", "status", "dangling", NULL};
+
+static void test_filter_parameter(void **state)
+{
+    (void)state;
+    wharf_error err = {0};
+    json_t *f = NULL;
+    /* the docker CLI's form and the documented form */
+    assert_int_equal(dockerapi_filters_parse("{\"label\":{\"a=b\":true,\"off\":false},"
+                                             "\"name\":[\"web\"]}",
+                                             keys, &f, &err),
+                     0);
+    assert_int_equal(json_array_size(dockerapi_filters_values(f, "label")), 1);
+    assert_true(dockerapi_filters_has(f, "name"));
+    assert_false(dockerapi_filters_has(f, "status"));
+    /* Match: exact or an unanchored regular expression */
+    assert_true(dockerapi_filters_match(f, "name", "web"));
+    assert_true(dockerapi_filters_match(f, "name", "my-web-1"));
+    assert_false(dockerapi_filters_match(f, "name", "db"));
+    assert_true(dockerapi_filters_match(f, "status", "anything")); /* no values */
+    assert_false(dockerapi_filters_exact(f, "name", "my-web-1"));
+    json_t *labels = parse("{\"a\":\"b\",\"c\":\"\"}");
+    assert_true(dockerapi_filters_match_labels(f, "label", labels));
+    json_decref(labels);
+    labels = parse("{\"a\":\"x\"}");
+    assert_false(dockerapi_filters_match_labels(f, "label", labels));
+    json_decref(labels);
+    assert_false(dockerapi_filters_match_labels(f, "label", NULL));
+    json_decref(f);
+
+    assert_int_equal(dockerapi_filters_parse(NULL, keys, &f, &err), 0);
+    assert_int_equal(json_object_size(f), 0);
+    json_decref(f);
+    assert_int_equal(dockerapi_filters_parse("{\"nope\":[\"1\"]}", keys, &f, &err), -EINVAL);
+    assert_null(f);
+    assert_string_equal(err.msg, "invalid filter 'nope'");
+    assert_int_equal(dockerapi_filters_parse("{\"label\":", keys, &f, &err), -EINVAL);
+    assert_int_equal(dockerapi_filters_parse("{\"label\":[1]}", keys, &f, &err), -EINVAL);
+    assert_int_equal(dockerapi_filters_parse("[]", keys, &f, &err), -EINVAL);
+
+    bool b = false;
+    assert_int_equal(dockerapi_filters_parse("{\"dangling\":[\"false\"]}", keys, &f, &err), 0);
+    assert_int_equal(dockerapi_filters_bool(f, "dangling", true, &b, &err), 0);
+    assert_false(b);
+    assert_int_equal(dockerapi_filters_bool(f, "status", true, &b, &err), 0);
+    assert_true(b);
+    json_decref(f);
+    assert_int_equal(dockerapi_filters_parse("{\"dangling\":[\"true\",\"0\"]}", keys, &f, &err),
+                     0);
+    assert_int_equal(dockerapi_filters_bool(f, "dangling", true, &b, &err), -EINVAL);
+    assert_string_equal(err.msg, "invalid filter 'dangling=true,0'");
+    json_decref(f);
+}
+
+static void test_timestamps(void **state)
+{
+    (void)state;
+    wharf_error err = {0};
+    struct timespec t;
+    assert_int_equal(dockerapi_parse_timestamp("10m", 100000, &t, &err), 0);
+    assert_int_equal(t.tv_sec, 100000 - 600);
+    assert_int_equal(dockerapi_parse_timestamp("1h30m", 100000, &t, &err), 0);
+    assert_int_equal(t.tv_sec, 100000 - 5400);
+    assert_int_equal(dockerapi_parse_timestamp("1700000000.5", 0, &t, &err), 0);
+    assert_int_equal(t.tv_sec, 1700000000);
+    assert_int_equal(t.tv_nsec, 500000000);
+    assert_int_equal(dockerapi_parse_timestamp("2023-11-14T22:13:20Z", 0, &t, &err), 0);
+    assert_int_equal(t.tv_sec, 1700000000);
+    assert_int_equal(dockerapi_parse_timestamp("2023-11-14", 0, &t, &err), 0);
+    assert_int_equal(dockerapi_parse_timestamp("someday", 0, &t, &err), -EINVAL);
+    assert_string_equal(err.msg, "failed to parse value as time or duration: \"someday\"");
+    assert_int_equal(dockerapi_parse_timestamp("10x", 0, &t, &err), -EINVAL);
+    assert_int_equal(dockerapi_parse_timestamp("", 0, &t, &err), -EINVAL);
+}
+
+static void expect_bind_error(const char *spec, int code, const char *want)
+{
+    struct dockerapi_bind b;
+    wharf_error err = {0};
+    assert_int_equal(dockerapi_parse_bind(spec, &b, &err), code);
+    if (!strstr(err.msg, want))
+        fail_msg("%s: \"%s\" does not mention \"%s\"", spec, err.msg, want);
+}
+
+static void test_binds(void **state)
+{
+    (void)state;
+    struct dockerapi_bind b;
+    wharf_error err = {0};
+    assert_int_equal(dockerapi_parse_bind("/host//dir/./x/../y:/data/", &b, &err), 0);
+    assert_string_equal(b.source, "/host/dir/y");
+    assert_string_equal(b.destination, "/data");
+    assert_string_equal(b.mode, "");
+    assert_false(b.readonly);
+    assert_string_equal(b.propagation, "rprivate");
+    dockerapi_bind_release(&b);
+    assert_int_equal(dockerapi_parse_bind("/h:/c:ro,z,rshared", &b, &err), 0);
+    assert_true(b.readonly);
+    assert_string_equal(b.propagation, "rshared");
+    assert_string_equal(b.mode, "ro,z,rshared");
+    dockerapi_bind_release(&b);
+    expect_bind_error("/h:/c:bogus", -EINVAL, "invalid mode: bogus");
+    expect_bind_error("/h:/c:ro,rw", -EINVAL, "invalid mode: ro,rw");
+    expect_bind_error("/h:/c:ro,", -EINVAL, "invalid mode");
+    expect_bind_error("/c:ro", -EINVAL, "invalid volume specification: '/c:ro'");
+    expect_bind_error("/c", -EINVAL, "invalid volume specification");
+    expect_bind_error("/a:/b:ro:x", -EINVAL, "invalid volume specification");
+    expect_bind_error(":/b", -EINVAL, "invalid volume specification");
+    expect_bind_error("/h:rel", -EINVAL, "mount path must be absolute");
+    expect_bind_error("/h:/", -EINVAL, "destination can't be '/'");
+    expect_bind_error("/h:/c:nocopy", -EINVAL, "VolumeOptions");
+    expect_bind_error("name:/c", -EOPNOTSUPP, "named volumes");
+
+    json_t *host = parse("{\"Binds\": [\"/a:/b:ro\", \"/c:/d\"]}");
+    json_t *mp = dockerapi_mount_points(host);
+    char *text = json_dumps(mp, JSON_COMPACT);
+    assert_string_equal(text, "[{\"Type\":\"bind\",\"Source\":\"/a\",\"Destination\":\"/b\","
+                              "\"Mode\":\"ro\",\"RW\":false,\"Propagation\":\"rprivate\"},"
+                              "{\"Type\":\"bind\",\"Source\":\"/c\",\"Destination\":\"/d\","
+                              "\"Mode\":\"\",\"RW\":true,\"Propagation\":\"rprivate\"}]");
+    free(text);
+    json_decref(mp);
+    json_decref(host);
+}
+
+static json_t *apply(const char *host_text, int want)
+{
+    struct dockerapi api = {.init_path = "/usr/bin/wharf-init"};
+    json_t *host = parse(host_text);
+    json_t *cfg = json_object();
+    wharf_error err = {0};
+    int r = dockerapi_apply_host_config(&api, host, cfg, &err);
+    json_decref(host);
+    if (r != want)
+        fail_msg("%s: got %d (%s), want %d", host_text, r, err.msg, want);
+    if (r < 0) {
+        json_decref(cfg);
+        return json_string(err.msg);
+    }
+    return cfg;
+}
+
+static void expect_host_error(const char *host_text, const char *want)
+{
+    json_t *msg = apply(host_text, -EINVAL);
+    if (!strstr(json_string_value(msg), want))
+        fail_msg("\"%s\" does not mention \"%s\"", json_string_value(msg), want);
+    json_decref(msg);
+}
+
+static void test_host_config(void **state)
+{
+    (void)state;
+    json_t *cfg = apply("{\"Ulimits\": [{\"Name\": \"nofile\", \"Soft\": 10, \"Hard\": 20}],"
+                        "\"Sysctls\": {\"net.ipv4.ip_forward\": \"1\"}, \"OomScoreAdj\": 7,"
+                        "\"CpusetCpus\": \"0\", \"ShmSize\": 1048576,"
+                        "\"Tmpfs\": {\"/run\": \"size=1m,exec\"}, \"Binds\": [\"/h:/c:ro\"],"
+                        "\"SecurityOpt\": [\"no-new-privileges:true\", \"seccomp=unconfined\"],"
+                        "\"RestartPolicy\": {\"Name\": \"on-failure\", \"MaximumRetryCount\": 2},"
+                        "\"Init\": true, \"CapAdd\": [\"NET_ADMIN\"], \"Memory\": 4194304}",
+                        0);
+    char *text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(
+        text, "{\"cap_add\":[\"NET_ADMIN\"],\"init\":\"/usr/bin/wharf-init\","
+              "\"mounts\":[{\"destination\":\"/dev/shm\",\"options\":[\"mode=1777\","
+              "\"size=1048576\"],\"type\":\"tmpfs\"},{\"destination\":\"/run\",\"options\":"
+              "[\"size=1m\",\"exec\"],\"type\":\"tmpfs\"},{\"destination\":\"/c\",\"options\":"
+              "[\"rprivate\"],\"readonly\":true,\"source\":\"/h\",\"type\":\"bind\"}],"
+              "\"no_new_privileges\":true,\"oom_score_adj\":7,\"resources\":{\"cpuset_cpus\":"
+              "\"0\",\"memory\":4194304},\"sysctls\":{\"net.ipv4.ip_forward\":\"1\"},"
+              "\"ulimits\":[{\"hard\":20,\"name\":\"nofile\",\"soft\":10}]}");
+    free(text);
+    json_decref(cfg);
+    expect_host_error("{\"OomScoreAdj\": 1001}", "range for oom score adj is [-1000, 1000]");
+    expect_host_error("{\"ShmSize\": -1}", "SHM size can not be less than 0");
+    expect_host_error("{\"Tmpfs\": {\"/x\": \"bogus\"}}", "invalid tmpfs option \"bogus\"");
+    expect_host_error("{\"Tmpfs\": {\"rel\": \"\"}}", "mount path must be absolute");
+    expect_host_error("{\"Binds\": [\"/a:/d\", \"/b:/d\"]}", "Duplicate mount point: /d");
+    expect_host_error("{\"SecurityOpt\": [\"apparmor=strict\"]}", "invalid --security-opt 2");
+    expect_host_error("{\"SecurityOpt\": [\"oops\"]}", "invalid --security-opt 1");
+    expect_host_error("{\"SecurityOpt\": [\"no-new-privileges=maybe\"]}",
+                      "invalid --security-opt 2");
+    expect_host_error("{\"CpusetCpus\": \"0-\"}", "Invalid value 0- for cpuset cpus");
+    expect_host_error("{\"CpusetCpus\": \"100000\"}", "Requested CPUs are not available");
+    expect_host_error("{\"Ulimits\": [{\"Name\": \"nofile\"}]}", "HostConfig.Ulimits[0]");
+    json_decref(apply("{\"Binds\": [\"vol:/d\"]}", -EOPNOTSUPP));
+}
+
+/* ---------------------------------------------------------------- users */
+
+static char root[256];
+
+static void put(const char *rel, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    wharf_error err = {0};
+    assert_int_equal(wharf_write_file_atomic(path, text, strlen(text), 0644, &err), 0);
+}
+
+static int make_root(void **state)
+{
+    (void)state;
+    snprintf(root, sizeof(root), "/tmp/wharf-test-dockerapi.XXXXXX");
+    assert_non_null(mkdtemp(root));
+    char etc[300];
+    snprintf(etc, sizeof(etc), "%s/etc", root);
+    assert_int_equal(mkdir(etc, 0755), 0);
+    put("etc/passwd", "# comment\nroot:x:0:0:root:/root:/bin/sh\n"
+                      "nobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n"
+                      "  app:x:1000:1000::/home/app:/bin/sh  \nbroken\n");
+    put("etc/group", "root:x:0:\nstaff:x:50:app,nobody\nusers:x:100:\napp:x:1000:\n"
+                     "nogroup:x:65534:\nwheel:x:10:root\n");
+    return 0;
+}
+
+static int remove_root(void **state)
+{
+    (void)state;
+    wharf_error err = {0};
+    wharf_rm_rf(root, &err);
+    return 0;
+}
+
+/* "uid gid [gids...]" for spec, or the error message. */
+static char *resolve(const char *spec, const char *group_add)
+{
+    int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    json_t *ga = group_add ? parse(group_add) : NULL;
+    json_t *user = NULL;
+    wharf_error err = {0};
+    int r = dockerapi_resolve_user(fd, spec, ga, &user, &err);
+    close(fd);
+    if (ga)
+        json_decref(ga);
+    if (r < 0) {
+        assert_int_equal(r, -EINVAL);
+        return xstrdup(err.msg);
+    }
+    strbuf sb = STRBUF_INIT;
+    strbuf_addf(&sb, "%lld %lld", (long long)json_integer_value(json_object_get(user, "uid")),
+                (long long)json_integer_value(json_object_get(user, "gid")));
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(user, "additional_gids"), i, g)
+        strbuf_addf(&sb, "%s%lld", i ? "," : " [", (long long)json_integer_value(g));
+    strbuf_addch(&sb, ']');
+    json_decref(user);
+    return strbuf_detach(&sb);
+}
+
+static void expect_user(const char *spec, const char *group_add, const char *want)
+{
+    char *got = resolve(spec, group_add);
+    if (strcmp(got, want) != 0)
+        fail_msg("user \"%s\": got \"%s\", want \"%s\"", spec ? spec : "(null)", got, want);
+    free(got);
+}
+
+static void test_users(void **state)
+{
+    (void)state;
+    expect_user(NULL, NULL, "0 0 [0,10]"); /* root, and root's groups */
+    expect_user("", NULL, "0 0 [0,10]");
+    expect_user("root", NULL, "0 0 [0,10]");
+    expect_user("nobody", NULL, "65534 65534 [65534,50]");
+    expect_user("nobody:nogroup", NULL, "65534 65534 [65534]");
+    expect_user("app", NULL, "1000 1000 [1000,50]"); /* a line with spaces around */
+    expect_user("1000", NULL, "1000 1000 [1000,50]"); /* a number in passwd: its entry */
+    expect_user("4242", NULL, "4242 0 [0]");          /* a number nobody has */
+    expect_user("4242:users", NULL, "4242 100 [100]");
+    expect_user("4242:777", NULL, "4242 777 [777]");
+    expect_user("nobody", "[\"users\", \"4000\"]", "65534 65534 [65534,50,100,4000]");
+    expect_user("nosuch", NULL, "unable to find user nosuch: no matching entries in passwd file");
+    expect_user("nobody:nosuch", NULL,
+                "unable to find group nosuch: no matching entries in group file");
+    expect_user("nobody", "[\"nosuch\"]", "Unable to find group nosuch");
+    expect_user("-1", NULL, "uids and gids must be in range 0-2147483647");
+    /* the files are looked up inside the root: a link pointing out of it
+     * resolves within it */
+    char path[512], target[600];
+    put("outside", "escapee:x:4242:4242::/:/bin/sh\n"); /* ROOT/outside on the host */
+    snprintf(path, sizeof(path), "%s/etc/passwd", root);
+    snprintf(target, sizeof(target), "../../../../../../../..%s/outside", root);
+    unlink(path);
+    assert_int_equal(symlink(target, path), 0);
+    expect_user("escapee", NULL,
+                "unable to find user escapee: no matching entries in passwd file");
+    /* no passwd file at all: numbers still work, names do not */
+    unlink(path);
+    expect_user("123", NULL, "123 0 [0]");
+    expect_user("root", NULL, "unable to find user root: no matching entries in passwd file");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +681,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_parameters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ring_is_bounded, setup, teardown),
         cmocka_unit_test(test_restart_policy),
+        cmocka_unit_test(test_filter_parameter),
+        cmocka_unit_test(test_timestamps),
+        cmocka_unit_test(test_binds),
+        cmocka_unit_test(test_host_config),
+        cmocka_unit_test_setup_teardown(test_users, make_root, remove_root),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
