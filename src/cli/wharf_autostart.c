@@ -148,8 +148,9 @@ static int start_daemon(const char *socket_path, const char *root, wharf_error *
     pid_t pid = spawn_daemon(log_path, err);
     if (pid < 0)
         return pid;
-    fprintf(stderr, "wharf: no daemon was running; started `wharf daemon` (pid %d) on "
-                    "unix://%s, logging to %s\n",
+    fprintf(stderr,
+            "wharf: no daemon was running; started `wharf daemon` (pid %d) on "
+            "unix://%s, logging to %s\n",
             (int)pid, socket_path, log_path);
     for (int waited = 0; waited < START_TIMEOUT_MS; waited += 50) {
         if (!nobody_listens(socket_path))
@@ -159,8 +160,9 @@ static int start_daemon(const char *socket_path, const char *root, wharf_error *
         struct timespec ts = {0, 50 * 1000000};
         nanosleep(&ts, NULL);
     }
-    return wharf_error_set(err, -ETIMEDOUT, "the daemon (pid %d) is not listening on %s after "
-                                            "%d seconds; see %s",
+    return wharf_error_set(err, -ETIMEDOUT,
+                           "the daemon (pid %d) is not listening on %s after "
+                           "%d seconds; see %s",
                            (int)pid, socket_path, START_TIMEOUT_MS / 1000, log_path);
 }
 
@@ -187,8 +189,7 @@ char *wcmd_local_daemon(void)
     /* fd:// only (socket activation): systemd's socket unit is the default one */
     char *host = socket_path ? xasprintf("unix://%s", socket_path)
                              : xstrdup(tcp ? tcp : CLIENT_DEFAULT_HOST);
-    if (socket_path && nobody_listens(socket_path) &&
-        start_daemon(socket_path, cfg.root, &err) < 0)
+    if (socket_path && nobody_listens(socket_path) && start_daemon(socket_path, cfg.root, &err) < 0)
         fprintf(stderr, "wharf: %s\n", err.msg);
     if (doc)
         json_decref(doc);

@@ -89,13 +89,19 @@ static char *human_status(const struct cri_container_status *st,
         return s;
     }
     switch (st->state) {
-    case CRI_STATE_CREATED: s = xstrdup("Created"); break;
-    case CRI_STATE_RUNNING: s = xasprintf("Up %s", strbuf_str(&span)); break;
-    case CRI_STATE_PAUSED: s = xasprintf("Up %s (Paused)", strbuf_str(&span)); break;
+    case CRI_STATE_CREATED:
+        s = xstrdup("Created");
+        break;
+    case CRI_STATE_RUNNING:
+        s = xasprintf("Up %s", strbuf_str(&span));
+        break;
+    case CRI_STATE_PAUSED:
+        s = xasprintf("Up %s (Paused)", strbuf_str(&span));
+        break;
     default:
-        s = st->started_at.tv_sec == 0 ? xstrdup("Created")
-                                       : xasprintf("Exited (%d) %s ago", st->exit_code,
-                                                   strbuf_str(&span));
+        s = st->started_at.tv_sec == 0
+                ? xstrdup("Created")
+                : xasprintf("Exited (%d) %s ago", st->exit_code, strbuf_str(&span));
     }
     strbuf_release(&span);
     return s;
@@ -156,9 +162,8 @@ json_t *dockerapi_container_summary(struct dockerapi *api, const struct cri_cont
                           (json_int_t)st->created_at.tv_sec, "Ports", "Labels",
                           json_is_object(labels) ? json_incref(labels) : json_object(), "State",
                           rs.restarting ? "restarting" : dockerapi_state_name(st->state), "Status",
-                          status, "HostConfig",
-                          "NetworkMode", "none", "NetworkSettings", "Networks", networks(), "Mounts",
-                          dockerapi_mount_points(host));
+                          status, "HostConfig", "NetworkMode", "none", "NetworkSettings",
+                          "Networks", networks(), "Mounts", dockerapi_mount_points(host));
     return s;
 }
 
@@ -186,10 +191,9 @@ void dockerapi_summary_add_size(struct dockerapi *api, json_t *summary, json_t *
 
 /* ---------------------------------------------------------------- filters */
 
-static const char *const accepted[] = {"ancestor", "before", "expose",  "exited",   "health",
-                                       "id",       "isolation", "is-task", "label", "name",
-                                       "network",  "publish", "since",   "status",   "volume",
-                                       NULL};
+static const char *const accepted[] = {
+    "ancestor", "before", "expose",  "exited",  "health", "id",     "isolation", "is-task",
+    "label",    "name",   "network", "publish", "since",  "status", "volume",    NULL};
 
 static const char *const states[] = {"created", "restarting", "running", "removing",
                                      "paused",  "exited",     "dead",    NULL};
@@ -203,8 +207,8 @@ static int port_filter(const char *key, json_t *values, json_t *set, wharf_error
     {
         const char *s = json_string_value(v);
         if (strchr(s, ':'))
-            return wharf_error_set(err, -EINVAL, "filter for '%s' should not contain ':': %s",
-                                   key, s);
+            return wharf_error_set(err, -EINVAL, "filter for '%s' should not contain ':': %s", key,
+                                   s);
         const char *slash = strchr(s, '/');
         _cleanup_free_ char *port = slash ? xasprintf("%.*s", (int)(slash - s), s) : xstrdup(s);
         const char *proto = slash ? slash + 1 : "tcp";
@@ -228,11 +232,11 @@ struct list_query {
     json_t *filters;
     bool all;
     int64_t limit;
-    json_t *ancestors;       /* image ids the ancestor filter allows (NULL: no filter) */
-    json_t *exited;          /* allowed exit codes */
+    json_t *ancestors; /* image ids the ancestor filter allows (NULL: no filter) */
+    json_t *exited;    /* allowed exit codes */
     json_t *expose, *publish;
-    const char *before_id;   /* exclude until this one has been passed */
-    const char *since_id;    /* stop at this one */
+    const char *before_id; /* exclude until this one has been passed */
+    const char *since_id;  /* stop at this one */
     bool is_task_filter, is_task;
     char before[65], since[65];
 };
@@ -388,8 +392,8 @@ static bool matches(const struct list_query *q, const struct cri_container_statu
         bool ok = false;
         size_t i;
         json_t *c;
-        json_array_foreach(q->exited, i, c) ok |= json_integer_value(c) == st->exit_code && !up &&
-                                                  st->started_at.tv_sec != 0;
+        json_array_foreach(q->exited, i, c) ok |=
+            json_integer_value(c) == st->exit_code && !up && st->started_at.tv_sec != 0;
         if (!ok)
             return false;
     }

@@ -137,8 +137,7 @@ bool dockerapi_filters_match_labels(json_t *filters, const char *key, json_t *la
     return true;
 }
 
-int dockerapi_filters_bool(json_t *filters, const char *key, bool dflt, bool *out,
-                           wharf_error *err)
+int dockerapi_filters_bool(json_t *filters, const char *key, bool dflt, bool *out, wharf_error *err)
 {
     json_t *values = json_object_get(filters, key);
     *out = dflt;
@@ -172,8 +171,8 @@ static int parse_go_duration(const char *s, long double *ns)
     static const struct {
         const char *unit;
         long double ns;
-    } units[] = {{"ns", 1},     {"us", 1e3},    {"µs", 1e3},    {"ms", 1e6},
-                 {"s", 1e9},    {"m", 60e9},    {"h", 3600e9}};
+    } units[] = {{"ns", 1},  {"us", 1e3}, {"µs", 1e3},  {"ms", 1e6},
+                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
     const char *p = s;
     bool neg = false;
     if (*p == '-' || *p == '+')
@@ -211,8 +210,7 @@ static int parse_go_duration(const char *s, long double *ns)
     return 0;
 }
 
-int dockerapi_parse_timestamp(const char *value, time_t now, struct timespec *out,
-                              wharf_error *err)
+int dockerapi_parse_timestamp(const char *value, time_t now, struct timespec *out, wharf_error *err)
 {
     long double ns;
     if (parse_go_duration(value, &ns) == 0) {
@@ -257,6 +255,6 @@ dates:;
             return 0;
         }
     }
-    return wharf_error_set(err, -EINVAL,
-                           "failed to parse value as time or duration: \"%s\"", value);
+    return wharf_error_set(err, -EINVAL, "failed to parse value as time or duration: \"%s\"",
+                           value);
 }

@@ -180,9 +180,9 @@ json_t *dockerapi_mount_points(json_t *host_config)
         if (!json_is_string(b) || dockerapi_parse_bind(json_string_value(b), &bind, &err) < 0)
             continue; /* refused at create: never stored */
         json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "Type", "bind",
-                                             "Source", bind.source, "Destination",
-                                             bind.destination, "Mode", bind.mode, "RW",
-                                             !bind.readonly, "Propagation", bind.propagation));
+                                             "Source", bind.source, "Destination", bind.destination,
+                                             "Mode", bind.mode, "RW", !bind.readonly, "Propagation",
+                                             bind.propagation));
         dockerapi_bind_release(&bind);
     }
     return out;
@@ -212,12 +212,12 @@ int dockerapi_make_bind_sources(json_t *host_config, wharf_error *err)
 /* ---------------------------------------------------------------- tmpfs */
 
 static const char *const tmpfs_flags[] = {
-    "ro",       "rw",          "exec",       "noexec",   "suid",        "nosuid",
-    "dev",      "nodev",       "sync",       "async",    "dirsync",     "mand",
-    "nomand",   "atime",       "noatime",    "diratime", "nodiratime",  "relatime",
+    "ro",         "rw",          "exec",          "noexec",   "suid",       "nosuid",
+    "dev",        "nodev",       "sync",          "async",    "dirsync",    "mand",
+    "nomand",     "atime",       "noatime",       "diratime", "nodiratime", "relatime",
     "norelatime", "strictatime", "nostrictatime", NULL};
-static const char *const tmpfs_data[] = {"size=", "mode=",      "uid=", "gid=",
-                                         "nr_inodes=", "nr_blocks=", "mpol=", NULL};
+static const char *const tmpfs_data[] = {
+    "size=", "mode=", "uid=", "gid=", "nr_inodes=", "nr_blocks=", "mpol=", NULL};
 
 static int tmpfs_options(const char *dest, const char *data, json_t **out, wharf_error *err)
 {
@@ -298,8 +298,9 @@ static int check_cpuset(const char *value, const char *sysfile, const char *what
         return wharf_error_set(err, -EINVAL, "Invalid value %s for %s", value, invalid_word);
     if (!ok) {
         available[strcspn(available, "\n")] = '\0';
-        return wharf_error_set(err, -EINVAL, "Requested %s are not available - requested %s, "
-                                             "available: %s",
+        return wharf_error_set(err, -EINVAL,
+                               "Requested %s are not available - requested %s, "
+                               "available: %s",
                                what, value, available);
     }
     return 0;
@@ -330,9 +331,8 @@ static int security_options(json_t *opts, json_t *cfg, wharf_error *err)
         const char *value = sep + 1;
         if (strcmp(key, "no-new-privileges") == 0) {
             bool on;
-            if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 ||
-                strcmp(value, "t") == 0 || strcmp(value, "T") == 0 || strcmp(value, "TRUE") == 0 ||
-                strcmp(value, "True") == 0)
+            if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 || strcmp(value, "t") == 0 ||
+                strcmp(value, "T") == 0 || strcmp(value, "TRUE") == 0 || strcmp(value, "True") == 0)
                 on = true;
             else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
                      strcmp(value, "f") == 0 || strcmp(value, "F") == 0 ||
@@ -363,13 +363,11 @@ static int add_resources(json_t *host, json_t *cfg, wharf_error *err)
 {
     json_t *res = json_object();
     json_object_set_new(cfg, "resources", res);
-    static const char *map[][2] = {{"Memory", "memory"},
-                                   {"MemoryReservation", "memory_reservation"},
-                                   {"MemorySwap", "memory_swap"},
-                                   {"CpuShares", "cpu_shares"},
-                                   {"CpuQuota", "cpu_quota"},
-                                   {"CpuPeriod", "cpu_period"},
-                                   {"PidsLimit", "pids_limit"}};
+    static const char *map[][2] = {
+        {"Memory", "memory"},          {"MemoryReservation", "memory_reservation"},
+        {"MemorySwap", "memory_swap"}, {"CpuShares", "cpu_shares"},
+        {"CpuQuota", "cpu_quota"},     {"CpuPeriod", "cpu_period"},
+        {"PidsLimit", "pids_limit"}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         json_t *v = json_object_get(host, map[i][0]);
         if (json_is_integer(v) && json_integer_value(v) != 0)
@@ -385,8 +383,8 @@ static int add_resources(json_t *host, json_t *cfg, wharf_error *err)
     const char *mems = json_string_value(json_object_get(host, "CpusetMems"));
     int r;
     if (cpus && *cpus) {
-        if ((r = check_cpuset(cpus, "/sys/devices/system/cpu/online", "CPUs", "cpuset cpus",
-                              err)) < 0)
+        if ((r = check_cpuset(cpus, "/sys/devices/system/cpu/online", "CPUs", "cpuset cpus", err)) <
+            0)
             return r;
         json_object_set_new(res, "cpuset_cpus", json_string(cpus));
     }
@@ -414,8 +412,8 @@ static int add_limits(json_t *host, json_t *cfg, wharf_error *err)
             if (!name || !json_is_integer(soft) || !json_is_integer(hard))
                 return wharf_error_set(err, -EINVAL,
                                        "HostConfig.Ulimits[%zu]: want {Name, Soft, Hard}", i);
-            json_array_append_new(out, json_pack("{s:s, s:O, s:O}", "name", name, "soft", soft,
-                                                 "hard", hard));
+            json_array_append_new(
+                out, json_pack("{s:s, s:O, s:O}", "name", name, "soft", soft, "hard", hard));
         }
     }
     json_t *sysctls = json_object_get(host, "Sysctls");
@@ -468,8 +466,8 @@ static int add_mounts(json_t *host, json_t *cfg, wharf_error *err)
         }
         _cleanup_free_ char *clean = clean_path(dest);
         json_object_set_new(seen, clean, json_true());
-        json_array_append_new(mounts, json_pack("{s:s, s:s, s:o}", "type", "tmpfs",
-                                                "destination", clean, "options", opts));
+        json_array_append_new(mounts, json_pack("{s:s, s:s, s:o}", "type", "tmpfs", "destination",
+                                                clean, "options", opts));
     }
     size_t i;
     json_t *b;
@@ -491,18 +489,17 @@ static int add_mounts(json_t *host, json_t *cfg, wharf_error *err)
             return r;
         }
         json_object_set_new(seen, bind.destination, json_true());
-        json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:b, s:[s]}", "type", "bind",
-                                                "source", bind.source, "destination",
-                                                bind.destination, "readonly", bind.readonly,
-                                                "options", bind.propagation));
+        json_array_append_new(mounts,
+                              json_pack("{s:s, s:s, s:s, s:b, s:[s]}", "type", "bind", "source",
+                                        bind.source, "destination", bind.destination, "readonly",
+                                        bind.readonly, "options", bind.propagation));
         dockerapi_bind_release(&bind);
     }
     json_decref(seen);
     return 0;
 }
 
-int dockerapi_apply_host_config(struct dockerapi *api, json_t *host, json_t *cfg,
-                                wharf_error *err)
+int dockerapi_apply_host_config(struct dockerapi *api, json_t *host, json_t *cfg, wharf_error *err)
 {
     if (!json_is_object(host))
         return 0;

@@ -68,9 +68,9 @@ static http_response *disk_usage(http_request *req, void *ud)
         json_t *s = dockerapi_container_summary(api, &sts[i]);
         const char *image_id = json_string_value(json_object_get(s, "ImageID"));
         if (image_id && *image_id)
-            json_object_set_new(used, image_id,
-                                json_integer(json_integer_value(json_object_get(used, image_id)) +
-                                             1));
+            json_object_set_new(
+                used, image_id,
+                json_integer(json_integer_value(json_object_get(used, image_id)) + 1));
         if (want[0]) {
             dockerapi_summary_add_size(api, s, image_sizes);
             json_array_append_new(containers, s);
@@ -125,7 +125,7 @@ static http_response *networks_prune(http_request *req, void *ud)
 static http_response *build_prune(http_request *req, void *ud)
 {
     (void)ud;
-    static const char *const accepted[] = {"until", "id", "parent", "type", "description",
+    static const char *const accepted[] = {"until", "id",     "parent",  "type", "description",
                                            "inuse", "shared", "private", NULL};
     _cleanup_json_ json_t *filters = NULL;
     wharf_error err = {0};

@@ -17,8 +17,8 @@
 #include <limits.h>
 #include <string.h>
 
-#define MAX_ID 2147483647LL       /* moby's maxID */
-#define MAX_DB_SIZE (16u << 20)    /* a passwd or group file larger than this is refused */
+#define MAX_ID 2147483647LL     /* moby's maxID */
+#define MAX_DB_SIZE (16u << 20) /* a passwd or group file larger than this is refused */
 
 /* Reads path inside the root: 0 and *text (NULL when the file is missing). */
 static int read_db(int root_fd, const char *path, char **text, wharf_error *err)
@@ -46,8 +46,8 @@ static int read_db(int root_fd, const char *path, char **text, wharf_error *err)
         strbuf_add(&sb, buf, (size_t)n);
         if (sb.len > MAX_DB_SIZE) {
             strbuf_release(&sb);
-            return wharf_error_set(err, -EFBIG, "%s in the container is larger than %u bytes",
-                                   path, MAX_DB_SIZE);
+            return wharf_error_set(err, -EFBIG, "%s in the container is larger than %u bytes", path,
+                                   MAX_DB_SIZE);
         }
     }
     *text = strbuf_detach(&sb);
@@ -213,8 +213,7 @@ int dockerapi_resolve_user(int root_fd, const char *spec, json_t *group_add, jso
                                    "unable to find user %s: no matching entries in passwd file",
                                    user_arg);
         if (uid_num < 0 || uid_num > MAX_ID)
-            return wharf_error_set(err, -EINVAL, "uids and gids must be in range 0-%lld",
-                                   MAX_ID);
+            return wharf_error_set(err, -EINVAL, "uids and gids must be in range 0-%lld", MAX_ID);
         uid = uid_num;
     }
     json_t *gids = json_array();
@@ -233,8 +232,7 @@ int dockerapi_resolve_user(int root_fd, const char *spec, json_t *group_add, jso
                                    group_arg);
         } else if (gid_num < 0 || gid_num > MAX_ID) {
             json_decref(gids);
-            return wharf_error_set(err, -EINVAL, "uids and gids must be in range 0-%lld",
-                                   MAX_ID);
+            return wharf_error_set(err, -EINVAL, "uids and gids must be in range 0-%lld", MAX_ID);
         } else {
             gid = gid_num;
         }

@@ -423,8 +423,7 @@ static void test_filter_parameter(void **state)
     assert_int_equal(dockerapi_filters_bool(f, "status", true, &b, &err), 0);
     assert_true(b);
     json_decref(f);
-    assert_int_equal(dockerapi_filters_parse("{\"dangling\":[\"true\",\"0\"]}", keys, &f, &err),
-                     0);
+    assert_int_equal(dockerapi_filters_parse("{\"dangling\":[\"true\",\"0\"]}", keys, &f, &err), 0);
     assert_int_equal(dockerapi_filters_bool(f, "dangling", true, &b, &err), -EINVAL);
     assert_string_equal(err.msg, "invalid filter 'dangling=true,0'");
     json_decref(f);
@@ -644,7 +643,7 @@ static void test_users(void **state)
     expect_user("root", NULL, "0 0 [0,10]");
     expect_user("nobody", NULL, "65534 65534 [65534,50]");
     expect_user("nobody:nogroup", NULL, "65534 65534 [65534]");
-    expect_user("app", NULL, "1000 1000 [1000,50]"); /* a line with spaces around */
+    expect_user("app", NULL, "1000 1000 [1000,50]");  /* a line with spaces around */
     expect_user("1000", NULL, "1000 1000 [1000,50]"); /* a number in passwd: its entry */
     expect_user("4242", NULL, "4242 0 [0]");          /* a number nobody has */
     expect_user("4242:users", NULL, "4242 100 [100]");
@@ -663,8 +662,7 @@ static void test_users(void **state)
     snprintf(target, sizeof(target), "../../../../../../../..%s/outside", root);
     unlink(path);
     assert_int_equal(symlink(target, path), 0);
-    expect_user("escapee", NULL,
-                "unable to find user escapee: no matching entries in passwd file");
+    expect_user("escapee", NULL, "unable to find user escapee: no matching entries in passwd file");
     /* no passwd file at all: numbers still work, names do not */
     unlink(path);
     expect_user("123", NULL, "123 0 [0]");
