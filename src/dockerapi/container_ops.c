@@ -1108,234 +1108,24 @@ static http_response *changes(struct dockerapi *api, http_request *req,
 
 /* ---------------------------------------------------------------- prune */
 
-/* Docker's filters: {"key": {"value": true}} or the old {"key": ["value"]};
- * NULL when text is not either. */
-static json_t *parse_filters(const char *text)
-{
-    json_error_t je;
-    json_t *in = json_loads(text, 0, &je);
-    if (!json_is_object(in)) {
-        if (in)
-            json_decref(in);
-        return NULL;
-    }
-    json_t *out = json_object();
-    const char *key;
-    json_t *v;
-    json_object_foreach(in, key, v)
-    {
-        json_t *set = json_object();
-        json_object_set_new(out, key, set);
-        if (json_is_object(v)) {
-            const char *val;
-            json_t *b;
-            json_object_foreach(v, val, b)
-            {
-                if (!json_is_boolean(b))
-                    goto bad;
-                json_object_set_new(set, val, json_true());
-            }
-        } else if (json_is_array(v)) {
-            size_t i;
-            json_t *s;
-            json_array_foreach(v, i, s)
-            {
-                if (!json_is_string(s))
-                    goto bad;
-                json_object_set_new(set, json_string_value(s), json_true());
-            }
-        } else {
-            goto bad;
-        }
-    }
-    json_decref(in);
-    return out;
-bad:
-    json_decref(in);
-    json_decref(out);
-    return NULL;
-}
-
-/* filters.MatchKVList: every "k" or "k=v" of the key must match labels. */
-static bool match_kv_list(json_t *set, json_t *labels)
-{
-    if (json_object_size(set) == 0)
-        return true;
-    if (json_object_size(labels) == 0)
-        return false;
-    const char *want;
-    json_t *ignored;
-    json_object_foreach(set, want, ignored)
-    {
-        const char *eq = strchr(want, '=');
-        _cleanup_free_ char *k = eq ? xasprintf("%.*s", (int)(eq - want), want) : xstrdup(want);
-        json_t *have = json_object_get(labels, k);
-        if (!have)
-            return false;
-        if (eq && (!json_is_string(have) || strcmp(json_string_value(have), eq + 1) != 0))
-            return false;
-    }
-    return true;
-}
-
-/* Go's time.ParseDuration for the units docker users write ("10m",
- * "1h30m", "1.5h"); -EINVAL otherwise. */
-static int parse_duration(const char *s, double *seconds)
-{
-    static const struct {
-        const char *unit;
-        double secs;
-    } units[] = {{"ns", 1e-9}, {"us", 1e-6}, {"µs", 1e-6}, {"ms", 1e-3},
-                 {"s", 1},     {"m", 60},    {"h", 3600}};
-    double total = 0;
-    bool neg = *s == '-';
-    if (*s == '-' || *s == '+')
-        s++;
-    if (!*s)
-        return -EINVAL;
-    if (strcmp(s, "0") == 0) {
-        *seconds = 0;
-        return 0;
-    }
-    while (*s) {
-        char *end;
-        if (!isdigit((unsigned char)*s) && *s != '.')
-            return -EINVAL;
-        double v = strtod(s, &end);
-        if (end == s)
-            return -EINVAL;
-        s = end;
-        size_t best = 0;
-        double mult = 0;
-        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-            size_t l = strlen(units[i].unit);
-            if (strncmp(s, units[i].unit, l) == 0 && l > best) {
-                best = l;
-                mult = units[i].secs;
-            }
-        }
-        if (!best)
-            return -EINVAL;
-        s += best;
-        total += v * mult;
-    }
-    *seconds = neg ? -total : total;
-    return 0;
-}
-
-/* The "until" value as a point in time: a duration before now, a unix
- * timestamp, or an RFC 3339 date/time (local time without a zone). */
-static int parse_until(const char *v, struct timespec *out, wharf_error *err)
-{
-    double d;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    if (strcmp(v, "0") != 0 && parse_duration(v, &d) == 0) {
-        double t = (double)now.tv_sec + (double)now.tv_nsec / 1e9 - d;
-        out->tv_sec = (time_t)t;
-        out->tv_nsec = (long)((t - (double)out->tv_sec) * 1e9);
-        return 0;
-    }
-    if (cri_parse_time(v, strlen(v), out) == 0)
-        return 0;
-    static const char *const local[] = {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H",
-                                        "%Y-%m-%d"};
-    for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
-        struct tm tm = {0};
-        const char *end = strptime(v, local[i], &tm);
-        if (end && (!*end || *end == '.')) {
-            tm.tm_isdst = -1;
-            out->tv_sec = mktime(&tm);
-            out->tv_nsec = *end == '.' ? (long)(strtod(end, NULL) * 1e9) : 0;
-            return 0;
-        }
-    }
-    char *end;
-    double ts = strtod(v, &end);
-    if (*v && !*end && isdigit((unsigned char)v[strlen(v) - 1]) && !strchr(v, '-')) {
-        out->tv_sec = (time_t)ts;
-        out->tv_nsec = (long)((ts - (double)out->tv_sec) * 1e9);
-        return 0;
-    }
-    return wharf_error_set(err, -EINVAL, "failed to parse value as time or duration: \"%s\"", v);
-}
-
-/* What the container wrote: the sizes of the files in its upper directory,
- * a file with several hard links once. */
-struct size_walk {
-    uint64_t total;
-    struct {
-        dev_t dev;
-        ino_t ino;
-    } * seen;
-    size_t n_seen;
-};
-
-static void upper_size_walk(const char *dir, struct size_walk *w)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        _cleanup_free_ char *p = xasprintf("%s/%s", dir, de->d_name);
-        struct stat st;
-        if (lstat(p, &st) < 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            upper_size_walk(p, w);
-            continue;
-        }
-        if (st.st_nlink > 1) {
-            bool seen = false;
-            for (size_t i = 0; i < w->n_seen && !seen; i++)
-                seen = w->seen[i].dev == st.st_dev && w->seen[i].ino == st.st_ino;
-            if (seen)
-                continue;
-            w->seen = xrealloc(w->seen, (w->n_seen + 1) * sizeof(*w->seen));
-            w->seen[w->n_seen].dev = st.st_dev;
-            w->seen[w->n_seen++].ino = st.st_ino;
-        }
-        w->total += (uint64_t)st.st_size;
-    }
-    closedir(d);
-}
-
-static uint64_t upper_size(const char *dir)
-{
-    struct size_walk w = {0};
-    upper_size_walk(dir, &w);
-    free(w.seen);
-    return w.total;
-}
-
 static pthread_mutex_t prune_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static http_response *prune(http_request *req, void *ud)
 {
     struct dockerapi *api = ud;
-    const char *text = http_request_query(req, "filters");
-    _cleanup_json_ json_t *filters = text && *text ? parse_filters(text) : json_object();
-    if (!filters)
-        return http_response_error(400, "invalid filter");
-    const char *key;
-    json_t *set;
-    json_object_foreach(filters, key, set)
-    {
-        if (strcmp(key, "label") != 0 && strcmp(key, "label!") != 0 && strcmp(key, "until") != 0)
-            return http_response_error(400, "invalid filter '%s'", key);
-    }
+    static const char *const accepted[] = {"label", "label!", "until", NULL};
+    _cleanup_json_ json_t *filters = NULL;
+    wharf_error ferr = {0};
+    if (dockerapi_filters_parse(http_request_query(req, "filters"), accepted, &filters, &ferr) < 0)
+        return http_response_from_error(&ferr);
     struct timespec until = {0, 0};
-    json_t *u = json_object_get(filters, "until");
-    if (json_object_size(u) > 1)
+    json_t *u = dockerapi_filters_values(filters, "until");
+    if (json_array_size(u) > 1)
         return http_response_error(400, "more than one until filter specified");
-    if (json_object_size(u) == 1) {
-        wharf_error err = {0};
-        if (parse_until(json_object_iter_key(json_object_iter(u)), &until, &err) < 0)
-            return http_response_error(400, "%s", err.msg);
-    }
+    if (json_array_size(u) == 1 &&
+        dockerapi_parse_timestamp(json_string_value(json_array_get(u, 0)), time(NULL), &until,
+                                  &ferr) < 0)
+        return http_response_from_error(&ferr);
     if (pthread_mutex_trylock(&prune_lock) != 0)
         return http_response_error(409, "a prune operation is already running");
     struct cri_container_status *all = NULL;
@@ -1356,12 +1146,11 @@ static http_response *prune(http_request *req, void *ud)
              (c->created_at.tv_sec == until.tv_sec && c->created_at.tv_nsec > until.tv_nsec)))
             continue;
         json_t *labels = json_object_get(c->config, "labels");
-        json_t *not = json_object_get(filters, "label!");
-        if (!match_kv_list(json_object_get(filters, "label"), labels) ||
-            (json_object_size(not ) && match_kv_list(not, labels)))
+        if (!dockerapi_filters_match_labels(filters, "label", labels) ||
+            (dockerapi_filters_has(filters, "label!") &&
+             dockerapi_filters_match_labels(filters, "label!", labels)))
             continue;
-        _cleanup_free_ char *upper = rootfs_dir(api, c->id, "upper");
-        uint64_t size = upper_size(upper);
+        uint64_t size = (uint64_t)dockerapi_rw_size(api, c->id);
         wharf_error e = {0};
         if (dockerapi_remove(api, c->id, false, &e) < 0) {
             wlog_warn("failed to prune container %s: %s", c->id, e.msg);

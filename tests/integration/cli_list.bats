@@ -258,7 +258,7 @@ cname() {
         "$BUILD/wharf" ps -q
     [ "$status" -eq 0 ]
     [ -z "$stderr" ]
-    [ "$(pgrep -f -x 'wharf daemon' -s "$sid" | wc -l)" -eq 1 ]
+    [ "$(pgrep -x wharfd -s "$sid" | wc -l)" -eq 1 ]
     # an explicit host never starts anything
     run --separate-stderr env -u DOCKER_HOST WHARF_HOST="unix://$DD/auto/none.sock" \
         WHARF_DAEMON_CONFIG="$DD/auto/daemon.json" "$BUILD/wharf" ps
