@@ -13,6 +13,12 @@
 static char root[64];
 static int root_fd = -1;
 
+static void remove_root(void)
+{
+    wharf_error err = {0};
+    wharf_rm_rf(root, &err);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -20,6 +26,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(root, sizeof(root), "/tmp/fuzz-dockerapi.XXXXXX");
     if (!mkdtemp(root))
         abort();
+    atexit(remove_root);
     char etc[128];
     snprintf(etc, sizeof(etc), "%s/etc", root);
     if (mkdir(etc, 0755) < 0)
