@@ -282,7 +282,7 @@ static int create_container(const struct runtime_ctx *ctx, const struct runtime_
     wlog_debug("create %s: namespaces ready, init is pid %d at %.2f ms", opts->id, (int)init_pid,
                wharf_now_ms() - t0);
 
-    if ((r = process_apply_limits(json_object_get(cs.spec, "process"), init_pid, err)) < 0)
+    if ((r = process_apply_limits(json_object_get(cs.spec, "process"), init_pid, false, err)) < 0)
         goto out;
     sync_send(sv[0], SYNC_GO, init_pid, NULL);
 
@@ -303,6 +303,9 @@ static int create_container(const struct runtime_ctx *ctx, const struct runtime_
             sync_send(sv[0], SYNC_HOOKS_DONE, 0, NULL);
         } else if (m.type == SYNC_READY) {
             wlog_debug("create %s: init ready at %.2f ms", opts->id, wharf_now_ms() - t0);
+            r = process_apply_limits(json_object_get(cs.spec, "process"), init_pid, true, err);
+            if (r < 0)
+                goto out;
             break;
         }
     }

@@ -223,7 +223,7 @@ int runtime_exec(const struct runtime_ctx *ctx, const struct runtime_exec_opts *
     pid = m.value;
     wait_child_status(stage1);
     stage1 = -1;
-    if ((r = process_apply_limits(opts->process, pid, err)) < 0)
+    if ((r = process_apply_limits(opts->process, pid, true, err)) < 0)
         goto out;
     if (!opts->detach) {
         exec_forward_pid = pid;

@@ -129,7 +129,8 @@ __attribute__((noreturn)) static void init_stage2(struct create_state *cs)
     json_t *process = json_object_get(spec, "process");
     struct sync_msg m;
 
-    /* The parent sets oom_score_adj and rlimits on us, then says go. */
+    /* The parent sets oom_score_adj on us, then says go (rlimits come once
+     * we are ready, so a low RLIMIT_NOFILE cannot break the setup). */
     if (sync_expect(cs->sync_fd, SYNC_GO, &m, &err) < 0)
         _exit(1);
     pid_t host_pid = m.value;

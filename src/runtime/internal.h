@@ -115,8 +115,10 @@ int process_prepare_exec(const struct process_exec *p, char **resolved_path, wha
 int process_exec(const struct process_exec *p, const char *resolved_path, wharf_error *err);
 /* From outside, before the process runs user code: process.oomScoreAdj and
  * process.rlimits applied to pid (raising limits needs the host's privileges,
- * which a process in a user namespace no longer has). */
-int process_apply_limits(json_t *process, pid_t pid, wharf_error *err);
+ * which a process in a user namespace no longer has). With rlimits false only
+ * oomScoreAdj: create applies the rlimits once the init has set up its root
+ * filesystem, as runc does, so a low RLIMIT_NOFILE cannot break the setup. */
+int process_apply_limits(json_t *process, pid_t pid, bool rlimits, wharf_error *err);
 
 /* Creates a pty inside the current mount namespace (/dev/ptmx), sends the
  * master over the connected console socket, makes the slave the controlling

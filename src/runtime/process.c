@@ -179,7 +179,7 @@ int process_exec(const struct process_exec *p, const char *resolved_path, wharf_
     return wharf_error_errno(err, e, "exec %s", resolved_path);
 }
 
-int process_apply_limits(json_t *process, pid_t pid, wharf_error *err)
+int process_apply_limits(json_t *process, pid_t pid, bool rlimits, wharf_error *err)
 {
     json_t *oom = json_object_get(process, "oomScoreAdj");
     if (json_is_integer(oom)) {
@@ -191,5 +191,5 @@ int process_apply_limits(json_t *process, pid_t pid, wharf_error *err)
         if (r < 0)
             return wharf_error_set(err, r, "process.oomScoreAdj: %s", e.msg);
     }
-    return security_rlimits_apply(json_object_get(process, "rlimits"), pid, err);
+    return rlimits ? security_rlimits_apply(json_object_get(process, "rlimits"), pid, err) : 0;
 }

@@ -119,6 +119,14 @@ status_field() {
     echo "${lines[2]}" | grep -qE '^Max processes +777 +888 +processes'
 }
 
+@test "a low RLIMIT_NOFILE does not break the container's setup (applied once the root is ready)" {
+    make_bundle "$B" sh -c 'ulimit -n'
+    edit_config "$B" '.process.rlimits = [{type: "RLIMIT_NOFILE", soft: 10, hard: 10}]'
+    run rt run --bundle "$B" "$ID"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = 10 ]
+}
+
 @test "process.user sets uid, gid and additional groups" {
     make_bundle "$B" sh -c 'id; grep -E "^(Uid|Gid|Groups):" /proc/self/status'
     edit_config "$B" '.process.user = {uid: 1000, gid: 1001, additionalGids: [10, 20]}'
