@@ -69,6 +69,71 @@ static http_response *tag(http_request *req, void *ud)
     return http_response_empty(201);
 }
 
+/* A container using an image: the first found, preferring a running one. */
+struct image_user {
+    char id[65];
+    bool running;
+};
+
+static bool find_user(struct dockerapi *api, const char *image_id, struct image_user *out)
+{
+    struct cri_container_status *sts = NULL;
+    size_t n = 0;
+    wharf_error err = {0};
+    if (!api->cri || cri_container_list(api->cri, NULL, &sts, &n, &err) < 0)
+        return false;
+    bool found = false;
+    for (size_t i = 0; i < n && !(found && out->running); i++) {
+        json_t *meta = dockerapi_meta(&sts[i]);
+        const char *used = json_string_value(json_object_get(meta, "ImageID"));
+        if (used && strcmp(used, image_id) == 0 && (!found || dockerapi_is_up(&sts[i]))) {
+            snprintf(out->id, sizeof(out->id), "%s", sts[i].id);
+            out->running = dockerapi_is_up(&sts[i]);
+            found = true;
+        }
+        if (meta)
+            json_decref(meta);
+    }
+    cri_container_status_array_free(sts, n);
+    return found;
+}
+
+static bool image_used(const char *id, void *used)
+{
+    return json_object_get(used, id) != NULL;
+}
+
+/* dockerd's refusals for an image a container uses: by ID never while it
+ * runs and only with force when stopped; its last tag only with force. NULL
+ * when the removal may go ahead (the store then keeps the image itself). */
+static http_response *in_use_conflict(struct dockerapi *api, const char *name, const char *id,
+                                      bool force, const struct image_user *user)
+{
+    const char *hex = strncmp(id, "sha256:", 7) == 0 ? id + 7 : id;
+    const char *ref = strncmp(name, "sha256:", 7) == 0 ? name + 7 : name;
+    bool by_id = strlen(ref) >= 3 && strncmp(hex, ref, strlen(ref)) == 0;
+    char short_id[13], short_ct[13];
+    snprintf(short_id, sizeof(short_id), "%s", hex);
+    snprintf(short_ct, sizeof(short_ct), "%s", user->id);
+    if (by_id && user->running)
+        return http_response_error(409, "conflict: unable to delete %s (cannot be forced) - image "
+                                        "is being used by running container %s",
+                                   short_id, short_ct);
+    if (force)
+        return NULL;
+    if (by_id)
+        return http_response_error(409, "conflict: unable to delete %s (must be forced) - image is "
+                                        "being used by stopped container %s",
+                                   short_id, short_ct);
+    wharf_error err = {0};
+    _cleanup_json_ json_t *inspect = image_store_inspect(api->images, id, &err);
+    if (json_array_size(json_object_get(inspect, "RepoTags")) > 1)
+        return NULL;
+    return http_response_error(409, "conflict: unable to remove repository reference \"%s\" (must "
+                                    "force) - container %s is using its referenced image %s",
+                               name, short_ct, short_id);
+}
+
 static http_response *remove_image(http_request *req, void *ud)
 {
     struct dockerapi *api = ud;
@@ -78,7 +143,14 @@ static http_response *remove_image(http_request *req, void *ud)
     wharf_error err = {0};
     char id[72] = "";
     image_store_resolve(api->images, name, id, &err);
-    if (image_store_remove(api->images, name, force, NULL, NULL, &report, &err) < 0)
+    struct image_user user = {0};
+    if (*id && find_user(api, id, &user)) {
+        http_response *refused = in_use_conflict(api, name, id, force, &user);
+        if (refused)
+            return refused;
+    }
+    _cleanup_json_ json_t *used = dockerapi_images_in_use(api);
+    if (image_store_remove(api->images, name, force, image_used, used, &report, &err) < 0)
         return image_error(&err, name);
     /* dockerd names the image by its id in both. */
     size_t i;

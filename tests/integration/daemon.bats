@@ -213,3 +213,22 @@ dk() {
     wait "$waiter"
     grep -q '"StatusCode":0' "$DD/wait.out"
 }
+
+@test "docker rmi refuses an image a container uses, as dockerd does" {
+    dk load -i "$DD/bb.tar" >/dev/null
+    dk tag localhost/wharf-bb:1 wbt-inuse:1
+    name=wbt-inuse-$$
+    cid=$(dk create --name "$name" wbt-inuse:1 true)
+    iid=$(dk image inspect --format '{{.Id}}' wbt-inuse:1)
+    run dk rmi wbt-inuse:1 # another tag remains: only untagged
+    [ "$status" -eq 0 ]
+    [ "$output" = "Untagged: wbt-inuse:1" ]
+    run dk rmi "${iid#sha256:}"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"conflict: unable to delete ${iid:7:12} (must be forced) - image is being used by stopped container ${cid:0:12}"* ]]
+    run dk rmi localhost/wharf-bb:1
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"unable to remove repository reference \"localhost/wharf-bb:1\" (must force) - container ${cid:0:12} is using its referenced image ${iid:7:12}"* ]]
+    dk rm "$name" >/dev/null
+    dk image inspect localhost/wharf-bb:1 >/dev/null
+}
