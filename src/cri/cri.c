@@ -460,7 +460,7 @@ int cri_sandbox_create(struct cri *cri, const char *id, json_t *config, wharf_er
     static const char *const keys[] = {"network", "ipc", "uts"};
     for (size_t i = 0; i < 3; i++) {
         const char *m = ns_mode(cfg, keys[i]);
-        if (strcmp(m, "private") != 0 && strcmp(m, "host") != 0)
+        if (strcmp(m, "private") != 0 && strcmp(m, "host") != 0 && !(i == 0 && m[0] == '/'))
             return wharf_error_set(err, -EINVAL,
                                    "sandbox %s: namespaces.%s: \"%s\" is not private or host", id,
                                    keys[i], m);

@@ -84,6 +84,9 @@ const char *cri_runtime_root(const struct cri *cri);
  *   "annotations": {k: v}
  *   "infra": bool             default true; false = a sandbox of one (above)
  *   "namespaces": {"network"|"ipc"|"uts": "private" (default) | "host"}
+ *                             "network" may also be an absolute path: the
+ *                             infra joins that namespace file (prepared by
+ *                             the caller, e.g. a bind-mounted netns)
  */
 int cri_sandbox_create(struct cri *cri, const char *id, json_t *config, wharf_error *err);
 /* Stops every container of the sandbox (each with timeout_s, see
@@ -146,6 +149,9 @@ void cri_sandbox_status_release(struct cri_sandbox_status *st);
  *                             /dev/init and prepended as "/dev/init --"
  *   "namespaces": {"network"|"ipc"|"uts": "sandbox" (default) | "host",
  *                  "pid": "private" (default) | "sandbox" | "host"}
+ *                             "network" may also be an absolute path of a
+ *                             namespace file to join (the caller prepared
+ *                             it: interfaces, addresses, routes)
  */
 
 /* Records the container (state "created"; no process yet) after checking

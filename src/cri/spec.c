@@ -416,7 +416,9 @@ static int add_rlimits(json_t *process, json_t *config, wharf_error *err)
     return 0;
 }
 
-/* "sandbox" (the default) joins path; "host" adds nothing; "private" a new one. */
+/* "sandbox" (the default) joins path; "host" adds nothing; "private" a new
+ * one; for the network, an absolute path joins that namespace file (one the
+ * caller prepared, e.g. a bind-mounted netns with its interfaces set up). */
 static int add_namespace(json_t *list, json_t *modes, const char *type, const char *key,
                          const char *join_path, const char *dflt, wharf_error *err)
 {
@@ -425,13 +427,18 @@ static int add_namespace(json_t *list, json_t *modes, const char *type, const ch
         return -EINVAL;
     if (strcmp(mode, "host") == 0)
         return 0;
+    if (mode[0] == '/' && strcmp(key, "network") == 0) {
+        json_array_append_new(list, json_pack("{s:s, s:s}", "type", type, "path", mode));
+        return 0;
+    }
     if (strcmp(mode, "sandbox") == 0 && join_path) {
         json_array_append_new(list, json_pack("{s:s, s:s}", "type", type, "path", join_path));
         return 0;
     }
     if (strcmp(mode, "sandbox") != 0 && strcmp(mode, "private") != 0)
         return wharf_error_set(err, -EINVAL,
-                               "namespaces.%s: \"%s\" is not sandbox, private or host", key, mode);
+                               "namespaces.%s: \"%s\" is not sandbox, private or host%s", key,
+                               mode, strcmp(key, "network") == 0 ? " (or an absolute path)" : "");
     json_array_append_new(list, json_pack("{s:s}", "type", type));
     return 0;
 }

@@ -365,6 +365,21 @@ static void test_spec_namespaces(void **state)
     assert_null(find_ns(spec, "network"));
     json_decref(spec);
     gen_fails("{\"args\": [\"x\"], \"namespaces\": {\"ipc\": \"shareable\"}}", "namespaces.ipc");
+
+    /* A network namespace prepared by the caller is joined by its path, over
+     * the sandbox's; other namespaces take no path. */
+    spec = gen("{\"args\": [\"x\"], \"namespaces\": {\"network\": \"/run/wharf/netns/c2\"}}",
+               &ctx);
+    assert_string_equal(json_string_value(json_object_get(find_ns(spec, "network"), "path")),
+                        "/run/wharf/netns/c2");
+    json_decref(spec);
+    spec = gen("{\"args\": [\"x\"], \"namespaces\": {\"network\": \"/var/lib/n/c3\"}}", NULL);
+    assert_string_equal(json_string_value(json_object_get(find_ns(spec, "network"), "path")),
+                        "/var/lib/n/c3");
+    json_decref(spec);
+    gen_fails("{\"args\": [\"x\"], \"namespaces\": {\"ipc\": \"/run/ipc\"}}", "namespaces.ipc");
+    gen_fails("{\"args\": [\"x\"], \"namespaces\": {\"network\": \"rel/path\"}}",
+              "namespaces.network");
 }
 
 static void test_parse_signal(void **state)
