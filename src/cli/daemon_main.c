@@ -19,12 +19,14 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: wharfd [--root DIR] [-H unix:///PATH | tcp://HOST:PORT | fd://[N]]...\n"
-            "              [--config-file FILE] [--debug]\n"
+            "              [--config-file FILE] [--debug] [-b|--bridge NAME|none] [--bip CIDR]\n"
             "              [--insecure-registry HOST[:PORT]|CIDR]... [--registry-mirror URL]...\n\n"
             "Serves the Docker Engine API (also run as `wharf daemon`).\n"
             "  defaults: --root %s, -H unix://%s, --config-file %s\n"
             "  fd://     the listening sockets passed by systemd (LISTEN_FDS); fd://N just\n"
-            "            the one numbered N\n",
+            "            the one numbered N\n"
+            "  --bridge  the default network's bridge (wharf0); none: no default network\n"
+            "  --bip     the default bridge's address and prefix, e.g. 172.31.0.1/16\n",
             ENGINE_DEFAULT_ROOT, ENGINE_DEFAULT_SOCKET, ENGINE_DEFAULT_CONFIG);
 }
 
@@ -36,6 +38,8 @@ int main(int argc, char **argv)
         {"host", required_argument, 0, 'H'},
         {"config-file", required_argument, 0, 'c'},
         {"debug", no_argument, 0, 'D'},
+        {"bridge", required_argument, 0, 'b'},
+        {"bip", required_argument, 0, 'B'},
         {"help", no_argument, 0, 'h'},
         {"insecure-registry", required_argument, 0, 'i'},
         {"registry-mirror", required_argument, 0, 'm'},
@@ -48,7 +52,7 @@ int main(int argc, char **argv)
     mallopt(M_ARENA_MAX, 2);
     struct engine_config cfg = {0};
     int ch;
-    while ((ch = getopt_long(argc, argv, "H:Dh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "H:Dhb:", opts, NULL)) != -1) {
         switch (ch) {
         case 'r':
             cfg.root = optarg;
@@ -65,6 +69,12 @@ int main(int argc, char **argv)
             break;
         case 'D':
             cfg.debug = true;
+            break;
+        case 'b':
+            cfg.bridge = optarg;
+            break;
+        case 'B':
+            cfg.bip = optarg;
             break;
         case 'h':
             usage(stdout);

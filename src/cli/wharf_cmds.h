@@ -156,5 +156,33 @@ int wcmd_logout(struct wcmd_ctx *ctx, int argc, char **argv);
  * error. */
 int wcmd_pull_image(struct client *c, const char *name, const char *platform, bool quiet,
                     FILE *out);
+/* wharf_network.c */
+int wcmd_network_create(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_network_ls(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_network_inspect(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_network_rm(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_network_connect(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_network_disconnect(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_network_prune(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_port(struct wcmd_ctx *ctx, int argc, char **argv);
+/* A -p spec ([ip:][hostPort:]containerPort[/proto], ranges too) into
+ * PortBindings and ExposedPorts, with the docker CLI's checks; -1 and the
+ * message in errmsg when it is bad. */
+int wcmd_parse_publish(const char *spec, json_t *bindings, json_t *exposed, strbuf *errmsg);
+/* run/create's network flags: 'p', 'P' and the codes
+ * below, applied to the create body; 0 or the exit code of a usage error
+ * (printed). wcmd_network_run_finish once all flags are read. */
+enum {
+    WCMD_OPT_NETWORK = 0x1000,
+    WCMD_OPT_NETWORK_ALIAS,
+    WCMD_OPT_IP,
+    WCMD_OPT_EXPOSE,
+    WCMD_OPT_DNS,
+    WCMD_OPT_DNS_SEARCH,
+    WCMD_OPT_DNS_OPTION,
+    WCMD_OPT_ADD_HOST,
+};
+int wcmd_network_run_flag(struct wcmd_ctx *ctx, int opt, const char *arg, json_t *body);
+void wcmd_network_run_finish(json_t *body);
 
 #endif

@@ -26,6 +26,7 @@ static void usage(FILE *f)
             "  ps, create, run -d, start, logs, stop, kill, rm, wait, inspect\n"
             "  restart, rename, pause, unpause, top, stats, export, diff, container prune\n"
             "  system df, system prune\n"
+            "  network create/ls/inspect/rm/connect/disconnect/prune, port\n"
             "  help      this text\n\n"
             "Client commands take docker's flags; the daemon is -H/--host, else\n"
             "WHARF_HOST, else DOCKER_HOST, else the local one where its daemon.json\n"
@@ -116,6 +117,17 @@ static const struct {
     {"container", "export", wcmd_export},
     {"container", "diff", wcmd_diff},
     {"container", "prune", wcmd_container_prune},
+    {"network", "create", wcmd_network_create},
+    {"network", "ls", wcmd_network_ls},
+    {"network", "list", wcmd_network_ls},
+    {"network", "inspect", wcmd_network_inspect},
+    {"network", "rm", wcmd_network_rm},
+    {"network", "remove", wcmd_network_rm},
+    {"network", "connect", wcmd_network_connect},
+    {"network", "disconnect", wcmd_network_disconnect},
+    {"network", "prune", wcmd_network_prune},
+    {"container", "port", wcmd_port},
+    {"port", NULL, wcmd_port},
     {"run", NULL, wcmd_run},
     {"create", NULL, wcmd_create},
     {"start", NULL, wcmd_start},

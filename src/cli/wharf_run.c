@@ -216,6 +216,19 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
         {"oom-score-adj", required_argument, 0, OPT_OOMADJ},
         {"cpuset-cpus", required_argument, 0, OPT_CPUSETCPUS},
         {"cpuset-mems", required_argument, 0, OPT_CPUSETMEMS},
+        /* networking (wharf_network.c) */
+        {"publish", required_argument, 0, 'p'},
+        {"publish-all", no_argument, 0, 'P'},
+        {"network", required_argument, 0, WCMD_OPT_NETWORK},
+        {"net", required_argument, 0, WCMD_OPT_NETWORK},
+        {"network-alias", required_argument, 0, WCMD_OPT_NETWORK_ALIAS},
+        {"net-alias", required_argument, 0, WCMD_OPT_NETWORK_ALIAS},
+        {"ip", required_argument, 0, WCMD_OPT_IP},
+        {"expose", required_argument, 0, WCMD_OPT_EXPOSE},
+        {"dns", required_argument, 0, WCMD_OPT_DNS},
+        {"dns-search", required_argument, 0, WCMD_OPT_DNS_SEARCH},
+        {"dns-option", required_argument, 0, WCMD_OPT_DNS_OPTION},
+        {"add-host", required_argument, 0, WCMD_OPT_ADD_HOST},
         {0, 0, 0, 0},
     };
     json_t *host = json_object();
@@ -234,8 +247,23 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
     int ch;
     char *end;
     wcmd_getopt_reset();
-    while ((ch = getopt_long(argc, argv, "+de:w:u:l:m:h:v:", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+de:w:u:l:m:h:v:p:P", opts, NULL)) != -1) {
         switch (ch) {
+        case 'p':
+        case 'P':
+        case WCMD_OPT_NETWORK:
+        case WCMD_OPT_NETWORK_ALIAS:
+        case WCMD_OPT_IP:
+        case WCMD_OPT_EXPOSE:
+        case WCMD_OPT_DNS:
+        case WCMD_OPT_DNS_SEARCH:
+        case WCMD_OPT_DNS_OPTION:
+        case WCMD_OPT_ADD_HOST: {
+            int nr = wcmd_network_run_flag(ctx, ch, optarg, body);
+            if (nr)
+                return nr;
+            break;
+        }
         case 'd':
             *detach = true;
             break;
@@ -464,6 +492,7 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
             return wcmd_bad_flag(ctx, argv);
         }
     }
+    wcmd_network_run_finish(body);
     if (!is_run && *detach)
         return wcmd_usage_error(ctx, WCMD_EXIT_USAGE, "unknown shorthand flag: 'd' in -d");
     if (json_array_size(file_env)) {

@@ -437,8 +437,8 @@ static int add_namespace(json_t *list, json_t *modes, const char *type, const ch
     }
     if (strcmp(mode, "sandbox") != 0 && strcmp(mode, "private") != 0)
         return wharf_error_set(err, -EINVAL,
-                               "namespaces.%s: \"%s\" is not sandbox, private or host%s", key,
-                               mode, strcmp(key, "network") == 0 ? " (or an absolute path)" : "");
+                               "namespaces.%s: \"%s\" is not sandbox, private or host%s", key, mode,
+                               strcmp(key, "network") == 0 ? " (or an absolute path)" : "");
     json_array_append_new(list, json_pack("{s:s}", "type", type));
     return 0;
 }

@@ -190,6 +190,7 @@ int dockerapi_remove(struct dockerapi *api, const char *id, bool force, wharf_er
     }
     _cleanup_free_ char *sandbox_id = xasprintf("sandbox-%s", id);
     cri_sandbox_remove(api->cri, sandbox_id, NULL);
+    dockerapi_network_detach(api, id);
     dockerapi_unmount_rootfs(api, id);
     dockerapi_monitor_removed(api, id, true);
     dockerapi_container_event(api, id, &st, "destroy", NULL);

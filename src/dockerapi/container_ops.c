@@ -12,6 +12,7 @@
  * the merged overlay.
  */
 #include "internal.h"
+#include "network.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -136,6 +137,8 @@ static http_response *rename_container(struct dockerapi *api, http_request *req,
         resp = http_response_from_error(&err);
     else
         resp = http_response_empty(204);
+    if (http_response_status(resp) == 204 && api->net)
+        network_sandbox_rename(api->net, st->id, name); /* its DNS name */
     if (http_response_status(resp) == 204) {
         _cleanup_free_ char *old = xasprintf("/%s", st->name ? st->name : "");
         dockerapi_container_event(api, st->id, NULL, "rename", json_pack("{s:s}", "oldName", old));
@@ -1064,7 +1067,12 @@ static void walk_changes(const char *dir, const char *rel, char **lowers, size_t
          * changes, before them */
         size_t at = json_array_size(changes);
         walk_changes(path, crel, lowers, nlowers, changes);
-        if (json_array_size(changes) > at || !same_dir_stat(&st, &lst) || is_opaque(path))
+        /* /etc's time moves when the runtime makes the hosts, hostname and
+         * resolv.conf mount points in it (dockerd's init layer holds them) */
+        bool mountpoints_only = strcmp(crel, "/etc") == 0 && st.st_mode == lst.st_mode &&
+                                st.st_uid == lst.st_uid && st.st_gid == lst.st_gid;
+        if (json_array_size(changes) > at || (!same_dir_stat(&st, &lst) && !mountpoints_only) ||
+            is_opaque(path))
             json_array_insert_new(changes, at,
                                   json_pack("{s:s, s:i}", "Path", crel, "Kind", CHANGE_MODIFY));
     }

@@ -201,6 +201,9 @@ static http_response *create(http_request *req, void *ud)
         resp = http_response_error(err.code == -EOPNOTSUPP ? 501 : 400, "%s", err.msg);
         goto out;
     }
+    if ((resp = dockerapi_network_attach(api, id, name && *name ? name : short_id, body, image_cfg,
+                                         cfg)))
+        goto out;
     /* inspect shows the merged labels, as dockerd's does */
     json_t *stored = json_deep_copy(body);
     json_object_set(stored, "Labels", labels);
@@ -217,6 +220,7 @@ static http_response *create(http_request *req, void *ud)
         json_object_set_new(cfg, "name", json_string(short_id));
 
     if (mount_rootfs(api, id, image_id, &rootfs, &err) < 0) {
+        dockerapi_network_detach(api, id);
         resp = http_response_from_error(&err);
         goto out;
     }
@@ -235,6 +239,7 @@ static http_response *create(http_request *req, void *ud)
     if (r == 0 && (r = cri_container_create(api->cri, id, sandbox_id, rootfs, cfg, &err)) < 0)
         cri_sandbox_remove(api->cri, sandbox_id, NULL);
     if (r < 0) {
+        dockerapi_network_detach(api, id);
         dockerapi_unmount_rootfs(api, id);
         resp = http_response_error(err.code == -EINVAL ? 400 : 500, "%s", err.msg);
         goto out;
@@ -504,6 +509,7 @@ static http_response *inspect(struct dockerapi *api, http_request *req,
     json_object_set_new(j, "Mounts", dockerapi_mount_points(json_object_get(meta, "HostConfig")));
     if (meta)
         json_decref(meta);
+    dockerapi_network_describe(api, st.id, j, false);
     return http_response_json(200, j);
 }
 
@@ -658,7 +664,8 @@ int dockerapi_register(struct dockerapi *api, http_router *r, wharf_error *err)
         (rc = dockerapi_register_container_list(api, r, err)) < 0 ||
         (rc = dockerapi_register_usage(api, r, err)) < 0 ||
         (rc = dockerapi_register_exec(api, r, err)) < 0 ||
-        (rc = dockerapi_register_container_ops(api, r, err)) < 0)
+        (rc = dockerapi_register_container_ops(api, r, err)) < 0 ||
+        (rc = dockerapi_register_networks(api, r, err)) < 0)
         return rc;
     return 0;
 }

@@ -129,9 +129,10 @@ static char *command_text(json_t *args)
     return strbuf_detach(&cmd);
 }
 
-/* The network a container is on: wharf gives each one a network namespace
- * of its own with only loopback (whatever NetworkMode asked for), which
- * Docker calls "none". */
+/* The network of a container without a network sandbox (no network
+ * manager, or created before networks existed): a namespace of its own with
+ * only loopback, which Docker calls "none". Others get theirs from
+ * dockerapi_network_describe. */
 static json_t *networks(void)
 {
     json_t *ep = json_pack("{s:n, s:n, s:n, s:s, s:n, s:i, s:s, s:s, s:s, s:s, s:i, s:s, s:s, "
@@ -164,6 +165,7 @@ json_t *dockerapi_container_summary(struct dockerapi *api, const struct cri_cont
                           rs.restarting ? "restarting" : dockerapi_state_name(st->state), "Status",
                           status, "HostConfig", "NetworkMode", "none", "NetworkSettings",
                           "Networks", networks(), "Mounts", dockerapi_mount_points(host));
+    dockerapi_network_describe(api, st->id, s, true);
     return s;
 }
 

@@ -18,11 +18,11 @@
  * /auth; /containers/create, /containers/json (with filters),
  * /containers/{id}/json|start|stop|kill|wait|logs,
  * /containers/{id}/restart|rename|pause|unpause|top|stats|export|changes,
- * /containers/prune, DELETE /containers/{id}, /events; /system/df, and the
- * (empty) /networks/prune and /build/prune that docker system prune calls.
- * A Docker container is a CRI sandbox of one; its Docker-only settings
- * (image, name, original Config and HostConfig) ride in the container's
- * annotations.
+ * /containers/prune, DELETE /containers/{id}, /events; /system/df, the
+ * (empty) /build/prune that docker system prune calls, and /networks (list,
+ * inspect, create, remove, connect, disconnect, prune). A Docker container
+ * is a CRI sandbox of one; its Docker-only settings (image, name, original
+ * Config and HostConfig) ride in the container's annotations.
  */
 #ifndef WHARF_DOCKERAPI_H
 #define WHARF_DOCKERAPI_H
@@ -32,6 +32,7 @@
 #include "image.h"
 
 struct cri;
+struct network_mgr;
 struct dockerapi_events;  /* events.c */
 struct dockerapi_monitor; /* monitor.c */
 
@@ -41,6 +42,7 @@ struct dockerapi_monitor; /* monitor.c */
 struct dockerapi {
     image_store *images; /* borrowed */
     struct cri *cri;     /* borrowed: the container layer */
+    struct network_mgr *net; /* borrowed: networks; NULL: containers get an empty netns */
     const char *init_path; /* wharf-init, for HostConfig.Init */
     const char *root;    /* the daemon's data root, for info */
     const char *tmp_dir; /* where uploads are spooled */

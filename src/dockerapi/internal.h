@@ -31,6 +31,24 @@ typedef http_response *(*dockerapi_container_fn)(struct dockerapi *api, http_req
 int dockerapi_add_container_route(struct dockerapi *api, http_router *r, const char *method,
                                   const char *pattern, dockerapi_container_fn fn, wharf_error *err);
 
+/* ---------------------------------------------------------------- networks.c */
+
+/* The /networks routes; also drops the network sandboxes of containers that
+ * no longer exist. Nothing without api->net. */
+int dockerapi_register_networks(struct dockerapi *api, http_router *r, wharf_error *err);
+/* At container create: the network of container id (named name) from the
+ * request body and the image config; puts the namespace to join and the
+ * /etc/hosts, /etc/resolv.conf and /etc/hostname mounts in cfg (the CRI
+ * container config) and normalizes HostConfig.NetworkMode. NULL on success,
+ * else the error response (nothing is left configured). */
+http_response *dockerapi_network_attach(struct dockerapi *api, const char *id, const char *name,
+                                        json_t *body, json_t *image_cfg, json_t *cfg);
+/* Undoes the attach: at removal, or when the create fails later. */
+void dockerapi_network_detach(struct dockerapi *api, const char *id);
+/* Sets NetworkSettings on inspect's object, or Ports, NetworkSettings and
+ * HostConfig.NetworkMode on a /containers/json entry (summary). */
+void dockerapi_network_describe(struct dockerapi *api, const char *id, json_t *obj, bool summary);
+
 /* ---------------------------------------------------------------- common.c */
 
 /* The container annotation holding Docker's metadata (JSON text: Image,

@@ -2,9 +2,10 @@
  * usage.c — GET /system/df (how much the images, containers, volumes and
  * build cache hold, as `docker system df` shows it), which images the
  * containers use (for df and image prune), and the prune routes of what
- * wharf keeps none of yet: user networks (every container has a private,
- * loopback-only network namespace) and a build cache. `docker system prune`
- * calls those too, so they answer truthfully: nothing to delete.
+ * wharf keeps none of: a build cache, and user networks when the daemon
+ * runs without a network manager (networks.c serves them otherwise).
+ * `docker system prune` calls those too, so they answer truthfully:
+ * nothing to delete.
  */
 #include "internal.h"
 
@@ -138,7 +139,9 @@ int dockerapi_register_usage(struct dockerapi *api, http_router *r, wharf_error 
 {
     int rc;
     if ((rc = http_router_add(r, "GET", "/system/df", disk_usage, api, err)) < 0 ||
-        (rc = http_router_add(r, "POST", "/networks/prune", networks_prune, api, err)) < 0 ||
+        /* with networks, networks.c serves the real one */
+        (!api->net && (rc = http_router_add(r, "POST", "/networks/prune", networks_prune, api,
+                                            err)) < 0) ||
         (rc = http_router_add(r, "POST", "/build/prune", build_prune, api, err)) < 0)
         return rc;
     return 0;

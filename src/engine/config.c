@@ -97,6 +97,35 @@ int engine_config_resolve(struct engine_config *cfg, json_t **doc, wharf_error *
                 if (cfg->n_hosts == 0)
                     cfg->n_hosts = json_array_size(v) < ENGINE_MAX_HOSTS ? json_array_size(v)
                                                                          : ENGINE_MAX_HOSTS;
+            } else if (strcmp(key, "bridge") == 0 || strcmp(key, "bip") == 0 ||
+                       strcmp(key, "cni-conf-dir") == 0 || strcmp(key, "cni-bin-dir") == 0) {
+                if (!json_is_string(v))
+                    return wharf_error_set(err, -EINVAL, "%s: %s: expected a string", path, key);
+                const char **dst = strcmp(key, "bridge") == 0         ? &cfg->bridge
+                                   : strcmp(key, "bip") == 0          ? &cfg->bip
+                                   : strcmp(key, "cni-conf-dir") == 0 ? &cfg->cni_conf_dir
+                                                                      : &cfg->cni_bin_dir;
+                if (!*dst)
+                    *dst = json_string_value(v);
+            } else if (strcmp(key, "default-address-pools") == 0 || strcmp(key, "dns") == 0 ||
+                       strcmp(key, "dns-search") == 0 || strcmp(key, "dns-opts") == 0) {
+                if (!json_is_array(v))
+                    return wharf_error_set(err, -EINVAL, "%s: %s: expected an array", path, key);
+                size_t i;
+                json_t *e;
+                json_array_foreach(v, i, e)
+                {
+                    bool ok = key[0] == 'd' && key[1] == 'e' ? json_is_object(e) : json_is_string(e);
+                    if (!ok)
+                        return wharf_error_set(err, -EINVAL, "%s: %s[%zu]: expected %s", path,
+                                               key, i, key[1] == 'e' ? "an object" : "a string");
+                }
+                json_t **dst = strcmp(key, "dns") == 0          ? &cfg->dns
+                               : strcmp(key, "dns-search") == 0 ? &cfg->dns_search
+                               : strcmp(key, "dns-opts") == 0   ? &cfg->dns_opts
+                                                                : &cfg->address_pools;
+                if (!*dst)
+                    *dst = v;
             } else if (strcmp(key, "debug") == 0) {
                 cfg->debug = cfg->debug || json_is_true(v);
             } else if (strcmp(key, "insecure-registries") == 0) {

@@ -14,6 +14,7 @@
 #include "http.h"
 #include "image.h"
 #include "cri.h"
+#include "network.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -155,6 +156,7 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
     _cleanup_free_ char *image_dir = xasprintf("%s/image", cfg->root);
     _cleanup_free_ char *tmp_dir = xasprintf("%s/tmp", cfg->root);
     _cleanup_free_ char *cri_dir = xasprintf("%s/containers", cfg->root);
+    _cleanup_free_ char *net_dir = xasprintf("%s/network", cfg->root);
     /* Each -H is one listener, but fd:// may be several. */
     size_t n_listeners = 0;
     _cleanup_free_ http_listener *listeners =
@@ -162,6 +164,7 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
     bool fds_handed_over = false;
     image_store *images = NULL;
     struct cri *cri = NULL;
+    struct network_mgr *net = NULL;
     http_router *router = NULL;
     http_server *server = NULL;
     struct dockerapi api = {0};
@@ -211,9 +214,19 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
     wharf_error rerr = {0};
     if (cri_reconcile(cri, &report, &rerr) < 0)
         wlog_warn("live restore: %s", rerr.msg);
+    /* Networks: bridges and namespaces a reboot took are recreated, and
+     * what is ours but no longer owned is removed. */
+    struct network_options no = {.root = net_dir, .bridge = cfg->bridge, .bip = cfg->bip,
+                                 .address_pools = cfg->address_pools, .dns = cfg->dns,
+                                 .dns_search = cfg->dns_search, .dns_options = cfg->dns_opts,
+                                 .cni_conf_dir = cfg->cni_conf_dir,
+                                 .cni_bin_dir = cfg->cni_bin_dir};
+    if ((r = network_open(&no, &net, err)) < 0)
+        goto out;
     api = (struct dockerapi){
         .images = images,
         .cri = cri,
+        .net = net,
         .root = cfg->root,
         .tmp_dir = tmp_dir,
         .init_path = init_path && access(init_path, X_OK) == 0 ? init_path : NULL,
@@ -268,6 +281,7 @@ out:
         http_server_free(server);
     http_router_free(router);
     dockerapi_close(&api);
+    network_close(net);
     if (cri)
         cri_close(cri);
     if (images)

@@ -3,12 +3,15 @@
  * /etc/wharf/daemon.json or $WHARF_DAEMON_CONFIG, Docker's key names),
  * opens the data root and the stores in it, serves the Docker Engine API
  * (dockerapi.h over http.h) on its sockets (or on those systemd's socket
- * activation passes, fd://) until SIGTERM or SIGINT, tells systemd when it
+ * activation passes, fd://) until SIGTERM or SIGINT (container networks come
+ * from the network module, with daemon.json's bridge, bip,
+ * default-address-pools, dns and cni keys), tells systemd when it
  * is ready and stopping ($NOTIFY_SOCKET), and shuts down cleanly. Run by
  * wharfd (src/cli). Its configuration (config.c, no other dependency) is
  * also read by the `wharf` client to find and start the local daemon.
  *
- * Must not: implement API routes (dockerapi) or storage (image, cri).
+ * Must not: implement API routes (dockerapi) or storage (image, cri,
+ * network).
  */
 #ifndef WHARF_ENGINE_H
 #define WHARF_ENGINE_H
@@ -37,6 +40,13 @@ struct engine_config {
     /* --registry-mirror / "registry-mirrors": http(s)://host[:port] */
     const char *registry_mirrors[ENGINE_MAX_REGISTRIES];
     size_t n_registry_mirrors;
+    /* Networking, Docker's keys: bridge ("none": no default network), bip,
+     * default-address-pools, dns, dns-search, dns-opts; NULL: defaults. */
+    const char *bridge, *bip;
+    json_t *address_pools, *dns, *dns_search, *dns_opts;
+    /* Where CNI network configurations and plugins are (wharf's keys
+     * cni-conf-dir, cni-bin-dir); NULL: /etc/cni/net.d, /usr/lib/cni. */
+    const char *cni_conf_dir, *cni_bin_dir;
 };
 
 /* The daemon.json in effect: cfg->config_file, else $WHARF_DAEMON_CONFIG,
