@@ -226,6 +226,7 @@ static http_response *create(http_request *req, void *ud)
     }
     if (prepare_rootfs(rootfs, user, json_object_get(host, "GroupAdd"), wd, cfg, &err) < 0 ||
         dockerapi_make_bind_sources(host, &err) < 0) {
+        dockerapi_network_detach(api, id);
         dockerapi_unmount_rootfs(api, id);
         resp = http_response_error(err.code == -EINVAL ? 400 : 500, "%s", err.msg);
         goto out;

@@ -91,7 +91,8 @@ cname() {
     [ "$(ids -a --filter "ancestor=localhost/not-there:1")" = "" ]
     [ "$(ids -a --filter "before=$n-b")" = "$n-a " ]
     [ "$(ids -a --filter "since=$n-a")" = "$n-c $n-b " ]
-    [ "$(ids -a --filter health=none --filter network=none)" = "$n-c $n-b $n-a " ]
+    [ "$(ids -a --filter health=none --filter network=bridge)" = "$n-c $n-b $n-a " ]
+    [ "$(ids -a --filter network=none)" = "" ]
     run dk ps --filter no-such-key=1
     [ "$status" -eq 1 ]
     [ "$output" = "Error response from daemon: invalid filter 'no-such-key'" ]
@@ -134,9 +135,10 @@ cname() {
     s=$(api "/containers/json?filters=%7B%22name%22%3A%5B%22$n%22%5D%7D" | jq -c '.[0]')
     [ "$(jq -c .Mounts <<<"$s")" = "[{\"Type\":\"bind\",\"Source\":\"$DD/host-$n\",\"Destination\":\"/data\",\"Mode\":\"ro\",\"RW\":false,\"Propagation\":\"rprivate\"}]" ]
     [ "$(jq -c .Ports <<<"$s")" = "[]" ]
-    [ "$(jq -r .HostConfig.NetworkMode <<<"$s")" = none ]
-    [ "$(jq -r '.NetworkSettings.Networks | keys[0]' <<<"$s")" = none ]
-    [ "$(jq -r .NetworkSettings.Networks.none.IPAddress <<<"$s")" = "" ]
+    [ "$(jq -r .HostConfig.NetworkMode <<<"$s")" = bridge ]
+    [ "$(jq -r '.NetworkSettings.Networks | keys[0]' <<<"$s")" = bridge ]
+    [ "$(jq -r .NetworkSettings.Networks.bridge.IPAddress <<<"$s")" = "$(dk inspect -f '{{.NetworkSettings.IPAddress}}' "$n")" ]
+    [ -n "$(jq -r .NetworkSettings.Networks.bridge.IPAddress <<<"$s")" ]
     [ "$(jq -S -c .Labels <<<"$s")" = '{"from":"image","k":"v","tier":"image"}' ]
     [ "$(jq -r .Names[0] <<<"$s")" = "/$n" ]
     # inspect carries the same mount point
