@@ -218,8 +218,9 @@ static void fixture_free(struct fixture *f)
 
 static void assert_has(const char *text, const char *want)
 {
+    assert_non_null(text);
     if (!strstr(text, want))
-        fail_msg("ruleset lacks \"%s\":\n%s", want, text);
+        fail_msg("ruleset lacks \"%s\":\n%.*s", want, (int)strlen(text), text);
 }
 
 static void test_nft_ruleset(void **state)
