@@ -18,6 +18,7 @@
  * /auth; /containers/create, /containers/json (with filters),
  * /containers/{id}/json|start|stop|kill|wait|logs,
  * /containers/{id}/restart|rename|pause|unpause|top|stats|export|changes,
+ * /containers/{id}/attach|resize|exec, /exec/{id}/start|json|resize,
  * /containers/prune, DELETE /containers/{id}, /events; /system/df, and the
  * (empty) /networks/prune and /build/prune that docker system prune calls.
  * A Docker container is a CRI sandbox of one; its Docker-only settings
