@@ -4,8 +4,9 @@
  * Owns: the error object (wharf_error), cleanup attributes, the string
  * buffer (strbuf), file helpers (atomic writes, mkdir -p, whole-file reads),
  * symlink-safe path resolution inside a root directory, typed JSON field
- * access with errors that name the field, the runc-compatible logger, and
- * times as text (RFC 3339, and Docker's "5 minutes" durations).
+ * access with errors that name the field, the runc-compatible logger,
+ * times as text (RFC 3339, and Docker's "5 minutes" durations), and the
+ * detach-key sequence of an interactive stream (daemon and client).
  *
  * Must not: know about containers, cgroups, images or any other module.
  * Every other module may include this header; this one includes no other.
@@ -196,5 +197,28 @@ const char *wharf_time_rfc3339(char *buf, size_t len);
  * HumanDuration): "Less than a second", "1 second", "About a minute",
  * "3 hours", "2 weeks". Appended to out. */
 void wharf_human_duration(int64_t seconds, strbuf *out);
+
+/* ---------------------------------------------------------------- detach keys */
+
+/* The keys that leave an interactive stream (docker's --detach-keys). */
+#define WHARF_DETACH_KEYS_DEFAULT "ctrl-p,ctrl-q"
+#define WHARF_DETACH_KEYS_MAX 32
+struct wharf_detach_keys {
+    unsigned char seq[WHARF_DETACH_KEYS_MAX];
+    size_t len;
+};
+/* Docker's syntax: comma-separated single characters, "ctrl-@" to "ctrl-_"
+ * (ctrl-a is 1, ctrl-[ 27, ...) and "DEL". -EINVAL on anything else. */
+int wharf_detach_keys_parse(const char *text, struct wharf_detach_keys *out);
+
+/* Watches a byte stream, split anywhere, for the sequence: keys typed so far
+ * are held back and given back if the sequence breaks off. */
+struct wharf_escape {
+    const struct wharf_detach_keys *keys; /* NULL or empty: never detaches */
+    size_t matched;
+};
+/* Appends to out what passes through buf; true once the whole sequence has
+ * come (the rest of buf is dropped). */
+bool wharf_escape_filter(struct wharf_escape *e, const char *buf, size_t len, strbuf *out);
 
 #endif

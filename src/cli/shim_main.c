@@ -76,7 +76,7 @@ static int attach_main(int argc, char **argv)
     if (argc != 3)
         return usage_error("attach takes exactly one argument: the state dir%s", "");
     wharf_error err = {0};
-    if (shim_attach_client(argv[2], 0, 1, 2, &err) < 0) {
+    if (shim_attach_client(argv[2], 0, 1, 2, true, &err) < 0) {
         fprintf(stderr, "wharf-shim: attach: %s\n", err.msg);
         return 1;
     }

@@ -106,6 +106,29 @@ int wcmd_prune_images(struct client *c, json_t *filters, bool all, uint64_t *rec
  * summary; now is the time ages are counted from. A new object. */
 json_t *wcmd_ps_row(json_t *ct, bool trunc, int64_t now);
 
+/* ---- interactive streams (wharf_attach.c) */
+
+struct wcmd_attach_opts {
+    bool is_run;             /* run's exit codes for failures (125, 126, 127), else start's (1) */
+    bool input;              /* our stdin goes to the container */
+    bool tty;                /* the container has a terminal */
+    bool auto_remove;        /* --rm: wait for the removal, not the exit */
+    bool sig_proxy;          /* forward signals (without a terminal) */
+    const char *detach_keys; /* NULL: the default */
+};
+/* Attaches to a created (or exited) container, sends the wait, starts it and
+ * streams until its output ends; returns the exit code to exit with (that of
+ * the container, 0 after a detach). Prints its own errors. */
+int wcmd_attach_and_start(struct client *c, const char *id, const struct wcmd_attach_opts *o);
+/* Docker's "the input device is not a TTY" check; false after printing it. */
+bool wcmd_check_tty(bool attach_stdin, bool tty);
+/* [rows, cols] of the terminal on stdout for ConsoleSize (new reference),
+ * or NULL when stdout is not a terminal. */
+json_t *wcmd_console_size(void);
+/* docker run's exit code for a start that failed with msg: 127 for a
+ * command not found, 126 for one that cannot be run, else 125. */
+int wcmd_start_error_code(const char *msg);
+
 /* ---- commands */
 int wcmd_version(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_info(struct wcmd_ctx *ctx, int argc, char **argv);
@@ -134,6 +157,8 @@ int wcmd_wait(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_container_inspect(struct wcmd_ctx *ctx, int argc, char **argv);
 /* `wharf inspect`: each name as a container first, then as an image. */
 int wcmd_inspect(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_attach(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_exec(struct wcmd_ctx *ctx, int argc, char **argv);
 
 /* wharf_manage.c */
 int wcmd_restart(struct wcmd_ctx *ctx, int argc, char **argv);

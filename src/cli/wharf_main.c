@@ -23,7 +23,7 @@ static void usage(FILE *f)
             "  info      a summary of the daemon\n"
             "  images, image inspect, load, save, tag, rmi, history, import, image prune\n"
             "  pull, push, login, logout\n"
-            "  ps, create, run -d, start, logs, stop, kill, rm, wait, inspect\n"
+            "  ps, create, run, start, attach, exec, logs, stop, kill, rm, wait, inspect\n"
             "  restart, rename, pause, unpause, top, stats, export, diff, container prune\n"
             "  system df, system prune\n"
             "  network create/ls/inspect/rm/connect/disconnect/prune, port\n"
@@ -128,6 +128,8 @@ static const struct {
     {"network", "prune", wcmd_network_prune},
     {"container", "port", wcmd_port},
     {"port", NULL, wcmd_port},
+    {"container", "attach", wcmd_attach},
+    {"container", "exec", wcmd_exec},
     {"run", NULL, wcmd_run},
     {"create", NULL, wcmd_create},
     {"start", NULL, wcmd_start},
@@ -145,6 +147,8 @@ static const struct {
     {"stats", NULL, wcmd_stats},
     {"export", NULL, wcmd_export},
     {"diff", NULL, wcmd_diff},
+    {"attach", NULL, wcmd_attach},
+    {"exec", NULL, wcmd_exec},
 };
 
 int main(int argc, char **argv)

@@ -1,5 +1,6 @@
-/* Container lifecycle commands: create, run -d, start, logs, stop, kill, rm,
- * wait, container inspect and the generic inspect. */
+/* Container lifecycle commands: create, run, start, logs, stop, kill, rm,
+ * wait, container inspect and the generic inspect (the attached part of run
+ * and start -a is in wharf_attach.c). */
 #include "image.h"
 #include "wharf_cmds.h"
 
@@ -39,6 +40,7 @@ enum {
     OPT_OOMADJ,
     OPT_CPUSETCPUS,
     OPT_CPUSETMEMS,
+    OPT_DETACH_KEYS,
 };
 
 /* docker's --env-file: "K=V" lines (passed through untrimmed), a bare "K"
@@ -178,10 +180,11 @@ static json_t *parse_restart(const char *arg, char **why)
     return json_pack("{s:s, s:I}", "Name", name, "MaximumRetryCount", (json_int_t)count);
 }
 
-/* Parses run/create flags into a create body; *name and *detach filled.
- * Returns 0, or the exit code of a usage error (already printed). */
+/* Parses run/create flags into a create body; *name, *detach and
+ * *detach_keys filled. Returns 0, or the exit code of a usage error (already
+ * printed). */
 static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run, json_t *body,
-                        const char **name, bool *detach)
+                        const char **name, bool *detach, const char **detach_keys)
 {
     static const struct option opts[] = {
         {"detach", no_argument, 0, 'd'},
@@ -229,6 +232,9 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
         {"dns-search", required_argument, 0, WCMD_OPT_DNS_SEARCH},
         {"dns-option", required_argument, 0, WCMD_OPT_DNS_OPTION},
         {"add-host", required_argument, 0, WCMD_OPT_ADD_HOST},
+        {"interactive", no_argument, 0, 'i'},
+        {"tty", no_argument, 0, 't'},
+        {"detach-keys", required_argument, 0, OPT_DETACH_KEYS},
         {0, 0, 0, 0},
     };
     json_t *host = json_object();
@@ -244,10 +250,11 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
     bool rm = false;
     *detach = false;
     *name = NULL;
+    *detach_keys = NULL;
     int ch;
     char *end;
     wcmd_getopt_reset();
-    while ((ch = getopt_long(argc, argv, "+de:w:u:l:m:h:v:p:P", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+de:w:u:l:m:h:v:p:Pit", opts, NULL)) != -1) {
         switch (ch) {
         case 'p':
         case 'P':
@@ -488,6 +495,15 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
         case OPT_CPUSETMEMS:
             json_object_set_new(host, "CpusetMems", json_string(optarg));
             break;
+        case 'i':
+            json_object_set_new(body, "OpenStdin", json_true());
+            break;
+        case 't':
+            json_object_set_new(body, "Tty", json_true());
+            break;
+        case OPT_DETACH_KEYS:
+            *detach_keys = optarg;
+            break;
         default:
             return wcmd_bad_flag(ctx, argv);
         }
@@ -571,15 +587,29 @@ static char *create_pulling(struct client *c, json_t *body, const char *name)
 static int create_or_run(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run)
 {
     _cleanup_json_ json_t *body = json_object();
-    const char *name;
+    const char *name, *detach_keys;
     bool detach;
-    int r = parse_create(ctx, argc, argv, is_run, body, &name, &detach);
+    int r = parse_create(ctx, argc, argv, is_run, body, &name, &detach, &detach_keys);
     if (r)
         return r;
-    if (is_run && !detach) {
-        fprintf(stderr, "wharf: attached run is not supported yet; use 'wharf run -d'\n");
-        return WCMD_EXIT_USAGE;
+    bool attached = is_run && !detach;
+    bool in = json_is_true(json_object_get(body, "OpenStdin"));
+    bool tty = json_is_true(json_object_get(body, "Tty"));
+    json_object_set_new(body, "OpenStdin", json_boolean(in));
+    json_object_set_new(body, "Tty", json_boolean(tty));
+    if (attached && !wcmd_check_tty(in, tty))
+        return WCMD_EXIT_ERROR;
+    if (!is_run || attached) {
+        /* docker's settings for an attached container: all output, and
+         * stdin once with -i (docker create sets them too, for start -a). */
+        json_object_set_new(body, "AttachStdin", json_boolean(in));
+        json_object_set_new(body, "StdinOnce", json_boolean(in));
+        json_object_set_new(body, "AttachStdout", json_true());
+        json_object_set_new(body, "AttachStderr", json_true());
     }
+    json_t *size = tty && is_run ? wcmd_console_size() : NULL; /* as docker run sends it */
+    if (size)
+        json_object_set_new(json_object_get(body, "HostConfig"), "ConsoleSize", size);
     struct client *c = wcmd_client(ctx);
     if (!c)
         return WCMD_EXIT_ERROR;
@@ -587,10 +617,27 @@ static int create_or_run(struct wcmd_ctx *ctx, int argc, char **argv, bool is_ru
     _cleanup_free_ char *id = create_pulling(c, body, name);
     if (!id)
         goto out;
+    if (attached) {
+        struct wcmd_attach_opts o = {
+            .is_run = true,
+            .input = in,
+            .tty = tty,
+            .auto_remove =
+                json_is_true(json_object_get(json_object_get(body, "HostConfig"), "AutoRemove")),
+            .sig_proxy = !tty,
+            .detach_keys = detach_keys,
+        };
+        rc = wcmd_attach_and_start(c, id, &o);
+        client_free(c);
+        return rc;
+    }
     if (is_run) {
         _cleanup_free_ char *path = xasprintf("/containers/%s/start", id);
         struct client_response resp = CLIENT_RESPONSE_INIT;
         int sr = wcmd_call(c, "POST", path, NULL, &resp, false);
+        if (sr < 0)
+            rc = resp.status >= 400 ? wcmd_start_error_code(client_error_message(&resp))
+                                    : WCMD_EXIT_USAGE;
         client_response_release(&resp);
         if (sr < 0)
             goto out;
@@ -599,8 +646,9 @@ static int create_or_run(struct wcmd_ctx *ctx, int argc, char **argv, bool is_ru
     rc = 0;
 out:
     client_free(c);
-    /* docker run exits 125 when the daemon refuses to create or start. */
-    return rc && is_run ? WCMD_EXIT_USAGE : rc;
+    /* docker run exits 125 when the daemon refuses to create or start (126
+     * and 127 when the command cannot be run or found). */
+    return rc == WCMD_EXIT_ERROR && is_run ? WCMD_EXIT_USAGE : rc;
 }
 
 int wcmd_run(struct wcmd_ctx *ctx, int argc, char **argv)
@@ -643,22 +691,67 @@ static int each_id(struct wcmd_ctx *ctx, int first, int argc, char **argv, const
     return rc;
 }
 
+/* start -a / -i: one container, attached like docker start -ai. */
+static int start_attached(struct wcmd_ctx *ctx, const char *ref, bool interactive,
+                          const char *detach_keys)
+{
+    struct client *c = wcmd_client(ctx);
+    if (!c)
+        return WCMD_EXIT_ERROR;
+    int rc = WCMD_EXIT_ERROR;
+    _cleanup_free_ char *eref = wcmd_escape(ref);
+    _cleanup_free_ char *path = xasprintf("/containers/%s/json", eref);
+    struct client_response resp = CLIENT_RESPONSE_INIT;
+    if (wcmd_call(c, "GET", path, NULL, &resp, false) == 0) {
+        json_t *config = json_object_get(resp.json, "Config");
+        const char *id = json_string_value(json_object_get(resp.json, "Id"));
+        struct wcmd_attach_opts o = {
+            .input = interactive && json_is_true(json_object_get(config, "OpenStdin")),
+            .tty = json_is_true(json_object_get(config, "Tty")),
+            .auto_remove = json_is_true(
+                json_object_get(json_object_get(resp.json, "HostConfig"), "AutoRemove")),
+            .detach_keys = detach_keys,
+        };
+        o.sig_proxy = !o.tty;
+        if (wcmd_check_tty(o.input, o.tty))
+            rc = wcmd_attach_and_start(c, id ? id : ref, &o);
+    }
+    client_response_release(&resp);
+    client_free(c);
+    return rc;
+}
+
 int wcmd_start(struct wcmd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"attach", no_argument, 0, 'a'}, {"interactive", no_argument, 0, 'i'}, {0, 0, 0, 0}};
+    enum { OPT_DETACH_KEYS = 256 };
+    static const struct option opts[] = {{"attach", no_argument, 0, 'a'},
+                                         {"interactive", no_argument, 0, 'i'},
+                                         {"detach-keys", required_argument, 0, OPT_DETACH_KEYS},
+                                         {0, 0, 0, 0}};
+    bool attach = false, interactive = false;
+    const char *detach_keys = NULL;
     int ch;
     wcmd_getopt_reset();
     while ((ch = getopt_long(argc, argv, "ai", opts, NULL)) != -1) {
-        if (ch == 'a' || ch == 'i') {
-            fprintf(stderr, "wharf: attached start is not supported yet\n");
-            return WCMD_EXIT_ERROR;
-        }
-        return wcmd_bad_flag(ctx, argv);
+        if (ch == 'a')
+            attach = true;
+        else if (ch == 'i')
+            interactive = true;
+        else if (ch == OPT_DETACH_KEYS)
+            detach_keys = optarg;
+        else
+            return wcmd_bad_flag(ctx, argv);
     }
     if (optind >= argc)
         return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf %s' requires at least 1 argument",
                                 ctx->name);
+    if (attach || interactive) {
+        if (argc - optind > 1) {
+            fprintf(stderr, "you cannot start and attach multiple containers at once\n");
+            return WCMD_EXIT_ERROR;
+        }
+        return start_attached(ctx, argv[optind], interactive, detach_keys);
+    }
     struct client *c = wcmd_client(ctx);
     if (!c)
         return WCMD_EXIT_ERROR;

@@ -92,6 +92,11 @@ void client_set_header(struct client *c, const char *line)
     c->extra_header = line ? xstrdup(line) : NULL;
 }
 
+const char *client_host(const struct client *c)
+{
+    return c->display;
+}
+
 const char *client_socket_path(const struct client *c)
 {
     return c->socket_path;
@@ -133,6 +138,8 @@ static int version_cmp(const char *a, const char *b)
 struct transfer {
     strbuf *body;          /* collected body */
     client_data_fn on_data; /* or streamed */
+    client_headers_fn on_headers;
+    bool headers_done;
     void *data;
     long status;
     bool stopped;
@@ -145,6 +152,17 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
     struct transfer *t = ud;
     size_t len = size * n;
     static const char key[] = "api-version:";
+    if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
+        /* The blank line: every header of this response has arrived. */
+        long status = 0;
+        curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && !t->headers_done) {
+            t->headers_done = true;
+            if (t->on_headers)
+                t->on_headers(t->data, status);
+        }
+        return len;
+    }
     if (len > sizeof(key) && strncasecmp(buf, key, sizeof(key) - 1) == 0) {
         const char *v = buf + sizeof(key) - 1;
         while (*v == ' ')
@@ -295,10 +313,18 @@ int client_stream(struct client *c, const char *method, const char *path, json_t
                   client_data_fn on_data, void *data, struct client_response *resp,
                   wharf_error *err)
 {
+    return client_stream_notify(c, method, path, body, NULL, on_data, data, resp, err);
+}
+
+int client_stream_notify(struct client *c, const char *method, const char *path, json_t *body,
+                         client_headers_fn on_headers, client_data_fn on_data, void *data,
+                         struct client_response *resp, wharf_error *err)
+{
     int r = ensure_ping(c, err);
     if (r < 0)
         return r;
-    struct transfer t = {.body = &resp->body, .on_data = on_data, .data = data};
+    struct transfer t = {
+        .body = &resp->body, .on_data = on_data, .on_headers = on_headers, .data = data};
     if ((r = perform(c, method, path, true, body, -1, NULL, &t, err)) < 0)
         return r;
     finish(resp, &t);
@@ -402,12 +428,18 @@ int client_hijack(struct client *c, const char *method, const char *path, json_t
         *fd_out = steal_fd(fd);
         return 0;
     }
-    /* An error: the rest is a (small) body; take what arrives until close. */
+    /* An error: the rest is a (small) body, Content-Length long, or up to
+     * the close (the connection may stay open: keep-alive). */
+    long want = -1;
+    const char *cl = strcasestr(head.buf, "\r\ncontent-length:");
+    if (cl && cl < head.buf + header_len)
+        want = strtol(cl + strlen("\r\ncontent-length:"), NULL, 10);
     strbuf_add(&resp->body, head.buf + header_len, head.len - header_len);
     strbuf_release(&head);
     char buf[4096];
     ssize_t n;
-    while ((n = read(fd, buf, sizeof(buf))) > 0 && resp->body.len < 65536)
+    while ((want < 0 || (long)resp->body.len < want) && resp->body.len < 65536 &&
+           (n = read(fd, buf, sizeof(buf))) > 0)
         strbuf_add(&resp->body, buf, (size_t)n);
     struct transfer t = {.status = status};
     finish(resp, &t);

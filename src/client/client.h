@@ -27,6 +27,9 @@ struct client *client_new(const char *host, wharf_error *err);
 void client_free(struct client *c);
 /* The unix socket path, or NULL for TCP. Borrowed. */
 const char *client_socket_path(const struct client *c);
+/* The daemon address as given (or picked from the environment): a second
+ * client for the same daemon is client_new(client_host(c)). Borrowed. */
+const char *client_host(const struct client *c);
 
 /* One more header line ("X-Registry-Auth: ...") sent with every later
  * request; NULL drops it. Copied. */
@@ -64,6 +67,15 @@ typedef int (*client_data_fn)(void *data, const char *buf, size_t len);
 int client_stream(struct client *c, const char *method, const char *path, json_t *body,
                   client_data_fn on_data, void *data, struct client_response *resp,
                   wharf_error *err);
+
+/* Like client_stream; on_headers (may be NULL) runs once the status line and
+ * headers have arrived, before the body: for a request that must be in place
+ * on the daemon before the next one is sent (docker run's wait before start).
+ * It runs on the calling thread, inside the transfer. */
+typedef void (*client_headers_fn)(void *data, long status);
+int client_stream_notify(struct client *c, const char *method, const char *path, json_t *body,
+                         client_headers_fn on_headers, client_data_fn on_data, void *data,
+                         struct client_response *resp, wharf_error *err);
 
 /* Sends the request body from fd (a tar for load/import) with content_type. */
 int client_upload(struct client *c, const char *method, const char *path,

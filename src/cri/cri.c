@@ -918,6 +918,9 @@ int cri_container_kill(struct cri *cri, const char *id, int sig, wharf_error *er
 
 int cri_container_remove(struct cri *cri, const char *id, bool force, wharf_error *err)
 {
+    wharf_error ignored = {0};
+    if (!err)
+        err = &ignored; /* callers removing on a best-effort basis pass NULL */
     _cleanup_json_ json_t *rec = load_container(cri, id, err);
     if (!rec)
         return err->code;
@@ -1163,7 +1166,7 @@ int cri_container_top(struct cri *cri, const char *id, pid_t **pids, size_t *cou
 /* ---------------------------------------------------------------- attach, logs */
 
 int cri_container_attach(struct cri *cri, const char *id, int in_fd, int out_fd, int err_fd,
-                         wharf_error *err)
+                         bool close_stdin, wharf_error *err)
 {
     _cleanup_json_ json_t *rec = NULL;
     struct task_state ts;
@@ -1171,9 +1174,7 @@ int cri_container_attach(struct cri *cri, const char *id, int in_fd, int out_fd,
     if (r < 0)
         return r;
     _cleanup_free_ char *shim_dir = xasprintf("%s/containers/%s/shim", cri->root, id);
-    _cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    r = shim_attach_client(shim_dir, in_fd >= 0 ? in_fd : null, out_fd >= 0 ? out_fd : null,
-                           err_fd >= 0 ? err_fd : null, err);
+    r = shim_attach_client(shim_dir, in_fd, out_fd, err_fd, close_stdin, err);
     return r < 0 ? wharf_error_prefix(err, "container %s: attach", id) : 0;
 }
 
@@ -1185,6 +1186,8 @@ int cri_container_resize(struct cri *cri, const char *id, unsigned rows, unsigne
     int r = running_container(cri, id, &rec, &ts, err);
     if (r < 0)
         return r;
+    if (!json_is_true(json_object_get(json_object_get(rec, "config"), "tty")))
+        return wharf_error_set(err, -ENOTTY, "container %s: resize: it has no terminal", id);
     _cleanup_free_ char *shim_dir = xasprintf("%s/containers/%s/shim", cri->root, id);
     char cmd[64], reply[256];
     snprintf(cmd, sizeof(cmd), "resize %u %u", rows, cols);
@@ -1261,6 +1264,10 @@ static json_t *exec_process(struct cri *cri, const char *id, const struct cri_ex
         json_array_append_new(args, json_string(o->argv[i]));
     json_object_set_new(process, "args", args);
     json_object_set_new(process, "terminal", json_boolean(o->tty));
+    json_object_del(process, "consoleSize");
+    if (o->tty && o->rows && o->cols)
+        json_object_set_new(process, "consoleSize",
+                            json_pack("{s:i, s:i}", "height", (int)o->rows, "width", (int)o->cols));
     json_t *env = json_object_get(process, "env");
     for (size_t i = 0; o->env && o->env[i]; i++)
         json_array_append_new(env, json_string(o->env[i]));
@@ -1413,8 +1420,12 @@ static int do_exec(struct cri *cri, const char *id, const struct cri_exec_opts *
             cri_wait(child);
             goto out;
         }
+        if (o->on_terminal)
+            o->on_terminal(master, o->userdata);
         relay_pty(master, o->in_fd, o->out_fd);
         status = cri_wait(child);
+        if (o->on_terminal)
+            o->on_terminal(-1, o->userdata);
     } else {
         struct cri_run run = {.argv = argv, .in_fd = o->in_fd, .out_fd = o->out_fd,
                               .err_fd = o->err_fd, .out = out, .errout = errout,

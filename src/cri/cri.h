@@ -125,6 +125,7 @@ void cri_sandbox_status_release(struct cri_sandbox_status *st);
  *   "hostname", "domainname": string   only for a container owning its UTS
  *                             namespace
  *   "tty": bool, "stdin": bool
+ *   "console_size": {"height": N, "width": N}   the PTY's size at start (tty)
  *   "mounts": [{"type": "bind"|"volume"|"tmpfs", "source": path,
  *               "destination": path, "readonly": bool,
  *               "options": [string]}]   volumes are binds of their directory;
@@ -232,6 +233,12 @@ struct cri_exec_opts {
     const char *user;        /* "UID[:GID]" or NULL: the container's user */
     bool tty;                /* a PTY relayed to/from the fds */
     int in_fd, out_fd, err_fd; /* -1: /dev/null (err_fd unused with a tty) */
+    unsigned short rows, cols; /* tty: the PTY's size at start; 0: unset */
+    /* tty, may be NULL: called with the PTY master once the process has it,
+     * and with -1 before it is closed (e.g. to resize it with TIOCSWINSZ
+     * meanwhile; the fd is borrowed). */
+    void (*on_terminal)(int master, void *userdata);
+    void *userdata;
 };
 /* Runs a process in the running container with the given fds (a PTY through
  * the runtime's console socket when tty) and waits for it; *exit_code is its
@@ -244,12 +251,14 @@ int cri_container_exec(struct cri *cri, const char *id, const struct cri_exec_op
 int cri_container_exec_sync(struct cri *cri, const char *id, const char *const *argv,
                             int timeout_s, strbuf *out, strbuf *errout, int *exit_code,
                             wharf_error *err);
-/* Connects the fds to the running container's shim (its stdin and output,
- * see shim.h) until the container exits or in_fd reaches EOF and output
- * ends. */
+/* Connects the fds to the running container's shim (its stdin and its live
+ * output, see shim.h) until the container exits. At EOF of in_fd,
+ * close_stdin closes the container's stdin (its pipe; a terminal stays) and
+ * output goes on; otherwise the attach ends there, stdin left open. -1 fds:
+ * no input, output discarded. */
 int cri_container_attach(struct cri *cri, const char *id, int in_fd, int out_fd, int err_fd,
-                         wharf_error *err);
-/* Resizes the container's PTY. */
+                         bool close_stdin, wharf_error *err);
+/* Resizes the container's PTY; -ENOTTY when it has none. */
 int cri_container_resize(struct cri *cri, const char *id, unsigned rows, unsigned cols,
                          wharf_error *err);
 

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <signal.h>
 #include <string.h>
@@ -507,6 +508,22 @@ static int build_process(json_t *spec, json_t *config, const struct cri_spec_con
     json_object_set_new(process, "env", e);
     json_object_set_new(process, "cwd", json_string(cwd));
     json_object_set_new(process, "terminal", json_boolean(tty));
+    json_t *size = NULL;
+    if ((r = wjson_object(config, "", "console_size", false, &size, err)) < 0)
+        return r;
+    if (size && tty) {
+        uint64_t h = 0, w = 0;
+        if ((r = wjson_uint64(size, "console_size", "height", &h, NULL, err)) < 0 ||
+            (r = wjson_uint64(size, "console_size", "width", &w, NULL, err)) < 0)
+            return r;
+        if (h > UINT16_MAX || w > UINT16_MAX)
+            return wharf_error_set(err, -EINVAL,
+                                   "console_size: %" PRIu64 "x%" PRIu64 " is out of range", h, w);
+        if (h && w)
+            json_object_set_new(
+                process, "consoleSize",
+                json_pack("{s:I, s:I}", "height", (json_int_t)h, "width", (json_int_t)w));
+    }
 
     uint64_t uid = 0, gid = 0;
     json_t *user = NULL, *gids = NULL;

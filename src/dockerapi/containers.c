@@ -180,6 +180,13 @@ static http_response *create(http_request *req, void *ud)
                     json_is_true(json_object_get(body, "OpenStdin")));
     if (name && *name)
         json_object_set_new(cfg, "name", json_string(name));
+    json_t *csize = json_object_get(json_object_get(body, "HostConfig"), "ConsoleSize");
+    if (json_is_array(csize) && json_array_size(csize) == 2 &&
+        json_integer_value(json_array_get(csize, 0)) > 0 &&
+        json_integer_value(json_array_get(csize, 1)) > 0)
+        json_object_set_new(cfg, "console_size",
+                            json_pack("{s:O, s:O}", "height", json_array_get(csize, 0), "width",
+                                      json_array_get(csize, 1)));
     const char *hostname = json_string_value(json_object_get(body, "Hostname"));
     const char *domainname = json_string_value(json_object_get(body, "Domainname"));
     char short_id[13];
@@ -298,8 +305,21 @@ static http_response *start(struct dockerapi *api, http_request *req,
     (void)req;
     wharf_error err = {0};
     int r = dockerapi_start_container(api, st->id, &err);
-    if (r < 0)
-        return http_response_error(500, "%s", err.msg);
+    if (r < 0) {
+        const char *cmd = json_string_value(json_array_get(json_object_get(st->config, "args"), 0));
+        http_response *resp =
+            http_response_error(dockerapi_start_error_status(err.msg, cmd), "%s", err.msg);
+        dockerapi_note_failed_start(st->id);
+        /* dockerd removes an AutoRemove container it could not start (docker
+         * run --rm waits for that removal before it reports the error). */
+        json_t *meta = dockerapi_meta(st);
+        wharf_error ignored = {0};
+        if (json_is_true(json_object_get(json_object_get(meta, "HostConfig"), "AutoRemove")))
+            dockerapi_remove(api, st->id, true, &ignored);
+        if (meta)
+            json_decref(meta);
+        return resp;
+    }
     return http_response_empty(r > 0 ? 304 : 204);
 }
 
@@ -445,7 +465,8 @@ static http_response *remove_container(struct dockerapi *api, http_request *req,
 /* docker run --rm: the container goes once it has exited. */
 static void auto_remove(struct dockerapi *api, const char *id)
 {
-    dockerapi_remove(api, id, true, NULL);
+    wharf_error ignored = {0}; /* it may be gone already (a start that failed) */
+    dockerapi_remove(api, id, true, &ignored);
 }
 
 /* The HostConfig the container was created with, completed with what

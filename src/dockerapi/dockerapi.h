@@ -18,6 +18,7 @@
  * /auth; /containers/create, /containers/json (with filters),
  * /containers/{id}/json|start|stop|kill|wait|logs,
  * /containers/{id}/restart|rename|pause|unpause|top|stats|export|changes,
+ * /containers/{id}/attach|resize|exec, /exec/{id}/start|json|resize,
  * /containers/prune, DELETE /containers/{id}, /events; /system/df, the
  * (empty) /build/prune that docker system prune calls, and /networks (list,
  * inspect, create, remove, connect, disconnect, prune). A Docker container

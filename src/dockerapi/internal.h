@@ -258,6 +258,15 @@ json_t *dockerapi_images_in_use(struct dockerapi *api);
 int dockerapi_resolve_user(int root_fd, const char *spec, json_t *group_add, json_t **user,
                            wharf_error *err);
 
+/* ---------------------------------------------------------------- exec.c */
+
+/* dockerd's status for a start that failed with msg (translateContainerdStartErr):
+ * 400 when the command cmd cannot be found or run — the docker CLI then exits
+ * 127 or 126 — else 500. */
+int dockerapi_start_error_status(const char *msg, const char *cmd);
+/* Ends the attaches waiting for the start of container id: it failed. */
+void dockerapi_note_failed_start(const char *id);
+
 static inline bool dockerapi_is_up(const struct cri_container_status *st)
 {
     return st->state == CRI_STATE_RUNNING || st->state == CRI_STATE_PAUSED;

@@ -32,10 +32,25 @@ static const char *env_get(json_t *process, const char *name)
     return NULL;
 }
 
-static bool executable(const char *path)
+/* 0, or the errno that keeps path from being executed: ENOENT and the like
+ * from stat, EACCES for a directory or a file without execute permission. */
+static int executable(const char *path)
 {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+    if (stat(path, &st) < 0)
+        return errno;
+    if (!S_ISREG(st.st_mode) || access(path, X_OK) < 0)
+        return EACCES;
+    return 0;
+}
+
+/* strerror in Go's spelling (lower case), which is what runc's messages
+ * carry and what Docker clients look for ("no such file or directory"). */
+static void go_errno_text(int e, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", strerror(e));
+    if (buf[0] >= 'A' && buf[0] <= 'Z')
+        buf[0] = (char)(buf[0] - 'A' + 'a');
 }
 
 int process_prepare_exec(const struct process_exec *p, char **resolved_path, wharf_error *err)
@@ -57,8 +72,14 @@ int process_prepare_exec(const struct process_exec *p, char **resolved_path, wha
     if (!arg0 || !*arg0)
         return wharf_error_set(err, -EINVAL, "process.args: must not be empty");
     if (strchr(arg0, '/')) {
-        if (!executable(arg0))
-            return wharf_error_errno(err, errno ? errno : EACCES, "exec: \"%s\"", arg0);
+        /* runc's words (Go's exec.LookPath), so engines map them to 126/127. */
+        int e = executable(arg0);
+        char text[128];
+        go_errno_text(e, text, sizeof(text));
+        if (e == EACCES)
+            return wharf_error_set(err, -e, "exec: \"%s\": %s", arg0, text);
+        if (e)
+            return wharf_error_set(err, -e, "exec: \"%s\": stat %s: %s", arg0, arg0, text);
         *resolved_path = xstrdup(arg0);
         return 0;
     }
@@ -67,7 +88,7 @@ int process_prepare_exec(const struct process_exec *p, char **resolved_path, wha
     char *save = NULL;
     for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
         _cleanup_free_ char *cand = xasprintf("%s/%s", *d ? d : ".", arg0);
-        if (executable(cand)) {
+        if (executable(cand) == 0) {
             *resolved_path = steal_ptr(cand);
             return 0;
         }

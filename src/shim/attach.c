@@ -43,7 +43,8 @@ int shim_unix_socket(int dir_fd, const char *dir_path, const char *name, int typ
     return steal_fd(fd);
 }
 
-int shim_attach_client(const char *state_dir, int in_fd, int out_fd, int err_fd, wharf_error *err)
+int shim_attach_client(const char *state_dir, int in_fd, int out_fd, int err_fd, bool close_stdin,
+                       wharf_error *err)
 {
     _cleanup_close_ int dir = open(state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0)
@@ -55,7 +56,8 @@ int shim_attach_client(const char *state_dir, int in_fd, int out_fd, int err_fd,
     /* Blocking sends: stdin is copied at the pace the shim accepts it. */
     fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK);
 
-    static char buf[SHIM_ATTACH_MAX_MSG + 1];
+    /* Not static: the engine runs several clients at once on threads. */
+    _cleanup_free_ char *buf = xmalloc(SHIM_ATTACH_MAX_MSG + 1);
     bool stdin_open = in_fd >= 0;
     for (;;) {
         struct pollfd p[2] = {{sock, POLLIN, 0}, {stdin_open ? in_fd : -1, POLLIN, 0}};
@@ -65,14 +67,14 @@ int shim_attach_client(const char *state_dir, int in_fd, int out_fd, int err_fd,
             return wharf_error_errno(err, errno, "poll");
         }
         if (p[0].revents) {
-            ssize_t n = recv(sock, buf, sizeof(buf), 0);
+            ssize_t n = recv(sock, buf, SHIM_ATTACH_MAX_MSG + 1, 0);
             if (n < 0 && errno != EINTR && errno != EAGAIN)
                 return wharf_error_errno(err, errno, "receive from %s/attach", state_dir);
             /* The shim never sends an empty message: 0 is the end. */
             if (n == 0)
                 return 0;
-            if (n > 0) {
-                int fd = buf[0] == SHIM_STREAM_STDERR ? err_fd : out_fd;
+            int fd = n > 0 && buf[0] == SHIM_STREAM_STDERR ? err_fd : out_fd;
+            if (n > 0 && fd >= 0) {
                 int r = wharf_write_all(fd, buf + 1, (size_t)n - 1);
                 if (r < 0)
                     return wharf_error_errno(err, -r, "write %s",
@@ -86,6 +88,8 @@ int shim_attach_client(const char *state_dir, int in_fd, int out_fd, int err_fd,
             if (n < 0)
                 return wharf_error_errno(err, errno, "read stdin");
             /* Zero bytes: EOF of stdin, which the empty message forwards. */
+            if (n == 0 && !close_stdin)
+                return 0;
             if (send(sock, buf, (size_t)n, MSG_NOSIGNAL) < 0)
                 return wharf_error_errno(err, errno, "send to %s/attach", state_dir);
             if (n == 0)

@@ -34,6 +34,10 @@
  * successful create (it connected during create, so this is a safety net). */
 #define CONSOLE_WAIT_MS 5000
 #define IO_CHUNK 16384
+/* An unterminated line that saw no more output for this long goes to the log
+ * as a "P" record, so readers following the log (attach, logs -f) see
+ * prompts and terminal echo without waiting for the newline. */
+#define TAIL_FLUSH_MS 10
 
 /* ---------------------------------------------------------------- config */
 
@@ -196,6 +200,7 @@ struct shim {
     size_t n_attach;
     int *ctl;
     size_t n_ctl;
+    int64_t tail_flush_at; /* CLOCK_MONOTONIC ms, or -1: no unflushed tail */
     pid_t container_pid;
     bool exited;
     int status;
@@ -416,6 +421,8 @@ static int read_pid_file(const struct shim *s, pid_t *pid, wharf_error *err)
 
 /* ---------------------------------------------------------------- loop */
 
+static int64_t now_ms(void);
+
 static void log_output(struct shim *s, int stream, const char *data, size_t len, bool flush)
 {
     wharf_error e = {0};
@@ -471,6 +478,8 @@ static void relay_output(struct shim *s, int *fd, int stream)
         return;
     }
     log_output(s, stream, iobuf + 1, (size_t)n, false);
+    if (iobuf[n] != '\n' && s->tail_flush_at < 0)
+        s->tail_flush_at = now_ms() + TAIL_FLUSH_MS;
     iobuf[0] = (char)stream;
     broadcast(s, (size_t)n + 1);
 }
@@ -695,6 +704,12 @@ static void event_loop(struct shim *s)
             int64_t left = deadline - now_ms();
             timeout = left > 0 ? (int)left : 0;
         }
+        if (s->tail_flush_at >= 0) {
+            int64_t left = s->tail_flush_at - now_ms();
+            int t = left > 0 ? (int)left : 0;
+            if (timeout < 0 || t < timeout)
+                timeout = t;
+        }
         int r = poll(pfd, n, timeout);
         if (r < 0) {
             if (errno == EINTR)
@@ -747,6 +762,11 @@ static void event_loop(struct shim *s)
                 }
                 break;
             }
+        }
+        if (s->tail_flush_at >= 0 && now_ms() >= s->tail_flush_at) {
+            log_output(s, SHIM_STREAM_STDOUT, NULL, 0, true);
+            log_output(s, SHIM_STREAM_STDERR, NULL, 0, true);
+            s->tail_flush_at = -1;
         }
         /* Clients are appended during the pass above, so indices recorded
          * for this poll stay valid until here. */
@@ -954,7 +974,8 @@ static int supervise(const struct shim_config *cfg, int sync_fd)
                      .err_fd = -1,
                      .in_fd = -1,
                      .attach_listen = -1,
-                     .ctl_listen = -1};
+                     .ctl_listen = -1,
+                     .tail_flush_at = -1};
     wharf_error err = {0};
     int r = 0;
 

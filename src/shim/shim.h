@@ -47,6 +47,8 @@
  *   runtime.log    the runtime's JSON log
  *   shim.log       the shim's own diagnostics (text)
  *   container.log  CRI log: "<RFC3339Nano> <stdout|stderr> <F|P> <content>\n"
+ *                  a line still unterminated after 10 ms without output is
+ *                  written as a "P" record (prompts, terminal echo)
  *   attach         SOCK_SEQPACKET. Shim → client: 1 byte stream id (1 stdout,
  *                  2 stderr) + payload, every chunk of output while connected.
  *                  Client → shim: payload written to the container's stdin
@@ -108,10 +110,15 @@ int shim_launch(const struct shim_config *cfg, pid_t *container_pid, wharf_error
 /* The largest payload a client may send in one attach message. */
 #define SHIM_ATTACH_MAX_MSG 16384
 
-/* The `attach` client: copies stdin to STATE/attach (an empty message at EOF
- * of stdin) and messages from it to stdout/stderr until the shim closes the
- * connection. Returns 0, or a negative errno with err filled. */
-int shim_attach_client(const char *state_dir, int in_fd, int out_fd, int err_fd, wharf_error *err);
+/* The `attach` client: copies in_fd to STATE/attach and messages from it to
+ * out_fd/err_fd until the shim closes the connection. At EOF of in_fd,
+ * close_stdin sends the empty message (the container's stdin is closed) and
+ * output is still relayed; without it the client returns at once and the
+ * container's stdin stays open for a later attach. in_fd -1: no input;
+ * out_fd/err_fd -1: that output is discarded. Returns 0, or a negative errno
+ * with err filled. */
+int shim_attach_client(const char *state_dir, int in_fd, int out_fd, int err_fd, bool close_stdin,
+                       wharf_error *err);
 
 /* The `ctl` client: sends one command to STATE/ctl and puts the shim's reply
  * ("ok" or "error: ...") into reply. Returns 0 when a reply came. */

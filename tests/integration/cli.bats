@@ -349,9 +349,9 @@ run_talker() {
     [[ "$output" == *"Error response from daemon: "*"nosuch$$"* ]]
 }
 
-@test "run without -d is refused with a clear message and exit 125" {
-    run --separate-stderr wh run localhost/wharf-bb:1 true
-    [ "$status" -eq 125 ]
-    [[ "$stderr" == *"attached run is not supported"* ]]
-    [ -z "$(wh ps -aq)" ] || [ "$(wh ps -a --format '{{.Command}}' | grep -c '"true"')" -eq 0 ]
+@test "run without -d runs attached and exits with the container's code (cli_attach.bats has the rest)" {
+    run --separate-stderr wh run --rm localhost/wharf-bb:1 sh -c 'echo out; echo err >&2; exit 4'
+    [ "$status" -eq 4 ]
+    [ "$output" = out ]
+    [ "$stderr" = err ]
 }

@@ -261,7 +261,7 @@ static int run(struct cri *cri, int argc, char **argv, wharf_error *err)
     }
     if (strcmp(cmd, "attach") == 0) {
         NEED(1);
-        return cri_container_attach(cri, argv[1], 0, 1, 2, err);
+        return cri_container_attach(cri, argv[1], 0, 1, 2, true, err);
     }
     if (strcmp(cmd, "logs") == 0) {
         struct cri_log_opts o = {.tail = -1};

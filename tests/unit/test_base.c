@@ -210,6 +210,42 @@ static void test_human_duration(void **state)
     }
 }
 
+static void test_detach_keys(void **state)
+{
+    (void)state;
+    struct wharf_detach_keys k;
+    assert_int_equal(wharf_detach_keys_parse(WHARF_DETACH_KEYS_DEFAULT, &k), 0);
+    assert_int_equal(k.len, 2);
+    assert_int_equal(k.seq[0], 16);
+    assert_int_equal(k.seq[1], 17);
+    assert_int_equal(wharf_detach_keys_parse("ctrl-@,ctrl-[,ctrl-_,a,DEL", &k), 0);
+    assert_int_equal(k.len, 5);
+    assert_memory_equal(k.seq, "\0\033\037a\177", 5);
+    assert_int_equal(wharf_detach_keys_parse("ctrl-xx", &k), -EINVAL);
+    assert_int_equal(wharf_detach_keys_parse("a,,b", &k), -EINVAL);
+    assert_int_equal(wharf_detach_keys_parse("", &k), -EINVAL);
+    assert_int_equal(wharf_detach_keys_parse("ctrl-A", &k), -EINVAL);
+
+    /* The sequence split over reads; held keys come back when it breaks off. */
+    assert_int_equal(wharf_detach_keys_parse("ctrl-p,ctrl-q", &k), 0);
+    struct wharf_escape e = {&k, 0};
+    strbuf out = STRBUF_INIT;
+    assert_false(wharf_escape_filter(&e, "ab\x10", 3, &out));
+    assert_string_equal(strbuf_str(&out), "ab");
+    assert_false(wharf_escape_filter(&e, "c", 1, &out));
+    assert_string_equal(strbuf_str(&out), "ab\020c");
+    assert_false(wharf_escape_filter(&e, "\x10\x10", 2, &out));
+    assert_string_equal(strbuf_str(&out), "ab\020c\020");
+    assert_true(wharf_escape_filter(&e, "\x11rest", 5, &out));
+    assert_string_equal(strbuf_str(&out), "ab\020c\020");
+    /* No keys: everything passes. */
+    struct wharf_escape none = {NULL, 0};
+    strbuf_reset(&out);
+    assert_false(wharf_escape_filter(&none, "\x10\x11", 2, &out));
+    assert_int_equal(out.len, 2);
+    strbuf_release(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_atomic_write_and_read), cmocka_unit_test(test_in_root_resolution),
         cmocka_unit_test(test_json_fields),      cmocka_unit_test(test_json_load_errors),
         cmocka_unit_test(test_log_formats),      cmocka_unit_test(test_human_duration),
+        cmocka_unit_test(test_detach_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

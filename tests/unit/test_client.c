@@ -152,6 +152,28 @@ static void test_stream_arrives_in_pieces(void **state)
     client_free(c);
 }
 
+static void note_headers(void *data, long status)
+{
+    strbuf_addf(data, "H%ld|", status);
+}
+
+static void test_stream_notifies_headers_first(void **state)
+{
+    (void)state;
+    struct client *c = connect_client();
+    wharf_error err = {0};
+    struct client_response resp = CLIENT_RESPONSE_INIT;
+    strbuf got = STRBUF_INIT;
+    assert_int_equal(
+        client_stream_notify(c, "GET", "/stream", NULL, note_headers, collect, &got, &resp, &err),
+        0);
+    assert_int_equal(resp.status, 200);
+    assert_string_equal(strbuf_str(&got), "H200|line 0\n|line 1\n|line 2\n|");
+    strbuf_release(&got);
+    client_response_release(&resp);
+    client_free(c);
+}
+
 static void test_upload_from_fd(void **state)
 {
     (void)state;
@@ -239,6 +261,25 @@ static void test_hijack_raw_stream(void **state)
     client_free(c);
 }
 
+/* A refused hijack on a connection kept alive: the body is read to its
+ * Content-Length, not to a close that never comes. */
+static void test_hijack_refused(void **state)
+{
+    (void)state;
+    struct client *c = connect_client();
+    wharf_error err = {0};
+    struct client_response resp = CLIENT_RESPONSE_INIT;
+    strbuf pending = STRBUF_INIT;
+    int fd = 0;
+    assert_int_equal(client_hijack(c, "POST", "/nope", NULL, &fd, &pending, &resp, &err), 0);
+    assert_int_equal(fd, -1);
+    assert_int_equal(resp.status, 404);
+    assert_string_equal(client_error_message(&resp), "page not found: /v1.43/nope");
+    strbuf_release(&pending);
+    client_response_release(&resp);
+    client_free(c);
+}
+
 static void test_unreachable_daemon(void **state)
 {
     (void)state;
@@ -258,9 +299,11 @@ int main(void)
         cmocka_unit_test(test_ping_negotiates_version),
         cmocka_unit_test(test_json_request_and_errors),
         cmocka_unit_test(test_stream_arrives_in_pieces),
+        cmocka_unit_test(test_stream_notifies_headers_first),
         cmocka_unit_test(test_upload_from_fd),
         cmocka_unit_test(test_demux_any_split),
         cmocka_unit_test(test_hijack_raw_stream),
+        cmocka_unit_test(test_hijack_refused),
         cmocka_unit_test(test_unreachable_daemon),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);

@@ -336,6 +336,22 @@ static void test_spec_user_env_args(void **state)
     gen_fails("{\"args\": [\"x\"], \"working_dir\": \"rel\"}", "working_dir");
     gen_fails("{\"args\": [\"x\"], \"user\": {\"uid\": \"root\"}}", "user.uid");
     gen_fails("{\"args\": [\"x\"], \"stop_signal\": \"SIGNOPE\"}", "stop_signal");
+
+    /* The terminal's first size (docker's HostConfig.ConsoleSize). */
+    spec = gen("{\"args\": [\"sh\"], \"tty\": true,"
+               " \"console_size\": {\"height\": 40, \"width\": 100}}",
+               NULL);
+    assert_int_equal(json_integer_value(path(spec, "process.consoleSize.height")), 40);
+    assert_int_equal(json_integer_value(path(spec, "process.consoleSize.width")), 100);
+    json_decref(spec);
+    spec = gen("{\"args\": [\"sh\"], \"console_size\": {\"height\": 40, \"width\": 100}}", NULL);
+    assert_null(json_object_get(json_object_get(spec, "process"), "consoleSize"));
+    json_decref(spec);
+    gen_fails("{\"args\": [\"x\"], \"tty\": true, \"console_size\": {\"height\": 70000,"
+              " \"width\": 1}}",
+              "console_size");
+    gen_fails("{\"args\": [\"x\"], \"tty\": true, \"console_size\": {\"height\": \"a\"}}",
+              "console_size.height");
 }
 
 static void test_spec_namespaces(void **state)
