@@ -308,7 +308,7 @@ static bool is_index_type(const char *mt)
                   strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json") == 0);
 }
 
-static const char *host_arch(void)
+const char *image_host_arch(void)
 {
 #if defined(__x86_64__)
     return "amd64";
@@ -355,7 +355,7 @@ static int load_oci_descriptor(image_store *store, struct staged *st, json_t *de
             const char *arch = json_string_value(json_object_get(p, "architecture"));
             if (!pick)
                 pick = m;
-            if (arch && strcmp(arch, host_arch()) == 0) {
+            if (arch && strcmp(arch, image_host_arch()) == 0) {
                 pick = m;
                 break;
             }
@@ -1035,7 +1035,7 @@ int image_store_import(image_store *store, int fd, const char *tag, const char *
     char now[64];
     wharf_time_rfc3339(now, sizeof(now));
     _cleanup_json_ json_t *config = json_pack(
-        "{ss ss ss sO s{ss s[s]} s[{ss ss ss}]}", "created", now, "architecture", host_arch(), "os",
+        "{ss ss ss sO s{ss s[s]} s[{ss ss ss}]}", "created", now, "architecture", image_host_arch(), "os",
         "linux", "config", cfg, "rootfs", "type", "layers", "diff_ids", diff, "history", "created",
         now, "created_by", "wharf import", "comment", message ? message : "Imported from -");
     _cleanup_free_ char *ctext = json_dumps(config, JSON_COMPACT);

@@ -160,6 +160,33 @@ int image_store_save(image_store *store, const char *const *refs, size_t n,
 int image_store_import(image_store *store, int fd, const char *tag, const char *const *changes,
                        size_t n, const char *message, char id[72], wharf_error *err);
 
+/*
+ * A new image: the parent image (NULL or "" for none, as FROM scratch) plus
+ * the changes an overlay upper directory holds, with config as the image
+ * config's "config" object (Cmd, Env, ...; NULL keeps the parent's) and one
+ * history entry appended to the parent's. Overlay whiteouts (0/0 character
+ * devices, trusted.overlay.opaque directories) become OCI whiteout entries;
+ * overlay attributes stay out. An upper directory without entries (or
+ * upperdir NULL) adds no layer and the history entry says empty_layer, as
+ * dockerd does. The image is recorded untagged, its parent remembered (an
+ * untagged parent is hidden from the list and removed with its last child,
+ * as Docker's intermediate images are). The new ID is written to id.
+ */
+struct image_commit {
+    const char *parent;
+    const char *upperdir;
+    /* The caller is done with upperdir: it may be moved into the store as
+     * the layer's snapshot instead of being unpacked again from the tar. */
+    bool consume_upperdir;
+    json_t *config;          /* borrowed */
+    const char *created_by;  /* the history entry: "/bin/sh -c #(nop) ..." */
+    const char *comment;     /* may be NULL */
+    const char *author;      /* may be NULL; also the config's author */
+    const char *created;     /* RFC 3339; NULL: now */
+};
+int image_store_commit_layer(image_store *store, const struct image_commit *commit, char id[72],
+                             wharf_error *err);
+
 /* Writes the directory tree at dir (not crossing mount points) as a tar
  * stream to fd, paths relative to dir: docker export of a root filesystem. */
 int image_export_dir(const char *dir, int fd, wharf_error *err);

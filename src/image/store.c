@@ -176,9 +176,9 @@ static void record_add_repo_digest(json_t *rec, const char *repo_digest)
     json_array_append_new(arr, json_string(repo_digest));
 }
 
-int image_store_commit_record(image_store *store, const char *manifest_digest,
-                              const char *config_digest, json_t *tags, const char *repo_digest,
-                              wharf_error *err)
+static int commit_record(image_store *store, const char *manifest_digest,
+                         const char *config_digest, json_t *tags, const char *repo_digest,
+                         const char *parent, wharf_error *err)
 {
     _cleanup_close_ int lock = image_store_lock(store, "lock", LOCK_EX, err);
     if (lock < 0)
@@ -197,6 +197,11 @@ int image_store_commit_record(image_store *store, const char *manifest_digest,
     json_t *old_tag_time = json_object_get(old, "last_tag_time");
     if (json_is_string(old_tag_time))
         json_object_set(rec, "last_tag_time", old_tag_time);
+    json_t *old_parent = json_object_get(old, "parent");
+    if (parent && *parent)
+        json_object_set_new(rec, "parent", json_string(parent));
+    else if (json_is_string(old_parent))
+        json_object_set(rec, "parent", old_parent);
     if (repo_digest)
         record_add_repo_digest(rec, repo_digest);
     if (tags && json_array_size(tags) > 0)
@@ -213,6 +218,20 @@ int image_store_commit_record(image_store *store, const char *manifest_digest,
     json_array_foreach(tags, i, t)
         json_object_set_new(all, json_string_value(t), json_string(config_digest));
     return save_tags(store, all, err);
+}
+
+int image_store_commit_record(image_store *store, const char *manifest_digest,
+                              const char *config_digest, json_t *tags, const char *repo_digest,
+                              wharf_error *err)
+{
+    return commit_record(store, manifest_digest, config_digest, tags, repo_digest, NULL, err);
+}
+
+int image_store_commit_child(image_store *store, const char *manifest_digest,
+                             const char *config_digest, const char *parent, json_t *tags,
+                             wharf_error *err)
+{
+    return commit_record(store, manifest_digest, config_digest, tags, NULL, parent, err);
 }
 
 int image_store_commit(image_store *store, const char *manifest_digest, const char *config_digest,
@@ -566,6 +585,30 @@ static const char *str_or(json_t *obj, const char *key, const char *dflt)
     return s ? s : dflt;
 }
 
+static bool is_tagged(json_t *tags, const char *id)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(tags, key, v) if (strcmp(json_string_value(v), id) == 0) return true;
+    return false;
+}
+
+/* {parent id: number of records naming it}: a new object. */
+static json_t *parents_of(json_t *recs)
+{
+    json_t *out = json_object();
+    size_t i;
+    json_t *rec;
+    json_array_foreach(recs, i, rec)
+    {
+        const char *p = json_string_value(json_object_get(rec, "parent"));
+        if (p && *p)
+            json_object_set_new(out, p,
+                                json_integer(json_integer_value(json_object_get(out, p)) + 1));
+    }
+    return out;
+}
+
 /* The /images/json array; with usage, SharedSize is the bytes of an image's
  * layers that another image uses too and *layers_size the bytes of every
  * layer counted once. */
@@ -609,12 +652,17 @@ static json_t *list_images(image_store *store, bool usage, uint64_t *layers_size
         json_t *n;
         json_object_foreach(users, chain, n) *layers_size += layer_size(store, chain);
     }
+    _cleanup_json_ json_t *parents = parents_of(recs);
     json_t *out = json_array();
     json_array_foreach(recs, i, rec)
     {
         const char *id = json_string_value(json_object_get(rec, "id"));
         json_t *config = json_array_get(configs, i);
         if (!json_is_object(config))
+            continue;
+        /* docker images hides untagged images that have children: the
+         * intermediate images of a build */
+        if (!usage && json_object_get(parents, id) && !is_tagged(tags, id))
             continue;
         json_t *labels = json_object_get(json_object_get(config, "config"), "Labels");
         uint64_t size = image_size(store, config);
@@ -632,7 +680,8 @@ static json_t *list_images(image_store *store, bool usage, uint64_t *layers_size
         json_array_append_new(
             out,
             json_pack(
-                "{ss ss so so sI sI sI sI sO si}", "Id", id, "ParentId", "", "RepoTags",
+                "{ss ss so so sI sI sI sI sO si}", "Id", id, "ParentId",
+                str_or(rec, "parent", ""), "RepoTags",
                 tags_of(tags, id), "RepoDigests", repo_digests_of(rec), "Created",
                 (json_int_t)image_parse_time(json_string_value(json_object_get(config, "created"))),
                 "Size", (json_int_t)size, "VirtualSize", (json_int_t)size, "SharedSize", shared,
@@ -664,7 +713,8 @@ json_t *image_store_inspect(image_store *store, const char *ref, wharf_error *er
     json_t *c = json_object();
     static const char *const keys[] = {"User",        "ExposedPorts", "Env",        "Cmd",
                                        "Healthcheck", "Volumes",      "WorkingDir", "Entrypoint",
-                                       "OnBuild",     "Labels",       "StopSignal", "ArgsEscaped"};
+                                       "OnBuild",     "Labels",       "StopSignal", "ArgsEscaped",
+                                       "Shell"};
     json_object_set_new(c, "Hostname", json_string(""));
     json_object_set_new(c, "Domainname", json_string(""));
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -682,7 +732,8 @@ json_t *image_store_inspect(image_store *store, const char *ref, wharf_error *er
     uint64_t size = image_size(store, config);
     json_t *out =
         json_pack("{ss so so ss ss ss ss so sO ss ss sI sI s{s{}ss} s{ssso} s{ss}}", "Id", id,
-                  "RepoTags", tags_of(tags, id), "RepoDigests", repo_digests_of(rec), "Parent", "",
+                  "RepoTags", tags_of(tags, id), "RepoDigests", repo_digests_of(rec), "Parent",
+                  str_or(rec, "parent", ""),
                   "Comment", str_or(config, "comment", ""), "Created",
                   str_or(config, "created", ""), "Author", str_or(config, "author", ""), "Config",
                   c, "ContainerConfig", c, "Architecture", str_or(config, "architecture", ""), "Os",
@@ -740,6 +791,26 @@ json_t *image_store_history(image_store *store, const char *ref, wharf_error *er
     json_t *top = json_array_get(out, 0);
     json_object_set_new(top, "Id", json_string(id));
     json_object_set_new(top, "Tags", tags_of(tags, id));
+    /* The entries that the image's ancestors (still stored) end with are
+     * theirs, as docker history shows a build's intermediate images. */
+    size_t total = json_array_size(out);
+    _cleanup_free_ char *p = xstrdup(str_or(rec, "parent", ""));
+    for (int depth = 0; *p && depth < 1000; depth++) {
+        wharf_error e = {0};
+        _cleanup_json_ json_t *prec = image_store_record(store, p, &e);
+        _cleanup_json_ json_t *pcfg = prec ? image_store_load_blob_json(store, p, &e) : NULL;
+        if (!pcfg)
+            break;
+        size_t len = json_array_size(json_object_get(pcfg, "history"));
+        if (len > 0 && len <= total) {
+            json_t *entry = json_array_get(out, total - len);
+            json_object_set_new(entry, "Id", json_string(p));
+            json_object_set_new(entry, "Tags", tags_of(tags, p));
+        }
+        char *next = xstrdup(str_or(prec, "parent", ""));
+        free(p);
+        p = next;
+    }
     return out;
 }
 
@@ -803,6 +874,40 @@ static int untag(json_t *tags, const char *full, json_t *report)
     return 0;
 }
 
+/* After an image is deleted, Docker deletes its untagged parents that no
+ * other image derives from and no container uses (the intermediate images
+ * of a build), up the chain. Called under the lock. */
+static int prune_parents(image_store *store, const char *parent, json_t *tags,
+                         image_in_use_fn in_use, void *ctx, json_t *report, wharf_error *err)
+{
+    _cleanup_free_ char *p = parent && *parent ? xstrdup(parent) : NULL;
+    while (p) {
+        _cleanup_json_ json_t *recs = all_records(store, err);
+        if (!recs)
+            return err->code;
+        json_t *rec = NULL;
+        bool has_child = false;
+        size_t i;
+        json_t *r;
+        json_array_foreach(recs, i, r)
+        {
+            if (strcmp(str_or(r, "id", ""), p) == 0)
+                rec = r;
+            if (strcmp(str_or(r, "parent", ""), p) == 0)
+                has_child = true;
+        }
+        if (!rec || has_child || is_tagged(tags, p) || (in_use && in_use(p, ctx)))
+            return 0;
+        char *next = *str_or(rec, "parent", "") ? xstrdup(str_or(rec, "parent", "")) : NULL;
+        int rc = delete_record(store, p, report, err);
+        free(p);
+        p = next;
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int image_store_remove(image_store *store, const char *ref, bool force, image_in_use_fn in_use,
                        void *ctx, json_t **report, wharf_error *err)
 {
@@ -830,6 +935,10 @@ int image_store_remove(image_store *store, const char *ref, bool force, image_in
         }
         const char *target = full ? json_string_value(json_object_get(tags, full)) : NULL;
         bool used = in_use && in_use(id, ctx);
+        _cleanup_json_ json_t *self = image_store_record(store, id, err);
+        if (!self)
+            return err->code;
+        _cleanup_free_ char *parent = xstrdup(str_or(self, "parent", ""));
         _cleanup_json_ json_t *mine = json_array();
         const char *key;
         json_t *v;
@@ -845,6 +954,8 @@ int image_store_remove(image_store *store, const char *ref, bool force, image_in
             untag(tags, full, rep);
             if (json_array_size(mine) == 1 && !used) {
                 r = delete_record(store, id, rep, err);
+                if (r == 0)
+                    r = prune_parents(store, parent, tags, in_use, ctx, rep, err);
                 deleted = true;
             }
         } else {
@@ -861,6 +972,8 @@ int image_store_remove(image_store *store, const char *ref, bool force, image_in
             size_t i;
             json_array_foreach(mine, i, v) untag(tags, json_string_value(v), rep);
             r = delete_record(store, id, rep, err);
+            if (r == 0)
+                r = prune_parents(store, parent, tags, in_use, ctx, rep, err);
             deleted = true;
         }
         if (r == 0)
@@ -889,26 +1002,35 @@ int image_store_prune(image_store *store, bool all, image_in_use_fn in_use, void
         _cleanup_json_ json_t *tags = load_tags(store, err);
         if (!tags)
             return err->code;
-        _cleanup_json_ json_t *recs = all_records(store, err);
-        if (!recs)
-            return err->code;
-        size_t i;
-        json_t *rec;
-        json_array_foreach(recs, i, rec)
-        {
-            const char *id = json_string_value(json_object_get(rec, "id"));
-            _cleanup_json_ json_t *mine = json_array();
-            const char *key;
-            json_t *v;
-            json_object_foreach(tags, key, v) if (strcmp(json_string_value(v), id) == 0)
-                json_array_append_new(mine, json_string(key));
-            if ((json_array_size(mine) > 0 && !all) || (in_use && in_use(id, ctx)))
-                continue;
-            size_t j;
-            json_array_foreach(mine, j, v) untag(tags, json_string_value(v), rep);
-            int r = delete_record(store, id, rep, err);
-            if (r < 0)
-                return r;
+        /* Rounds until nothing more goes: an image with children is kept
+         * until they are gone (an intermediate image goes with its last
+         * child, as Docker's do). */
+        for (bool progress = true; progress;) {
+            progress = false;
+            _cleanup_json_ json_t *recs = all_records(store, err);
+            if (!recs)
+                return err->code;
+            _cleanup_json_ json_t *parents = parents_of(recs);
+            size_t i;
+            json_t *rec;
+            json_array_foreach(recs, i, rec)
+            {
+                const char *id = json_string_value(json_object_get(rec, "id"));
+                _cleanup_json_ json_t *mine = json_array();
+                const char *key;
+                json_t *v;
+                json_object_foreach(tags, key, v) if (strcmp(json_string_value(v), id) == 0)
+                    json_array_append_new(mine, json_string(key));
+                if ((json_array_size(mine) > 0 && !all) || json_object_get(parents, id) ||
+                    (in_use && in_use(id, ctx)))
+                    continue;
+                size_t j;
+                json_array_foreach(mine, j, v) untag(tags, json_string_value(v), rep);
+                int r = delete_record(store, id, rep, err);
+                if (r < 0)
+                    return r;
+                progress = true;
+            }
         }
         int r = save_tags(store, tags, err);
         if (r < 0)
