@@ -1,0 +1,389 @@
+/* context.c — build contexts as tar streams: the client's side (a
+ * directory minus what .dockerignore excludes) and the daemon's (unpacked
+ * into a private directory, refusing entries that would land outside it).
+ *
+ * Like the docker CLI, entries carry owner 0:0 and names relative to the
+ * context root; an excluded directory is not descended into unless an
+ * exception pattern may bring back something under it. A Dockerfile from
+ * outside the context travels as one more file, and its name is appended to
+ * the .dockerignore sent along, so the daemon drops it from the context
+ * once read. */
+#include "build.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+struct counting_sink {
+    int fd;
+    uint64_t bytes;
+    int error;
+};
+
+static la_ssize_t sink_write(struct archive *a, void *data, const void *buf, size_t len)
+{
+    struct counting_sink *s = data;
+    int r = wharf_write_all(s->fd, buf, len);
+    if (r < 0) {
+        s->error = -r;
+        archive_set_error(a, -r, "%s", strerror(-r));
+        return -1;
+    }
+    s->bytes += len;
+    return (la_ssize_t)len;
+}
+
+struct ctx_link {
+    dev_t dev;
+    ino_t ino;
+    char *path;
+};
+
+struct ctx_writer {
+    struct archive *out;
+    const char *dir;
+    const struct build_ignore *ig;
+    const char *extra_name;
+    const char *ignore_text; /* .dockerignore with extra_name appended, or NULL */
+    struct ctx_link *links;
+    size_t n_links, a_links;
+};
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int write_entry(struct ctx_writer *w, struct archive_entry *e, const char *rel,
+                       wharf_error *err)
+{
+    if (archive_write_header(w->out, e) < ARCHIVE_WARN)
+        return wharf_error_set(err, -EIO, "build context %s: %s: %s", w->dir, rel,
+                               archive_error_string(w->out));
+    return 0;
+}
+
+static int write_bytes(struct ctx_writer *w, const char *rel, const char *data, size_t len,
+                       mode_t mode, time_t mtime, wharf_error *err)
+{
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, rel);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, mode);
+    archive_entry_set_size(e, (la_int64_t)len);
+    archive_entry_set_mtime(e, mtime, 0);
+    int r = write_entry(w, e, rel, err);
+    archive_entry_free(e);
+    if (r == 0 && len > 0 && archive_write_data(w->out, data, len) != (la_ssize_t)len)
+        r = wharf_error_set(err, -EIO, "build context %s: %s: %s", w->dir, rel,
+                            archive_error_string(w->out));
+    return r;
+}
+
+static int walk(struct ctx_writer *w, int dirfd, const char *prefix, wharf_error *err);
+
+static int add_path(struct ctx_writer *w, int dirfd, const char *prefix, const char *name,
+                    wharf_error *err)
+{
+    _cleanup_free_ char *rel = *prefix ? xasprintf("%s/%s", prefix, name) : xstrdup(name);
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return wharf_error_errno(err, errno, "build context: can't stat '%s/%s'", w->dir, rel);
+    bool excluded = build_ignore_excludes(w->ig, rel);
+    if (excluded && !(S_ISDIR(st.st_mode) && build_ignore_walk_excluded_dir(w->ig, rel)))
+        return 0;
+    if (S_ISSOCK(st.st_mode))
+        return 0;
+    if (w->extra_name && strcmp(rel, ".dockerignore") == 0)
+        return 0; /* written with the extra name appended */
+    if (S_ISDIR(st.st_mode)) {
+        if (!excluded) {
+            struct archive_entry *e = archive_entry_new();
+            archive_entry_copy_stat(e, &st);
+            archive_entry_set_pathname(e, rel);
+            archive_entry_set_uid(e, 0);
+            archive_entry_set_gid(e, 0);
+            archive_entry_set_size(e, 0);
+            int r = write_entry(w, e, rel, err);
+            archive_entry_free(e);
+            if (r < 0)
+                return r;
+        }
+        _cleanup_close_ int sub =
+            openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0)
+            return wharf_error_errno(err, errno, "build context: can't open '%s/%s'", w->dir,
+                                     rel);
+        return walk(w, sub, rel, err);
+    }
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_copy_stat(e, &st);
+    archive_entry_set_pathname(e, rel);
+    archive_entry_set_uid(e, 0);
+    archive_entry_set_gid(e, 0);
+    archive_entry_set_nlink(e, 1);
+    int r = 0;
+    _cleanup_close_ int fd = -1;
+    if (S_ISLNK(st.st_mode)) {
+        char target[PATH_MAX + 1];
+        ssize_t n = readlinkat(dirfd, name, target, PATH_MAX);
+        if (n < 0) {
+            r = wharf_error_errno(err, errno, "build context: readlink '%s/%s'", w->dir, rel);
+            goto out;
+        }
+        target[n] = '\0';
+        archive_entry_set_symlink(e, target);
+        archive_entry_set_size(e, 0);
+        r = write_entry(w, e, rel, err);
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        archive_entry_set_size(e, 0);
+        r = write_entry(w, e, rel, err);
+        goto out;
+    }
+    if (st.st_nlink > 1) {
+        for (size_t i = 0; i < w->n_links; i++)
+            if (w->links[i].dev == st.st_dev && w->links[i].ino == st.st_ino) {
+                archive_entry_set_size(e, 0);
+                archive_entry_set_hardlink(e, w->links[i].path);
+                r = write_entry(w, e, rel, err);
+                goto out;
+            }
+        if (w->n_links == w->a_links) {
+            w->a_links = w->a_links ? 2 * w->a_links : 16;
+            w->links = xrealloc(w->links, w->a_links * sizeof(*w->links));
+        }
+        w->links[w->n_links++] = (struct ctx_link){st.st_dev, st.st_ino, xstrdup(rel)};
+    }
+    fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        r = wharf_error_errno(err, errno, "build context: no permission to read from '%s/%s'",
+                              w->dir, rel);
+        goto out;
+    }
+    if ((r = write_entry(w, e, rel, err)) < 0)
+        goto out;
+    char buf[65536];
+    for (int64_t left = st.st_size; left > 0;) {
+        ssize_t n = read(fd, buf, sizeof(buf) < (uint64_t)left ? sizeof(buf) : (size_t)left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            r = n < 0 ? wharf_error_errno(err, errno, "build context: read '%s/%s'", w->dir, rel)
+                      : wharf_error_set(err, -EIO, "build context: '%s/%s' shrank while read",
+                                        w->dir, rel);
+            goto out;
+        }
+        if (archive_write_data(w->out, buf, (size_t)n) != n) {
+            r = wharf_error_set(err, -EIO, "build context %s: %s: %s", w->dir, rel,
+                                archive_error_string(w->out));
+            goto out;
+        }
+        left -= n;
+    }
+out:
+    archive_entry_free(e);
+    return r;
+}
+
+static int walk(struct ctx_writer *w, int dirfd, const char *prefix, wharf_error *err)
+{
+    int dup = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+    DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+    if (!d) {
+        if (dup >= 0)
+            close(dup);
+        return wharf_error_errno(err, errno, "build context: read directory '%s/%s'", w->dir,
+                                 prefix);
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 32;
+            names = xrealloc(names, cap * sizeof(*names));
+        }
+        names[n++] = xstrdup(de->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof(*names), cmp_names);
+    int r = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r == 0)
+            r = add_path(w, dirfd, prefix, names[i], err);
+        free(names[i]);
+    }
+    free(names);
+    return r;
+}
+
+int build_context_write(const char *dir, const struct build_ignore *ig, const char *extra_name,
+                        const char *extra, size_t extra_len, int fd, uint64_t *size,
+                        wharf_error *err)
+{
+    _cleanup_close_ int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return wharf_error_errno(err, errno, "build context %s", dir);
+    _cleanup_free_ char *ignore_text = NULL;
+    if (extra_name) {
+        _cleanup_free_ char *path = xasprintf("%s/.dockerignore", dir);
+        char *old = NULL;
+        size_t len = 0;
+        wharf_error e = {0};
+        if (wharf_read_file(path, &old, &len, &e) < 0)
+            old = NULL;
+        ignore_text = xasprintf("%s\n%s\n", old ? old : "", extra_name);
+        free(old);
+    }
+    struct counting_sink sink = {.fd = fd};
+    struct ctx_writer w = {.out = archive_write_new(), .dir = dir, .ig = ig,
+                           .extra_name = extra_name, .ignore_text = ignore_text};
+    archive_write_set_format_pax_restricted(w.out);
+    archive_write_add_filter_none(w.out);
+    archive_write_set_bytes_in_last_block(w.out, 1);
+    int r = 0;
+    if (archive_write_open2(w.out, &sink, NULL, sink_write, NULL, NULL) != ARCHIVE_OK)
+        r = wharf_error_set(err, -EIO, "build context %s: %s", dir, archive_error_string(w.out));
+    if (r == 0)
+        r = walk(&w, root, "", err);
+    time_t now = time(NULL);
+    if (r == 0 && extra_name)
+        r = write_bytes(&w, ".dockerignore", ignore_text, strlen(ignore_text), 0600, now, err);
+    if (r == 0 && extra_name)
+        r = write_bytes(&w, extra_name, extra, extra_len, 0600, now, err);
+    if (r == 0 && archive_write_close(w.out) != ARCHIVE_OK)
+        r = wharf_error_set(err, sink.error ? -sink.error : -EIO, "build context %s: %s", dir,
+                            archive_error_string(w.out));
+    archive_write_free(w.out);
+    for (size_t i = 0; i < w.n_links; i++)
+        free(w.links[i].path);
+    free(w.links);
+    if (r == 0 && size)
+        *size = sink.bytes;
+    return r;
+}
+
+/* ---------------------------------------------------------------- extract */
+
+/* A tar member name as a relative path that stays inside the context
+ * ("./a/b" -> "a/b"); NULL for the root itself; -EPERM for escapes. */
+static int member_path(const char *name, char **out)
+{
+    *out = NULL;
+    if (name[0] == '/')
+        return -EPERM;
+    strbuf sb = STRBUF_INIT;
+    _cleanup_free_ char *copy = xstrdup(name);
+    char *save = NULL;
+    for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        if (strcmp(c, ".") == 0)
+            continue;
+        if (strcmp(c, "..") == 0) {
+            strbuf_release(&sb);
+            return -EPERM;
+        }
+        if (sb.len)
+            strbuf_addch(&sb, '/');
+        strbuf_addstr(&sb, c);
+    }
+    if (sb.len)
+        *out = strbuf_detach(&sb);
+    return 0;
+}
+
+int build_context_extract(int fd, const char *dir, wharf_error *err)
+{
+    char real[PATH_MAX];
+    if (!realpath(dir, real))
+        return wharf_error_errno(err, errno, "build context directory %s", dir);
+    struct archive *in = archive_read_new();
+    struct archive *out = archive_write_disk_new();
+    archive_read_support_filter_all(in);
+    archive_read_support_format_tar(in);
+    archive_read_support_format_empty(in);
+    archive_write_disk_set_options(out, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
+                                            ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                            ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                            ARCHIVE_EXTRACT_UNLINK);
+    int r = 0;
+    if (archive_read_open_fd(in, fd, 65536) != ARCHIVE_OK) {
+        r = wharf_error_set(err, -EINVAL, "failed to read the build context: %s",
+                            archive_error_string(in));
+        goto out;
+    }
+    for (;;) {
+        struct archive_entry *e;
+        int ar = archive_read_next_header(in, &e);
+        if (ar == ARCHIVE_EOF)
+            break;
+        if (ar < ARCHIVE_WARN) {
+            r = wharf_error_set(err, -EINVAL, "failed to read the build context: %s",
+                                archive_error_string(in));
+            goto out;
+        }
+        _cleanup_free_ char *rel = NULL;
+        const char *name = archive_entry_pathname(e);
+        if (!name || member_path(name, &rel) < 0) {
+            r = wharf_error_set(err, -EPERM, "build context: entry \"%s\" escapes the context",
+                                name ? name : "");
+            goto out;
+        }
+        if (!rel)
+            continue; /* "./": the context root exists already */
+        _cleanup_free_ char *full = xasprintf("%s/%s", real, rel);
+        archive_entry_copy_pathname(e, full);
+        const char *link = archive_entry_hardlink(e);
+        if (link) {
+            _cleanup_free_ char *lrel = NULL;
+            if (member_path(link, &lrel) < 0 || !lrel) {
+                r = wharf_error_set(err, -EPERM,
+                                    "build context: hard link \"%s\" points outside the context",
+                                    name);
+                goto out;
+            }
+            _cleanup_free_ char *lfull = xasprintf("%s/%s", real, lrel);
+            archive_entry_copy_hardlink(e, lfull);
+        }
+        archive_entry_set_uid(e, 0);
+        archive_entry_set_gid(e, 0);
+        ar = archive_write_header(out, e);
+        while (ar >= ARCHIVE_WARN && archive_entry_size(e) > 0) {
+            const void *buf;
+            size_t size;
+            la_int64_t off;
+            int rr = archive_read_data_block(in, &buf, &size, &off);
+            if (rr == ARCHIVE_EOF)
+                break;
+            if (rr < ARCHIVE_WARN) {
+                r = wharf_error_set(err, -EINVAL, "failed to read the build context: %s",
+                                    archive_error_string(in));
+                goto out;
+            }
+            if (archive_write_data_block(out, buf, size, off) < ARCHIVE_WARN)
+                ar = ARCHIVE_FATAL;
+        }
+        if (ar >= ARCHIVE_WARN)
+            ar = archive_write_finish_entry(out);
+        if (ar < ARCHIVE_WARN) {
+            r = wharf_error_set(err, -EPERM, "build context: %s: %s", name,
+                                archive_error_string(out));
+            goto out;
+        }
+    }
+    if (archive_write_close(out) != ARCHIVE_OK)
+        r = wharf_error_set(err, -EIO, "build context: %s", archive_error_string(out));
+out:
+    archive_read_free(in);
+    archive_write_free(out);
+    return r;
+}
