@@ -148,7 +148,8 @@ enum build_event {
  * a running RUN is killed. */
 typedef int (*build_emit_fn)(void *ud, enum build_event ev, const char *text, size_t len);
 
-/* What the builder works against (borrowed, for the build's lifetime). */
+/* What the builder works against: images and cri borrowed for the build's
+ * lifetime, state_dir copied. */
 struct build_env {
     image_store *images;
     struct cri *cri;

@@ -10,6 +10,7 @@
 int dockerapi_register_system(struct dockerapi *api, http_router *r, wharf_error *err);
 int dockerapi_register_images(struct dockerapi *api, http_router *r, wharf_error *err);
 int dockerapi_register_exec(struct dockerapi *api, http_router *r, wharf_error *err);
+int dockerapi_register_build(struct dockerapi *api, http_router *r, wharf_error *err);
 /* container_ops.c: restart, rename, pause, unpause, top, stats, export,
  * changes, and POST /containers/prune. */
 int dockerapi_register_container_ops(struct dockerapi *api, http_router *r, wharf_error *err);

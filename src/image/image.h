@@ -52,6 +52,8 @@ char *image_ref_familiarize(const char *full);
 
 /* "sha256:<64 hex>" check. */
 bool image_digest_valid(const char *digest);
+/* "amd64", "arm64", ...: Go's GOARCH of this machine, as image configs name it. */
+const char *image_host_arch(void);
 /* sha256 of a memory buffer as "sha256:<hex>"; out must hold 72 bytes. */
 void image_digest_buf(const void *data, size_t len, char out[72]);
 

@@ -73,8 +73,7 @@ int image_store_commit_record(image_store *store, const char *manifest_digest,
 int image_store_commit_child(image_store *store, const char *manifest_digest,
                              const char *config_digest, const char *parent, json_t *tags,
                              wharf_error *err);
-/* "amd64", "arm64", ...: Go's GOARCH of this machine. */
-const char *image_host_arch(void);
+
 /* Builds and stores an OCI manifest for config + layers (array of
  * descriptors); writes its digest to out. */
 int image_store_write_manifest(image_store *store, const char *config_digest, size_t config_size,
