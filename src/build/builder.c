@@ -1208,6 +1208,8 @@ static int do_run(struct state *s, const struct build_instruction *in, wharf_err
     _cleanup_free_ char *sandbox = xasprintf("build-%s", cid);
     bool sandbox_made = false, container_made = false;
     json_t *ccfg = NULL;
+    _cleanup_free_ char *cname = NULL;
+    _cleanup_json_ json_t *scfg = NULL;
     struct user u = {0};
     _cleanup_close_ int root = open(o.merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
     const char *wd = json_string_value(json_object_get(s->config, "WorkingDir"));
@@ -1256,13 +1258,12 @@ static int do_run(struct state *s, const struct build_instruction *in, wharf_err
     json_t *juser = json_pack("{s:I, s:I}", "uid", (json_int_t)u.uid, "gid", (json_int_t)u.gid);
     if (u.groups && json_array_size(u.groups))
         json_object_set(juser, "additional_gids", u.groups);
-    _cleanup_free_ char *cname = xasprintf("build-%s", sid);
+    cname = xasprintf("build-%s", sid);
     ccfg = json_pack("{s:s, s:O, s:o, s:s, s:o, s:s, s:{s:s}, s:{s:s}}", "name", cname, "args",
                      cmd, "env", env, "working_dir", wd, "user", juser, "hostname", sid,
                      "labels", "io.wharf.build", "1", "namespaces", "network",
                      b->host_network ? "host" : "sandbox");
-    _cleanup_json_ json_t *scfg = json_pack("{s:s, s:s, s:b}", "name", cname, "hostname", sid,
-                                            "infra", 0);
+    scfg = json_pack("{s:s, s:s, s:b}", "name", cname, "hostname", sid, "infra", 0);
     if ((r = cri_sandbox_create(b->env.cri, sandbox, scfg, err)) < 0)
         goto out;
     sandbox_made = true;
@@ -2435,7 +2436,7 @@ int build_prepare(const struct build_env *env, const struct build_options *opts,
     b->labels = opts->labels ? json_deep_copy(opts->labels) : NULL;
     int r = 0;
     char real[PATH_MAX];
-    _cleanup_free_ char *rel = NULL;
+    _cleanup_free_ char *rel = NULL, *cache = NULL, *tmp = NULL;
     char *text = NULL;
     size_t len = 0;
     const char *net = opts->network;
@@ -2622,8 +2623,8 @@ int build_prepare(const struct build_env *env, const struct build_options *opts,
     }
 
     /* scratch space */
-    _cleanup_free_ char *cache = xasprintf("%s/cache", env->state_dir);
-    _cleanup_free_ char *tmp = xasprintf("%s/tmp", env->state_dir);
+    cache = xasprintf("%s/cache", env->state_dir);
+    tmp = xasprintf("%s/tmp", env->state_dir);
     if ((r = wharf_mkdir_p(cache, 0700, err)) < 0 || (r = wharf_mkdir_p(tmp, 0700, err)) < 0)
         goto fail;
     b->scratch = xasprintf("%s/build-XXXXXX", tmp);

@@ -144,6 +144,7 @@ int wcmd_rmi(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_history(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_import(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_image_prune(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_build(struct wcmd_ctx *ctx, int argc, char **argv); /* wharf_build.c */
 
 int wcmd_ps(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_run(struct wcmd_ctx *ctx, int argc, char **argv);

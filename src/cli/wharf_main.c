@@ -22,7 +22,7 @@ static void usage(FILE *f)
             "  version   client and daemon versions\n"
             "  info      a summary of the daemon\n"
             "  images, image inspect, load, save, tag, rmi, history, import, image prune\n"
-            "  pull, push, login, logout\n"
+            "  build, pull, push, login, logout\n"
             "  ps, create, run, start, attach, exec, logs, stop, kill, rm, wait, inspect\n"
             "  restart, rename, pause, unpause, top, stats, export, diff, container prune\n"
             "  system df, system prune\n"
@@ -85,6 +85,7 @@ static const struct {
     {"import", NULL, wcmd_import},
     {"system", "df", wcmd_system_df},
     {"system", "prune", wcmd_system_prune},
+    {"image", "build", wcmd_build},
     {"load", NULL, wcmd_load},
     {"save", NULL, wcmd_save},
     {"tag", NULL, wcmd_tag},
@@ -96,6 +97,7 @@ static const struct {
     {"image", "push", wcmd_push},
     {"login", NULL, wcmd_login},
     {"logout", NULL, wcmd_logout},
+    {"build", NULL, wcmd_build},
     {"ps", NULL, wcmd_ps},
     {"container", "ls", wcmd_ps},
     {"container", "list", wcmd_ps},

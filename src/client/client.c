@@ -345,6 +345,20 @@ int client_upload(struct client *c, const char *method, const char *path,
     return 0;
 }
 
+int client_upload_stream(struct client *c, const char *method, const char *path,
+                         const char *content_type, int fd, client_data_fn on_data, void *data,
+                         struct client_response *resp, wharf_error *err)
+{
+    int r = ensure_ping(c, err);
+    if (r < 0)
+        return r;
+    struct transfer t = {.body = &resp->body, .on_data = on_data, .data = data};
+    if ((r = perform(c, method, path, true, NULL, fd, content_type, &t, err)) < 0)
+        return r;
+    finish(resp, &t);
+    return 0;
+}
+
 static int dial(struct client *c, wharf_error *err)
 {
     if (c->socket_path) {

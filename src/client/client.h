@@ -81,6 +81,10 @@ int client_stream_notify(struct client *c, const char *method, const char *path,
 int client_upload(struct client *c, const char *method, const char *path,
                   const char *content_type, int fd, struct client_response *resp,
                   wharf_error *err);
+/* Both: the body from fd, the answer to on_data as it arrives (build). */
+int client_upload_stream(struct client *c, const char *method, const char *path,
+                         const char *content_type, int fd, client_data_fn on_data, void *data,
+                         struct client_response *resp, wharf_error *err);
 
 /*
  * Attach-style hijack: sends the request with "Connection: Upgrade" and
