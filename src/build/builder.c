@@ -1944,19 +1944,23 @@ static int do_copy(struct state *s, const struct build_instruction *in, bool add
     if (r < 0)
         goto out;
     {
+        /* relative to WORKDIR, cleaned, a trailing '/' (or ".") kept: it
+         * says "into this directory" */
         const char *d = words[n - 1];
         const char *wd = json_string_value(json_object_get(s->config, "WorkingDir"));
-        bool slash = *d && d[strlen(d) - 1] == '/';
-        if (d[0] == '/')
-            dest = xstrdup(d);
-        else if (!*d || strcmp(d, ".") == 0)
-            dest = xasprintf("%s/", wd && *wd ? wd : "/");
-        else
-            dest = xasprintf("%s/%s", wd && *wd ? wd : "", d);
-        if (slash && dest[strlen(dest) - 1] != '/') {
-            char *t = xasprintf("%s/", dest);
-            free(dest);
-            dest = t;
+        size_t dl = strlen(d);
+        bool slash = (dl && d[dl - 1] == '/') || strcmp(d, ".") == 0 ||
+                     (dl >= 2 && strcmp(d + dl - 2, "/.") == 0);
+        _cleanup_free_ char *joined =
+            d[0] == '/' ? xstrdup(d) : xasprintf("%s/%s", wd && *wd ? wd : "", d);
+        _cleanup_free_ char *clean = clean_abs(joined);
+        dest = slash && strcmp(clean, "/") != 0 ? xasprintf("%s/", clean) : xstrdup(clean);
+        if (n - 1 > 1 && !slash) {
+            r = wharf_error_set(err, -EINVAL,
+                                "%s: When using %s with more than one source file, the "
+                                "destination must be a directory and end with a /",
+                                w, KW);
+            goto out;
         }
     }
     /* the source root */
