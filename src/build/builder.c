@@ -1438,7 +1438,8 @@ static void glob_walk(int root, const char *prefix, char **comps, size_t n, size
         names[nn++] = xstrdup(de->d_name);
     }
     closedir(d);
-    qsort(names, nn, sizeof(char *), cmp_cstr);
+    if (nn)
+        qsort(names, nn, sizeof(char *), cmp_cstr);
     for (size_t k = 0; k < nn; k++) {
         _cleanup_free_ char *p = *prefix ? xasprintf("%s/%s", prefix, names[k]) : xstrdup(names[k]);
         if (i + 1 < n) {
@@ -1577,7 +1578,8 @@ static int hash_tree(struct hasher *h, int dir_fd, const char *name, const char 
         }
         names[nn++] = xstrdup(de->d_name);
     }
-    qsort(names, nn, sizeof(char *), cmp_cstr);
+    if (nn)
+        qsort(names, nn, sizeof(char *), cmp_cstr);
     int r = 0;
     for (size_t i = 0; i < nn; i++) {
         if (r == 0) {

@@ -258,7 +258,8 @@ static int walk_dir(struct walker *w, int dirfd, const char *prefix, wharf_error
         names[n++] = xstrdup(de->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), cmp_names);
+    if (n)
+        qsort(names, n, sizeof(*names), cmp_names);
     int r = 0;
     for (size_t i = 0; i < n; i++) {
         if (r == 0)

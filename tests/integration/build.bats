@@ -25,6 +25,8 @@ teardown_file() {
         xargs -r "$BUILD/wharf" -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
     kill "$(cat "$DD/daemon.pid")" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$(cat "$DD/daemon.pid")" 2>/dev/null || break; sleep 0.1; done
+    # KEEP_LOG=FILE keeps the daemon's log (sanitizer reports of an ASan build)
+    [ -z "${KEEP_LOG:-}" ] || cp "$DD/daemon.log" "$KEEP_LOG"
     for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
         umount -l "$m" 2>/dev/null || true
     done
