@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 
 struct counting_sink {
@@ -302,20 +303,192 @@ static int member_path(const char *name, char **out)
     return 0;
 }
 
+/* The unpacker keeps the parent directory of the last entry open: a
+ * context comes in walk order, so most entries need no path walk at all. */
+struct dir_time {
+    char *rel;
+    struct timespec ts[2];
+};
+
+struct extractor {
+    int root;
+    char *cached_rel; /* the parent the cached fd is, "" for the root */
+    int cached_fd;
+    struct dir_time *dirs;
+    size_t n_dirs, a_dirs;
+};
+
+/* An O_PATH fd of directory rel (created when missing), reached one
+ * component at a time without following symlinks. */
+static int walk_dirs(int root, const char *rel, bool create)
+{
+    int cur = fcntl(root, F_DUPFD_CLOEXEC, 3);
+    if (cur < 0 || !*rel)
+        return cur < 0 ? -errno : cur;
+    _cleanup_free_ char *copy = xstrdup(rel);
+    char *save = NULL;
+    for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        int next = openat(cur, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0 && errno == ENOENT && create) {
+            if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST) {
+                int e = errno;
+                close(cur);
+                return -e;
+            }
+            next = openat(cur, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        int e = errno;
+        close(cur);
+        if (next < 0)
+            return e == ENOTDIR || e == ELOOP ? -EPERM : -e;
+        cur = next;
+    }
+    return cur;
+}
+
+static int parent_of(struct extractor *x, const char *rel)
+{
+    if (x->cached_rel && strcmp(x->cached_rel, rel) == 0)
+        return x->cached_fd;
+    if (x->cached_rel) {
+        close(x->cached_fd);
+        free(x->cached_rel);
+        x->cached_rel = NULL;
+    }
+    int fd = walk_dirs(x->root, rel, true);
+    if (fd < 0)
+        return fd;
+    x->cached_rel = xstrdup(rel);
+    x->cached_fd = fd;
+    return fd;
+}
+
+/* Clears the way for a new entry named base in parent: a directory stays
+ * when a directory comes (keep_dir), anything else goes. */
+static int make_room(int parent, const char *base, bool keep_dir)
+{
+    struct stat st;
+    if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (S_ISDIR(st.st_mode)) {
+        if (keep_dir)
+            return 1;
+        char buf[32];
+        _cleanup_free_ char *path = xasprintf("%s/%s", wharf_fd_path(parent, buf), base);
+        wharf_error e = {0};
+        return wharf_rm_rf(path, &e);
+    }
+    return unlinkat(parent, base, 0) < 0 ? -errno : 0;
+}
+
+static int extract_entry(struct extractor *x, struct archive *in, struct archive_entry *e,
+                         const char *name, const char *rel, wharf_error *err)
+{
+    const char *slash = strrchr(rel, '/');
+    _cleanup_free_ char *dir = slash ? xasprintf("%.*s", (int)(slash - rel), rel) : xstrdup("");
+    const char *base = slash ? slash + 1 : rel;
+    int parent = parent_of(x, dir);
+    if (parent < 0)
+        return wharf_error_errno(err, -parent, "build context: entry \"%s\"", name);
+    mode_t perm = archive_entry_perm(e) & 07777;
+    struct timespec ts[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
+                             {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
+    const char *link = archive_entry_hardlink(e);
+    int type = (int)archive_entry_filetype(e);
+    int r;
+    if (link) {
+        _cleanup_free_ char *lrel = NULL;
+        if (member_path(link, &lrel) < 0 || !lrel)
+            return wharf_error_set(err, -EPERM,
+                                   "build context: hard link \"%s\" points outside the context",
+                                   name);
+        const char *ls = strrchr(lrel, '/');
+        _cleanup_free_ char *ldir = ls ? xasprintf("%.*s", (int)(ls - lrel), lrel) : xstrdup("");
+        _cleanup_close_ int lparent = walk_dirs(x->root, ldir, false);
+        if (lparent < 0 || (r = make_room(parent, base, false)) < 0 ||
+            linkat(lparent, ls ? ls + 1 : lrel, parent, base, 0) < 0)
+            return wharf_error_errno(err, lparent < 0 ? -lparent : errno,
+                                     "build context: hard link \"%s\" to \"%s\"", name, link);
+        return 0;
+    }
+    switch (type) {
+    case AE_IFDIR:
+        if ((r = make_room(parent, base, true)) < 0 ||
+            (r == 0 && mkdirat(parent, base, 0700) < 0) || fchmodat(parent, base, perm, 0) < 0)
+            return wharf_error_errno(err, r < 0 ? -r : errno, "build context: directory \"%s\"",
+                                     name);
+        if (x->n_dirs == x->a_dirs) {
+            x->a_dirs = x->a_dirs ? 2 * x->a_dirs : 32;
+            x->dirs = xrealloc(x->dirs, x->a_dirs * sizeof(*x->dirs));
+        }
+        x->dirs[x->n_dirs].rel = xstrdup(rel);
+        memcpy(x->dirs[x->n_dirs].ts, ts, sizeof(ts));
+        x->n_dirs++;
+        return 0;
+    case AE_IFREG: {
+        if ((r = make_room(parent, base, false)) < 0)
+            return wharf_error_errno(err, -r, "build context: file \"%s\"", name);
+        _cleanup_close_ int fd =
+            openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return wharf_error_errno(err, errno, "build context: file \"%s\"", name);
+        for (;;) {
+            const void *buf;
+            size_t size;
+            la_int64_t off;
+            int ar = archive_read_data_block(in, &buf, &size, &off);
+            if (ar == ARCHIVE_EOF)
+                break;
+            if (ar < ARCHIVE_WARN)
+                return wharf_error_set(err, -EINVAL, "failed to read the build context: %s",
+                                       archive_error_string(in));
+            for (const char *p = buf; size > 0;) {
+                ssize_t n = pwrite(fd, p, size, off);
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n < 0)
+                    return wharf_error_errno(err, errno, "build context: write \"%s\"", name);
+                p += n;
+                off += n;
+                size -= (size_t)n;
+            }
+        }
+        if (ftruncate(fd, archive_entry_size(e)) < 0 || fchmod(fd, perm) < 0 ||
+            futimens(fd, ts) < 0)
+            return wharf_error_errno(err, errno, "build context: file \"%s\"", name);
+        return 0;
+    }
+    case AE_IFLNK:
+        if ((r = make_room(parent, base, false)) < 0 ||
+            symlinkat(archive_entry_symlink(e) ? archive_entry_symlink(e) : "", parent, base) < 0)
+            return wharf_error_errno(err, r < 0 ? -r : errno, "build context: symlink \"%s\"",
+                                     name);
+        utimensat(parent, base, ts, AT_SYMLINK_NOFOLLOW);
+        return 0;
+    case AE_IFIFO:
+    case AE_IFCHR:
+    case AE_IFBLK: {
+        dev_t dev = type == AE_IFIFO ? 0
+                                     : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
+        if ((r = make_room(parent, base, false)) < 0 ||
+            mknodat(parent, base, (mode_t)type | perm, dev) < 0)
+            return wharf_error_errno(err, r < 0 ? -r : errno, "build context: \"%s\"", name);
+        return 0;
+    }
+    default:
+        return 0; /* sockets carry nothing */
+    }
+}
+
 int build_context_extract(int fd, const char *dir, wharf_error *err)
 {
-    char real[PATH_MAX];
-    if (!realpath(dir, real))
+    struct extractor x = {.root = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC), .cached_fd = -1};
+    if (x.root < 0)
         return wharf_error_errno(err, errno, "build context directory %s", dir);
     struct archive *in = archive_read_new();
-    struct archive *out = archive_write_disk_new();
     archive_read_support_filter_all(in);
     archive_read_support_format_tar(in);
     archive_read_support_format_empty(in);
-    archive_write_disk_set_options(out, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
-                                            ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                            ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                            ARCHIVE_EXTRACT_UNLINK);
     int r = 0;
     if (archive_read_open_fd(in, fd, 65536) != ARCHIVE_OK) {
         r = wharf_error_set(err, -EINVAL, "failed to read the build context: %s",
@@ -339,52 +512,27 @@ int build_context_extract(int fd, const char *dir, wharf_error *err)
                                 name ? name : "");
             goto out;
         }
-        if (!rel)
-            continue; /* "./": the context root exists already */
-        _cleanup_free_ char *full = xasprintf("%s/%s", real, rel);
-        archive_entry_copy_pathname(e, full);
-        const char *link = archive_entry_hardlink(e);
-        if (link) {
-            _cleanup_free_ char *lrel = NULL;
-            if (member_path(link, &lrel) < 0 || !lrel) {
-                r = wharf_error_set(err, -EPERM,
-                                    "build context: hard link \"%s\" points outside the context",
-                                    name);
-                goto out;
-            }
-            _cleanup_free_ char *lfull = xasprintf("%s/%s", real, lrel);
-            archive_entry_copy_hardlink(e, lfull);
-        }
-        archive_entry_set_uid(e, 0);
-        archive_entry_set_gid(e, 0);
-        ar = archive_write_header(out, e);
-        while (ar >= ARCHIVE_WARN && archive_entry_size(e) > 0) {
-            const void *buf;
-            size_t size;
-            la_int64_t off;
-            int rr = archive_read_data_block(in, &buf, &size, &off);
-            if (rr == ARCHIVE_EOF)
-                break;
-            if (rr < ARCHIVE_WARN) {
-                r = wharf_error_set(err, -EINVAL, "failed to read the build context: %s",
-                                    archive_error_string(in));
-                goto out;
-            }
-            if (archive_write_data_block(out, buf, size, off) < ARCHIVE_WARN)
-                ar = ARCHIVE_FATAL;
-        }
-        if (ar >= ARCHIVE_WARN)
-            ar = archive_write_finish_entry(out);
-        if (ar < ARCHIVE_WARN) {
-            r = wharf_error_set(err, -EPERM, "build context: %s: %s", name,
-                                archive_error_string(out));
+        if (rel && (r = extract_entry(&x, in, e, name, rel, err)) < 0)
             goto out;
-        }
     }
-    if (archive_write_close(out) != ARCHIVE_OK)
-        r = wharf_error_set(err, -EIO, "build context: %s", archive_error_string(out));
+    /* directory times last: their entries changed them */
+    for (size_t i = x.n_dirs; i-- > 0;) {
+        const char *rel = x.dirs[i].rel;
+        const char *slash = strrchr(rel, '/');
+        _cleanup_free_ char *d = slash ? xasprintf("%.*s", (int)(slash - rel), rel) : xstrdup("");
+        _cleanup_close_ int parent = walk_dirs(x.root, d, false);
+        if (parent >= 0)
+            utimensat(parent, slash ? slash + 1 : rel, x.dirs[i].ts, AT_SYMLINK_NOFOLLOW);
+    }
 out:
     archive_read_free(in);
-    archive_write_free(out);
+    if (x.cached_rel) {
+        close(x.cached_fd);
+        free(x.cached_rel);
+    }
+    for (size_t i = 0; i < x.n_dirs; i++)
+        free(x.dirs[i].rel);
+    free(x.dirs);
+    close(x.root);
     return r;
 }

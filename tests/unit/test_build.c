@@ -4,6 +4,9 @@
  * .dockerignore patterns, and context tars written and unpacked. */
 #include "build.h"
 
+#include <archive.h>
+#include <archive_entry.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -431,6 +434,45 @@ static void test_context_roundtrip(void **state)
     assert_int_equal(build_context_extract(evil, dst, &err), -EPERM);
     assert_non_null(strstr(err.msg, "../escape"));
     close(evil);
+
+    /* nor one writing through a symlink it planted, or linking outside */
+    static const struct {
+        const char *name, *target;
+        int type;
+        bool hardlink;
+    } through[][2] = {
+        {{"ln", "/tmp", AE_IFLNK, false}, {"ln/escaped-by-test_build", NULL, AE_IFREG, false}},
+        {{"hl", "../../etc/passwd", AE_IFREG, true}, {NULL, NULL, 0, false}},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        int t = memfd_create("through", MFD_CLOEXEC);
+        struct archive *a = archive_write_new();
+        archive_write_set_format_pax_restricted(a);
+        archive_write_open_fd(a, t);
+        for (size_t i = 0; i < 2 && through[k][i].name; i++) {
+            struct archive_entry *e = archive_entry_new();
+            archive_entry_set_pathname(e, through[k][i].name);
+            archive_entry_set_perm(e, 0644);
+            if (through[k][i].hardlink) {
+                archive_entry_set_filetype(e, AE_IFREG);
+                archive_entry_set_hardlink(e, through[k][i].target);
+            } else {
+                archive_entry_set_filetype(e, (mode_t)through[k][i].type);
+                if (through[k][i].target)
+                    archive_entry_set_symlink(e, through[k][i].target);
+            }
+            archive_write_header(a, e);
+            archive_entry_free(e);
+        }
+        archive_write_close(a);
+        archive_write_free(a);
+        lseek(t, 0, SEEK_SET);
+        _cleanup_free_ char *d2 = xasprintf("%s/dst%zu", tmpdir, k);
+        assert_int_equal(mkdir(d2, 0700), 0);
+        assert_int_equal(build_context_extract(t, d2, &err), -EPERM);
+        close(t);
+    }
+    assert_int_equal(access("/tmp/escaped-by-test_build", F_OK), -1);
     assert_int_equal(wharf_rm_rf(tmpdir, &err), 0);
 }
 
