@@ -20,6 +20,8 @@
  *                       cache key (sha256 of parent image ID + instruction)
  *   STATE/tmp/<build>/  one build's scratch: the overlay mounts of its
  *                       steps and the empty mount targets RUN needs
+ * and, for a daemon, the directory given to build_context_open:
+ *   CONTEXTS/<hex>/     an unpacked context, named by the sha256 of its tar
  *
  * Must not: speak HTTP or Docker's JSON progress (the front end turns the
  * emit callback into its own format), or write into the image store other
@@ -134,6 +136,17 @@ int build_context_write(const char *dir, const struct build_ignore *ig, const ch
  * existing directory dir. Absolute names, ".." and paths through symlinks
  * are refused (-EPERM); owners are not kept. */
 int build_context_extract(int fd, const char *dir, wharf_error *err);
+
+/* An unpacked context a build reads from; shared, never to be changed. */
+struct build_context;
+/* The context tar in fd, unpacked under cache_dir (created if missing), or
+ * the copy an earlier build left there of the same bytes: the last few are
+ * kept for unchanged rebuilds (contexts over 64 MiB are unpacked for this
+ * build alone). Free with build_context_close, which may evict old ones. */
+int build_context_open(int fd, const char *cache_dir, struct build_context **out,
+                       wharf_error *err);
+const char *build_context_path(const struct build_context *ctx);
+void build_context_close(struct build_context *ctx);
 
 /* ---------------------------------------------------------------- builder */
 

@@ -301,6 +301,7 @@ struct build {
     size_t total_steps, step;
     json_t *used_args; /* build-arg names some ARG consumed */
 
+    char *hidden[3]; /* context files COPY must not see (NULL-terminated) */
     char *scratch;   /* STATE/tmp/build-XXXXXX */
     char *init_dir;  /* empty proc, sys, dev: RUN's bottom layer */
     char *empty_dir; /* a lower layer for images without layers */
@@ -1356,7 +1357,18 @@ struct copy_opts {
     gid_t gid;
     bool chmod;
     mode_t mode;
+    const char *const *hidden; /* source paths to leave out (NULL-terminated), or NULL */
 };
+
+/* The context keeps a Dockerfile and .dockerignore that .dockerignore
+ * excludes (the build needs them), but COPY must not see them. */
+static bool is_hidden(const char *const *hidden, const char *rel)
+{
+    for (; hidden && *hidden; hidden++)
+        if (strcmp(*hidden, rel) == 0)
+            return true;
+    return false;
+}
 
 /* One source of a COPY: a path inside the source root (context or image). */
 struct source {
@@ -1414,7 +1426,8 @@ static int clean_source(const char *in, char **out)
 
 /* Expands a glob source component by component inside root. */
 static void glob_walk(int root, const char *prefix, char **comps, size_t n, size_t i,
-                      struct source **out, size_t *count, size_t *cap)
+                      const char *const *hidden, struct source **out, size_t *count,
+                      size_t *cap)
 {
     _cleanup_close_ int dfd = openat2_in(root, *prefix ? prefix : ".", O_RDONLY | O_DIRECTORY);
     if (dfd < 0)
@@ -1442,9 +1455,10 @@ static void glob_walk(int root, const char *prefix, char **comps, size_t n, size
         qsort(names, nn, sizeof(char *), cmp_cstr);
     for (size_t k = 0; k < nn; k++) {
         _cleanup_free_ char *p = *prefix ? xasprintf("%s/%s", prefix, names[k]) : xstrdup(names[k]);
-        if (i + 1 < n) {
-            glob_walk(root, p, comps, n, i + 1, out, count, cap);
-        } else {
+        bool skip = is_hidden(hidden, p);
+        if (!skip && i + 1 < n) {
+            glob_walk(root, p, comps, n, i + 1, hidden, out, count, cap);
+        } else if (!skip) {
             if (*count == *cap) {
                 *cap = *cap ? 2 * *cap : 8;
                 *out = xrealloc(*out, *cap * sizeof(**out));
@@ -1458,8 +1472,8 @@ static void glob_walk(int root, const char *prefix, char **comps, size_t n, size
 
 /* Resolves the SRC arguments inside root into concrete sources. */
 static int find_sources(struct build *b, const struct build_instruction *in, const char *KW,
-                        int root, char **srcs, size_t n_src, struct source **out, size_t *count,
-                        wharf_error *err)
+                        int root, const char *const *hidden, char **srcs, size_t n_src,
+                        struct source **out, size_t *count, wharf_error *err)
 {
     size_t cap = 0;
     *out = NULL;
@@ -1489,7 +1503,7 @@ static int find_sources(struct build *b, const struct build_instruction *in, con
                 comps[nc++] = t;
             size_t before = *count;
             if (nc)
-                glob_walk(root, "", comps, nc, 0, out, count, &cap);
+                glob_walk(root, "", comps, nc, 0, hidden, out, count, &cap);
             free(comps);
             if (*count == before)
                 return wharf_error_set(err, -ENOENT,
@@ -1505,7 +1519,8 @@ static int find_sources(struct build *b, const struct build_instruction *in, con
     }
     for (size_t i = 0; i < *count; i++) {
         struct source *s = &(*out)[i];
-        _cleanup_close_ int fd = openat2_in(root, *s->rel ? s->rel : ".", O_PATH);
+        _cleanup_close_ int fd =
+            is_hidden(hidden, s->rel) ? -ENOENT : openat2_in(root, *s->rel ? s->rel : ".", O_PATH);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0)
             return wharf_error_set(err, -ENOENT,
@@ -1521,7 +1536,7 @@ static int find_sources(struct build *b, const struct build_instruction *in, con
  * names, types, permissions, sizes, content, link targets; not owners or
  * times, which COPY does not keep or which do not change what it makes. */
 static int hash_tree(struct hasher *h, int dir_fd, const char *name, const char *rel,
-                     wharf_error *err)
+                     const char *const *hidden, wharf_error *err)
 {
     struct stat st;
     if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH)) < 0)
@@ -1582,10 +1597,9 @@ static int hash_tree(struct hasher *h, int dir_fd, const char *name, const char 
         qsort(names, nn, sizeof(char *), cmp_cstr);
     int r = 0;
     for (size_t i = 0; i < nn; i++) {
-        if (r == 0) {
-            _cleanup_free_ char *crel = xasprintf("%s/%s", rel, names[i]);
-            r = hash_tree(h, dirfd(d), names[i], crel, err);
-        }
+        _cleanup_free_ char *crel = *rel ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
+        if (r == 0 && !is_hidden(hidden, crel))
+            r = hash_tree(h, dirfd(d), names[i], crel, hidden, err);
         free(names[i]);
     }
     free(names);
@@ -1680,13 +1694,14 @@ static int copy_data(int in, int out, const char *what, wharf_error *err)
     }
 }
 
-static int copy_children(int src_dir, int dst_dir, const struct copy_opts *o, const char *what,
-                         wharf_error *err);
+static int copy_children(int src_dir, int dst_dir, const struct copy_opts *o, const char *rel,
+                         const char *what, wharf_error *err);
 
-/* Copies the node at (src_dir, sname) (sname "": src_dir itself, followed)
- * to (dst_dir, dname). */
+/* Copies the node at (src_dir, sname) (sname "": src_dir itself, followed;
+ * rel: its path in the source root) to (dst_dir, dname). */
 static int copy_node(int src_dir, const char *sname, int dst_dir, const char *dname,
-                     const struct copy_opts *o, const char *what, wharf_error *err)
+                     const struct copy_opts *o, const char *rel, const char *what,
+                     wharf_error *err)
 {
     struct stat st;
     if (fstatat(src_dir, sname, &st, *sname ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH) < 0)
@@ -1708,7 +1723,7 @@ static int copy_node(int src_dir, const char *sname, int dst_dir, const char *dn
         _cleanup_close_ int d = openat(dst_dir, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (s < 0 || d < 0)
             return wharf_error_errno(err, errno, "open %s", what);
-        int r = copy_children(s, d, o, what, err);
+        int r = copy_children(s, d, o, rel, what, err);
         if (r < 0)
             return r;
         return set_meta(dst_dir, dname, &st, o, false, what, err);
@@ -1750,8 +1765,8 @@ static int copy_node(int src_dir, const char *sname, int dst_dir, const char *dn
     return set_meta(dst_dir, dname, &st, o, false, what, err);
 }
 
-static int copy_children(int src_dir, int dst_dir, const struct copy_opts *o, const char *what,
-                         wharf_error *err)
+static int copy_children(int src_dir, int dst_dir, const struct copy_opts *o, const char *rel,
+                         const char *what, wharf_error *err)
 {
     int dup = fcntl(src_dir, F_DUPFD_CLOEXEC, 3);
     DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
@@ -1765,8 +1780,12 @@ static int copy_children(int src_dir, int dst_dir, const struct copy_opts *o, co
     while (r == 0 && (de = readdir(d))) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
+        _cleanup_free_ char *crel = *rel ? xasprintf("%s/%s", rel, de->d_name)
+                                         : xstrdup(de->d_name);
+        if (is_hidden(o->hidden, crel))
+            continue;
         _cleanup_free_ char *sub = xasprintf("%s/%s", what, de->d_name);
-        r = copy_node(dirfd(d), de->d_name, dst_dir, de->d_name, o, sub, err);
+        r = copy_node(dirfd(d), de->d_name, dst_dir, de->d_name, o, crel, sub, err);
     }
     closedir(d);
     return r;
@@ -1984,7 +2003,8 @@ static int do_copy(struct state *s, const struct build_instruction *in, bool add
         r = wharf_error_errno(err, errno, "%s: open the source", w);
         goto out;
     }
-    if ((r = find_sources(b, in, KW, src_root, words, n - 1, &src, &n_src, err)) < 0)
+    o.hidden = from ? NULL : (const char *const *)b->hidden;
+    if ((r = find_sources(b, in, KW, src_root, o.hidden, words, n - 1, &src, &n_src, err)) < 0)
         goto out;
     if ((n_src > 1 || n - 1 > 1) && dest[strlen(dest) - 1] != '/') {
         r = wharf_error_set(err, -EINVAL,
@@ -2003,7 +2023,7 @@ static int do_copy(struct state *s, const struct build_instruction *in, bool add
                 break;
             }
             hasher_addstr(&h, src[i].base);
-            r = hash_tree(&h, fd, "", src[i].rel, err);
+            r = hash_tree(&h, fd, "", src[i].rel, o.hidden, err);
         }
         if (r < 0)
             goto out;
@@ -2055,7 +2075,7 @@ static int do_copy(struct state *s, const struct build_instruction *in, bool add
             else if (sd < 0 || dw < 0)
                 r = wharf_error_errno(err, errno, "%s", what);
             else
-                r = copy_children(sd, dw, &o, what, err);
+                r = copy_children(sd, dw, &o, src[i].rel, what, err);
             continue;
         }
         if (add && is_archive(sfd)) {
@@ -2082,7 +2102,7 @@ static int do_copy(struct state *s, const struct build_instruction *in, bool add
             r = wharf_error_prefix(err, "%s: %s", w, what);
             break;
         }
-        r = copy_node(sfd, "", pd, slash + 1, &o, what, err);
+        r = copy_node(sfd, "", pd, slash + 1, &o, src[i].rel, what, err);
     }
     if (r < 0) {
         if (!strstr(err->msg, w))
@@ -2399,8 +2419,9 @@ static char *read_dockerfile(struct build *b, const char *rel, size_t *len, whar
 }
 
 /* dockerd drops the Dockerfile and .dockerignore from the context once read
- * when .dockerignore excludes them (COPY . then does not see them). */
-static int drop_build_files(struct build *b, const char *rel, wharf_error *err)
+ * when .dockerignore excludes them (COPY . then does not see them); the
+ * context may be shared, so they are hidden from COPY instead. */
+static int hide_build_files(struct build *b, const char *rel, wharf_error *err)
 {
     _cleanup_free_ char *path = xasprintf("%s/.dockerignore", b->context_dir);
     char *text = NULL;
@@ -2413,12 +2434,11 @@ static int drop_build_files(struct build *b, const char *rel, wharf_error *err)
     free(text);
     if (r < 0)
         return r;
-    if (build_ignore_excludes(ig, rel)) {
-        _cleanup_free_ char *df = xasprintf("%s/%s", b->context_dir, rel);
-        unlink(df);
-    }
+    size_t n = 0;
+    if (build_ignore_excludes(ig, rel))
+        b->hidden[n++] = xstrdup(rel);
     if (build_ignore_excludes(ig, ".dockerignore"))
-        unlink(path);
+        b->hidden[n++] = xstrdup(".dockerignore");
     build_ignore_free(ig);
     return 0;
 }
@@ -2483,7 +2503,7 @@ int build_prepare(const struct build_env *env, const struct build_options *opts,
         r = err->code;
         goto fail;
     }
-    if ((r = drop_build_files(b, rel, err)) < 0)
+    if ((r = hide_build_files(b, rel, err)) < 0)
         goto fail;
     r = build_dockerfile_parse(b->dockerfile, text, len, &b->df, err);
     free(text);
@@ -2739,6 +2759,8 @@ void build_free(struct build *b)
     json_decref(b->used_args);
     json_decref(b->meta_values);
     free(b->context_dir);
+    free(b->hidden[0]);
+    free(b->hidden[1]);
     free(b->state_dir);
     free(b->dockerfile);
     free(b->scratch);

@@ -7,7 +7,14 @@
  * exception pattern may bring back something under it. A Dockerfile from
  * outside the context travels as one more file, and its name is appended to
  * the .dockerignore sent along, so the daemon drops it from the context
- * once read. */
+ * once read.
+ *
+ * The daemon keeps the last few unpacked contexts, named by the sha256 of
+ * their tar: an unchanged rebuild sends the same bytes and finds its files
+ * already on disk (creating them was most of a cached build's time). They
+ * are never changed once unpacked (the builder hides the files it must
+ * drop instead of deleting them), so builds share them; a reference count
+ * keeps an evicted one until its last build ends. */
 #include "build.h"
 
 #include <archive.h>
@@ -16,6 +23,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <nettle/sha2.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -535,4 +544,215 @@ out:
     free(x.dirs);
     close(x.root);
     return r;
+}
+
+/* ---------------------------------------------------------------- shared contexts */
+
+#define CONTEXT_KEEP 8                  /* unpacked contexts kept for reuse */
+#define CONTEXT_CACHE_MAX (64u << 20) /* larger ones are unpacked per build */
+
+struct build_context {
+    char *path;
+    char *key; /* the cache entry's name, or NULL for a private copy */
+};
+
+/* The contexts builds of this process are using: key -> count. */
+static pthread_mutex_t context_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    char *key;
+    unsigned refs;
+} *context_refs;
+static size_t n_context_refs;
+
+static unsigned *context_ref_slot(const char *key, bool add)
+{
+    for (size_t i = 0; i < n_context_refs; i++)
+        if (strcmp(context_refs[i].key, key) == 0)
+            return &context_refs[i].refs;
+    if (!add)
+        return NULL;
+    context_refs = xrealloc(context_refs, (n_context_refs + 1) * sizeof(*context_refs));
+    context_refs[n_context_refs].key = xstrdup(key);
+    context_refs[n_context_refs].refs = 0;
+    return &context_refs[n_context_refs++].refs;
+}
+
+struct cached_dir {
+    char *name;
+    struct timespec mtime;
+};
+
+static int newest_first(const void *a, const void *b)
+{
+    const struct cached_dir *x = a, *y = b;
+    if (x->mtime.tv_sec != y->mtime.tv_sec)
+        return x->mtime.tv_sec < y->mtime.tv_sec ? 1 : -1;
+    if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+        return x->mtime.tv_nsec < y->mtime.tv_nsec ? 1 : -1;
+    return strcmp(x->name, y->name);
+}
+
+/* Keeps the CONTEXT_KEEP most recently used, and any in use. Called with
+ * context_lock held. */
+static void evict_contexts(const char *cache_dir)
+{
+    DIR *d = opendir(cache_dir);
+    if (!d)
+        return;
+    struct cached_dir *dirs = NULL;
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        struct stat st;
+        if (strlen(de->d_name) != 64 || fstatat(dirfd(d), de->d_name, &st, 0) < 0)
+            continue;
+        dirs = xrealloc(dirs, (n + 1) * sizeof(*dirs));
+        dirs[n++] = (struct cached_dir){xstrdup(de->d_name), st.st_mtim};
+    }
+    closedir(d);
+    if (n)
+        qsort(dirs, n, sizeof(*dirs), newest_first);
+    for (size_t i = 0; i < n; i++) {
+        unsigned *refs = context_ref_slot(dirs[i].name, false);
+        if (i >= CONTEXT_KEEP && (!refs || *refs == 0)) {
+            _cleanup_free_ char *path = xasprintf("%s/%s", cache_dir, dirs[i].name);
+            wharf_error e = {0};
+            wharf_rm_rf(path, &e);
+        }
+        free(dirs[i].name);
+    }
+    free(dirs);
+}
+
+/* sha256 and size of everything fd holds, read from the start. */
+static int digest_fd(int fd, char hex[65], uint64_t *size, wharf_error *err)
+{
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    *size = 0;
+    char buf[65536];
+    for (off_t off = 0;;) {
+        ssize_t n = pread(fd, buf, sizeof(buf), off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return wharf_error_errno(err, errno, "read the build context");
+        if (n == 0)
+            break;
+        sha256_update(&ctx, (size_t)n, (const uint8_t *)buf);
+        off += n;
+        *size += (uint64_t)n;
+    }
+    uint8_t d[SHA256_DIGEST_SIZE];
+    sha256_digest(&ctx, sizeof(d), d);
+    for (size_t i = 0; i < sizeof(d); i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    return 0;
+}
+
+static int unpack_fresh(int fd, const char *cache_dir, char **path, wharf_error *err)
+{
+    *path = xasprintf("%s/.unpack-XXXXXX", cache_dir);
+    if (!mkdtemp(*path)) {
+        int e = errno;
+        free(*path);
+        *path = NULL;
+        return wharf_error_errno(err, e, "create a directory for the build context in %s",
+                                 cache_dir);
+    }
+    if (lseek(fd, 0, SEEK_SET) < 0 || build_context_extract(fd, *path, err) < 0) {
+        int r = err->code ? err->code : -errno;
+        wharf_error e = {0};
+        wharf_rm_rf(*path, &e);
+        free(*path);
+        *path = NULL;
+        return r;
+    }
+    return 0;
+}
+
+int build_context_open(int fd, const char *cache_dir, struct build_context **out,
+                       wharf_error *err)
+{
+    *out = NULL;
+    int r = wharf_mkdir_p(cache_dir, 0700, err);
+    if (r < 0)
+        return r;
+    char key[65];
+    uint64_t size;
+    if ((r = digest_fd(fd, key, &size, err)) < 0)
+        return r;
+    struct build_context *c = xcalloc(1, sizeof(*c));
+    if (size > CONTEXT_CACHE_MAX) {
+        if ((r = unpack_fresh(fd, cache_dir, &c->path, err)) < 0) {
+            free(c);
+            return r;
+        }
+        *out = c;
+        return 0;
+    }
+    c->key = xstrdup(key);
+    c->path = xasprintf("%s/%s", cache_dir, key);
+    pthread_mutex_lock(&context_lock);
+    unsigned *refs = context_ref_slot(key, true);
+    (*refs)++;
+    bool have = access(c->path, F_OK) == 0;
+    if (have)
+        utimensat(AT_FDCWD, c->path, NULL, 0); /* most recently used */
+    pthread_mutex_unlock(&context_lock);
+    if (have) {
+        *out = c;
+        return 0;
+    }
+    /* unpacked outside the lock: other builds go on meanwhile */
+    _cleanup_free_ char *fresh = NULL;
+    r = unpack_fresh(fd, cache_dir, &fresh, err);
+    pthread_mutex_lock(&context_lock);
+    if (r == 0 && rename(fresh, c->path) < 0) {
+        /* a concurrent build of the same bytes got there first */
+        wharf_error e = {0};
+        wharf_rm_rf(fresh, &e);
+        if (access(c->path, F_OK) < 0)
+            r = wharf_error_errno(err, errno, "build context %s", c->path);
+    }
+    if (r < 0)
+        (*context_ref_slot(key, true))--;
+    else
+        evict_contexts(cache_dir);
+    pthread_mutex_unlock(&context_lock);
+    if (r < 0) {
+        build_context_close(c);
+        return r;
+    }
+    *out = c;
+    return 0;
+}
+
+const char *build_context_path(const struct build_context *c)
+{
+    return c->path;
+}
+
+void build_context_close(struct build_context *c)
+{
+    if (!c)
+        return;
+    if (c->key) {
+        pthread_mutex_lock(&context_lock);
+        unsigned *refs = context_ref_slot(c->key, false);
+        if (refs && *refs > 0)
+            (*refs)--;
+        _cleanup_free_ char *cache_dir = xstrdup(c->path);
+        char *slash = strrchr(cache_dir, '/');
+        if (slash)
+            *slash = '\0';
+        evict_contexts(cache_dir);
+        pthread_mutex_unlock(&context_lock);
+    } else if (c->path) {
+        wharf_error e = {0};
+        wharf_rm_rf(c->path, &e);
+    }
+    free(c->key);
+    free(c->path);
+    free(c);
 }

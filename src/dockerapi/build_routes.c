@@ -3,8 +3,9 @@
  * `DOCKER_BUILDKIT=0 docker build` and the docker CLI without buildx use).
  *
  * The context tar is spooled to an unlinked file as it arrives (like
- * /images/load), unpacked into a private directory under ROOT/build, and
- * the build prepared: a bad Dockerfile, flag, target or tag is answered
+ * /images/load) and unpacked under ROOT/build/contexts (where an unchanged
+ * rebuild finds it unpacked already, see build_context_open), and the
+ * build prepared: a bad Dockerfile, flag, target or tag is answered
  * with a plain 4xx before anything is streamed, as dockerd does. The build
  * then runs on a producer thread that streams Docker's JSON messages:
  * {"stream": "Step 1/3 : ..."} for progress and RUN output, {"aux": {"ID":
@@ -49,7 +50,7 @@ static int spool_chunk(http_request *req, const void *data, size_t len, void *ud
 struct build_job {
     struct dockerapi *api;
     struct build *build;
-    char *context_dir;
+    struct build_context *context;
     bool quiet;
     strbuf held; /* quiet: the progress, sent only if the build fails */
     char **tags;
@@ -60,11 +61,7 @@ struct build_job {
 static void job_free(struct build_job *job)
 {
     build_free(job->build);
-    if (job->context_dir) {
-        wharf_error e = {0};
-        wharf_rm_rf(job->context_dir, &e);
-        free(job->context_dir);
-    }
+    build_context_close(job->context);
     strbuf_release(&job->held);
     for (size_t i = 0; i < job->n_tags; i++)
         free(job->tags[i]);
@@ -178,21 +175,9 @@ static http_response *build(http_request *req, void *ud)
     job->api = api;
     job->quiet = http_request_query_bool(req, "q", false);
     http_response *resp = NULL;
-    if (wharf_mkdir_p(contexts, 0700, &err) < 0) {
-        resp = http_response_from_error(&err);
-        goto fail;
-    }
-    job->context_dir = xasprintf("%s/ctx-XXXXXX", contexts);
-    if (!mkdtemp(job->context_dir)) {
-        free(job->context_dir);
-        job->context_dir = NULL;
-        resp = http_response_error(500, "create a directory for the build context: %s",
-                                   strerror(errno));
-        goto fail;
-    }
-    lseek(*spool, 0, SEEK_SET);
-    if (build_context_extract(*spool, job->context_dir, &err) < 0) {
-        resp = http_response_error(400, "%s", err.msg);
+    if (build_context_open(*spool, contexts, &job->context, &err) < 0) {
+        resp = err.code == -EINVAL || err.code == -EPERM ? http_response_error(400, "%s", err.msg)
+                                                         : http_response_from_error(&err);
         goto fail;
     }
     /* the spooled tar is not needed any more */
@@ -200,7 +185,7 @@ static http_response *build(http_request *req, void *ud)
     *spool = -1;
     struct build_env env = {.images = api->images, .cri = api->cri, .state_dir = state};
     struct build_options opts = {
-        .context_dir = job->context_dir,
+        .context_dir = build_context_path(job->context),
         .dockerfile = http_request_query(req, "dockerfile"),
         .build_args = build_args,
         .labels = labels,

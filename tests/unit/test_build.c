@@ -7,6 +7,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -476,6 +477,88 @@ static void test_context_roundtrip(void **state)
     assert_int_equal(wharf_rm_rf(tmpdir, &err), 0);
 }
 
+/* A tar of one file, name holding content. */
+static int one_file_tar(const char *name, const char *content)
+{
+    int fd = memfd_create("ctx", MFD_CLOEXEC);
+    struct archive *a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    archive_write_open_fd(a, fd);
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, (la_int64_t)strlen(content));
+    archive_write_header(a, e);
+    archive_write_data(a, content, strlen(content));
+    archive_entry_free(e);
+    archive_write_close(a);
+    archive_write_free(a);
+    lseek(fd, 0, SEEK_SET);
+    return fd;
+}
+
+static void test_context_cache(void **state)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_build.%d.XXXXXX", (int)getpid());
+    assert_non_null(mkdtemp(tmpdir));
+    _cleanup_free_ char *cache = xasprintf("%s/contexts", tmpdir);
+    wharf_error err = {0};
+    int fd = one_file_tar("Dockerfile", "FROM scratch\n");
+    struct build_context *a = NULL, *b = NULL, *c = NULL;
+    assert_int_equal(build_context_open(fd, cache, &a, &err), 0);
+    _cleanup_free_ char *df = xasprintf("%s/Dockerfile", build_context_path(a));
+    struct stat st1, st2;
+    assert_int_equal(stat(df, &st1), 0);
+    /* the same bytes again: the same directory, not unpacked again */
+    assert_int_equal(build_context_open(fd, cache, &b, &err), 0);
+    assert_string_equal(build_context_path(a), build_context_path(b));
+    assert_int_equal(stat(df, &st2), 0);
+    assert_true(st1.st_ino == st2.st_ino);
+    close(fd);
+    fd = one_file_tar("Dockerfile", "FROM other\n");
+    assert_int_equal(build_context_open(fd, cache, &c, &err), 0);
+    close(fd);
+    assert_string_not_equal(build_context_path(a), build_context_path(c));
+    build_context_close(a);
+    build_context_close(b);
+    build_context_close(c);
+    /* only the last few stay; one still in use is never evicted */
+    struct build_context *held = NULL;
+    fd = one_file_tar("Dockerfile", "FROM held\n");
+    assert_int_equal(build_context_open(fd, cache, &held, &err), 0);
+    close(fd);
+    _cleanup_free_ char *held_path = xstrdup(build_context_path(held));
+    for (int i = 0; i < 12; i++) {
+        char text[32];
+        snprintf(text, sizeof(text), "FROM n%d\n", i);
+        fd = one_file_tar("Dockerfile", text);
+        struct build_context *x = NULL;
+        assert_int_equal(build_context_open(fd, cache, &x, &err), 0);
+        close(fd);
+        build_context_close(x);
+    }
+    assert_int_equal(access(held_path, F_OK), 0);
+    build_context_close(held);
+    DIR *d = opendir(cache);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        n += de->d_name[0] != '.';
+    closedir(d);
+    assert_true(n <= 8);
+    /* not a tar: refused, nothing left behind */
+    fd = memfd_create("junk", MFD_CLOEXEC);
+    assert_int_equal(write(fd, "not a tar at all", 16), 16);
+    assert_int_equal(build_context_open(fd, cache, &a, &err), -EINVAL);
+    close(fd);
+    d = opendir(cache);
+    while ((de = readdir(d)))
+        assert_true(strncmp(de->d_name, ".unpack", 7) != 0);
+    closedir(d);
+    assert_int_equal(wharf_rm_rf(tmpdir, &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_dockerignore),
         cmocka_unit_test(test_context_roundtrip),
+        cmocka_unit_test(test_context_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
