@@ -59,8 +59,31 @@ static bool class_match(const char *p, char c, const char **end)
     return hit != negate;
 }
 
-static bool match_here(const char *p, const char *s)
+/* Matching is a recursion over (pattern position, path position) whose
+ * results are remembered, so patterns full of stars stay polynomial: a
+ * .dockerignore is read by the daemon too. */
+struct matcher {
+    const char *pat, *str;
+    size_t plen, slen;
+    unsigned char *memo; /* (plen + 1) * (slen + 1): 0 unknown, 1 no, 2 yes */
+};
+
+static bool match_at(struct matcher *m, size_t pi, size_t si);
+
+static bool match_memo(struct matcher *m, size_t pi, size_t si)
 {
+    unsigned char *slot = m->memo ? &m->memo[pi * (m->slen + 1) + si] : NULL;
+    if (slot && *slot)
+        return *slot == 2;
+    bool r = match_at(m, pi, si);
+    if (slot)
+        *slot = r ? 2 : 1;
+    return r;
+}
+
+static bool match_at(struct matcher *m, size_t pi, size_t si)
+{
+    const char *p = m->pat + pi, *s = m->str + si;
     for (;;) {
         char c = *p;
         if (!c)
@@ -72,17 +95,18 @@ static bool match_here(const char *p, const char *s)
             if (!*p)
                 return true; /* "**" at the end: everything */
             /* the regexp "(.* then /)?": nothing, or anything through a slash */
-            if (match_here(p, s))
+            size_t np = (size_t)(p - m->pat);
+            if (match_memo(m, np, (size_t)(s - m->str)))
                 return true;
             for (const char *q = s; *q; q++)
-                if (*q == '/' && match_here(p, q + 1))
+                if (*q == '/' && match_memo(m, np, (size_t)(q + 1 - m->str)))
                     return true;
             return false;
         }
         if (c == '*') {
-            p++;
+            size_t np = (size_t)(p + 1 - m->pat);
             for (const char *q = s;; q++) {
-                if (match_here(p, q))
+                if (match_memo(m, np, (size_t)(q - m->str)))
                     return true;
                 if (!*q || *q == '/')
                     return false;
@@ -112,6 +136,19 @@ static bool match_here(const char *p, const char *s)
         p++;
         s++;
     }
+}
+
+static bool match_here(const char *pattern, const char *path)
+{
+    struct matcher m = {pattern, path, strlen(pattern), strlen(path), NULL};
+    if (strchr(pattern, '*')) {
+        size_t cells = (m.plen + 1) * (m.slen + 1);
+        if (cells <= (64u << 20))
+            m.memo = xcalloc(cells, 1);
+    }
+    bool r = match_at(&m, 0, 0);
+    free(m.memo);
+    return r;
 }
 
 bool build_pattern_match(const char *pattern, const char *path)

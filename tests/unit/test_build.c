@@ -286,6 +286,15 @@ static void test_patterns(void **state)
     assert_true(build_pattern_match("a\\*b", "a*b"));
     assert_false(build_pattern_match("a\\*b", "axb"));
     assert_true(build_pattern_match("**", "anything/at/all"));
+    /* many stars against a long name: remembered, not exponential */
+    char pat[128] = "", name[256] = "";
+    for (int i = 0; i < 30; i++)
+        strcat(pat, "*a");
+    strcat(pat, "b");
+    memset(name, 'a', 200);
+    assert_false(build_pattern_match(pat, name));
+    name[199] = 'b';
+    assert_true(build_pattern_match(pat, name));
 }
 
 static void test_dockerignore(void **state)
