@@ -4,7 +4,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 PREFIX     ?= /usr/local
 
-.PHONY: all build deps test unit demo install bench bench-runtime bench-engine bench-pull bench-network fuzz clean
+.PHONY: all build deps test unit demo install bench bench-runtime bench-engine bench-pull bench-network bench-build fuzz clean
 
 all: build
 
@@ -34,10 +34,10 @@ unit: build
 demo: deps build
 	BUILD=$(BUILD) examples/demo.sh
 
-# `make bench` runs every benchmark; each has its own target too. The engine
-# and network ones install their peers first (Debian's docker.io: dockerd
+# `make bench` runs every benchmark; each has its own target too. The engine,
+# network and build ones install their peers first (Debian's docker.io: dockerd
 # 20.10 and containerd, started only by the benchmark, on a private socket).
-bench: bench-runtime bench-engine bench-pull bench-network
+bench: bench-runtime bench-engine bench-pull bench-network bench-build
 
 bench-runtime: deps build
 	BUILD=$(BUILD) bench/runtime/run.sh
@@ -53,6 +53,10 @@ bench-pull: deps build
 bench-network: deps build
 	scripts/install-deps bench-engine
 	BUILD=$(BUILD) bench/network/run.sh
+
+bench-build: deps build
+	scripts/install-deps bench-engine
+	BUILD=$(BUILD) bench/build/run.sh
 
 # Each fuzz target for FUZZ_SECONDS (default 60) from its seed corpus.
 FUZZ_BUILD   ?= build-fuzz
