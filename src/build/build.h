@@ -12,7 +12,7 @@
  * the parent image and the instruction (and for COPY/ADD the content of the
  * sources), RUN in a real container through the container layer (a sandbox
  * of one over an overlay of the current image), COPY/ADD written into the
- * overlay, each step committed as a new image from the overlay's upper
+ * overlay, missing base images pulled through the caller's pull function, each step committed as a new image from the overlay's upper
  * directory, Docker's image config and one history entry per instruction.
  *
  * Layout under the state directory the caller gives:
@@ -169,6 +169,12 @@ struct build_env {
     const char *state_dir; /* created if missing */
 };
 
+/* Fetches the image ref from its registry into the store (the front end's
+ * job: the builder speaks no HTTP), printing progress lines through emit.
+ * 0, or a negative errno with err naming ref and the cause. */
+typedef int (*build_pull_fn)(void *ud, const char *ref, build_emit_fn emit, void *emit_ud,
+                             wharf_error *err);
+
 struct build_options {
     const char *context_dir; /* the unpacked context */
     const char *dockerfile;  /* path inside the context; NULL: "Dockerfile" */
@@ -178,7 +184,9 @@ struct build_options {
     const char *const *tags; /* tags for the result, n_tags of them */
     size_t n_tags;
     bool no_cache;
-    bool pull;           /* refuse: this engine cannot pull yet */
+    bool pull;           /* pull FROM images even when stored (needs pull_fn) */
+    build_pull_fn pull_fn; /* NULL: only images already stored can be used */
+    void *pull_ud;
     const char *network; /* RUN's network: "host" (NULL, "", "default") or "none" */
     build_emit_fn emit;
     void *emit_ud;

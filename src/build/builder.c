@@ -284,6 +284,9 @@ struct build {
     char **tags; /* full references */
     size_t n_tags;
     bool no_cache, pull, host_network;
+    build_pull_fn pull_fn;
+    void *pull_ud;
+    json_t *pulled; /* references pulled by this build (each once) */
     build_emit_fn emit;
     void *emit_ud;
     bool cancelled;
@@ -1904,6 +1907,28 @@ out:
     return r;
 }
 
+/* The image ref names, pulled when it is not stored (or always with
+ * --pull, once per build). */
+static int image_for(struct build *b, const char *ref, char id[72], wharf_error *err)
+{
+    wharf_error e = {0};
+    bool have = image_store_resolve(b->env.images, ref, id, &e) == 0;
+    if (have && !(b->pull && b->pull_fn))
+        return 0;
+    if (!b->pull_fn) {
+        wharf_error_set(err, -ENOENT, "%s: no such image in the local store (pulling from a "
+                                      "registry is not available here)", ref);
+        return err->code;
+    }
+    if (!json_object_get(b->pulled, ref)) {
+        int r = b->pull_fn(b->pull_ud, ref, b->emit, b->emit_ud, err);
+        if (r < 0)
+            return r;
+        json_object_set_new(b->pulled, ref, json_true());
+    }
+    return image_store_resolve(b->env.images, ref, id, err);
+}
+
 /* Where a COPY --from reads: a stage's image, or any stored image. */
 static int from_image(struct state *s, const struct build_instruction *in, const char *from,
                       char image[72], wharf_error *err)
@@ -1919,10 +1944,13 @@ static int from_image(struct state *s, const struct build_instruction *in, const
             snprintf(image, 72, "%s", b->stages[i].image);
             return 0;
         }
-    if (image_store_resolve(b->env.images, from, image, err) < 0) {
+    if (image_for(b, from, image, err) < 0) {
         _cleanup_free_ char *w = where(b, in);
-        return wharf_error_set(err, -ENOENT, "%s: COPY --from=%s: no build stage or image named %s",
-                               w, from, from);
+        char cause[sizeof(err->msg)];
+        snprintf(cause, sizeof(cause), "%s", err->msg);
+        return wharf_error_set(err, err->code,
+                               "%s: COPY --from=%s: no build stage or image named %s (%s)", w,
+                               from, from, cause);
     }
     return 0;
 }
@@ -2241,8 +2269,11 @@ static int run_stage(struct build *b, size_t idx, wharf_error *err)
     if (st->base_stage >= 0)
         snprintf(s.image, sizeof(s.image), "%s", b->stages[st->base_stage].image);
     else if (strcasecmp(st->base, "scratch") != 0 &&
-             (r = image_store_resolve(b->env.images, st->base, s.image, err)) < 0)
+             (r = image_for(b, st->base, s.image, err)) < 0) {
+        _cleanup_free_ char *w = where(b, st->from);
+        wharf_error_prefix(err, "%s: FROM", w);
         goto out;
+    }
     if (*s.image) {
         json_t *cfg = image_store_config(b->env.images, s.image, err);
         if (!cfg) {
@@ -2336,22 +2367,20 @@ static int mark_needed(struct build *b, size_t i, wharf_error *err)
     int r;
     if (st->base_stage >= 0 && (r = mark_needed(b, (size_t)st->base_stage, err)) < 0)
         return r;
-    if (st->base_stage < 0 && strcasecmp(st->base, "scratch") != 0) {
+    if (st->base_stage < 0 && strcasecmp(st->base, "scratch") != 0 && !b->pull_fn) {
+        /* without a registry client, only stored images can be built on */
         char id[72];
         wharf_error e = {0};
-        if (image_store_resolve(b->env.images, st->base, id, &e) < 0) {
-            _cleanup_free_ char *w = where(b, st->from);
+        _cleanup_free_ char *w = where(b, st->from);
+        if (b->pull)
+            return wharf_error_set(err, -ENOTSUP,
+                                   "%s: --pull: this builder cannot pull %s from a registry", w,
+                                   st->base);
+        if (image_store_resolve(b->env.images, st->base, id, &e) < 0)
             return wharf_error_set(err, -ENOENT,
                                    "%s: FROM %s: no such image in the local store (pulling from "
-                                   "a registry is not supported yet)",
+                                   "a registry is not available here)",
                                    w, st->base);
-        }
-        if (b->pull) {
-            _cleanup_free_ char *w = where(b, st->from);
-            return wharf_error_set(err, -ENOTSUP,
-                                   "%s: --pull: this engine cannot pull %s from a registry yet", w,
-                                   st->base);
-        }
     }
     for (size_t k = 0; k < st->n_inst; k++) {
         const char *from = strcmp(st->inst[k]->keyword, "copy") == 0
@@ -2382,10 +2411,17 @@ static int mark_needed(struct build *b, size_t i, wharf_error *err)
         }
         char id[72];
         wharf_error e = {0};
-        if (image_store_resolve(b->env.images, from, id, &e) < 0)
+        if (!b->pull_fn && image_store_resolve(b->env.images, from, id, &e) < 0)
             return wharf_error_set(err, -EINVAL,
                                    "%s: COPY --from=%s: no build stage or image named %s", w, from,
                                    from);
+        image_ref ref;
+        if (b->pull_fn && image_ref_parse(from, &ref, &e) < 0)
+            return wharf_error_set(err, -EINVAL,
+                                   "%s: COPY --from=%s: no build stage named %s, and %s", w, from,
+                                   from, e.msg);
+        if (b->pull_fn)
+            image_ref_free(&ref);
     }
     return 0;
 }
@@ -2455,6 +2491,9 @@ int build_prepare(const struct build_env *env, const struct build_options *opts,
     b->emit_ud = opts->emit_ud;
     b->no_cache = opts->no_cache;
     b->pull = opts->pull;
+    b->pull_fn = opts->pull_fn;
+    b->pull_ud = opts->pull_ud;
+    b->pulled = json_object();
     b->used_args = json_object();
     b->meta_values = json_object();
     b->dockerfile = xstrdup(opts->dockerfile && *opts->dockerfile ? opts->dockerfile : "Dockerfile");
@@ -2758,6 +2797,7 @@ void build_free(struct build *b)
         json_decref(b->labels);
     json_decref(b->used_args);
     json_decref(b->meta_values);
+    json_decref(b->pulled);
     free(b->context_dir);
     free(b->hidden[0]);
     free(b->hidden[1]);

@@ -12,15 +12,20 @@
  * "sha256:..."}} once per stage, and {"errorDetail": {"code", "message"},
  * "error": ...} when it fails (code: the failing RUN's exit status, which
  * the docker CLI exits with). With q=1 only the image ID is streamed, and
- * the progress only when the build fails.
+ * the progress only when the build fails. Base images that are not stored
+ * (all of them with pull=1) are pulled through the registry helper, as
+ * `docker pull` is (anonymously: X-Registry-Config is not read yet), the
+ * pull's progress printed as dockerd's classic builder shows it.
  */
 #include "internal.h"
 
 #include "build.h"
+#include "registry.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <string.h>
 
 static void close_spool(void *p)
@@ -46,6 +51,72 @@ static int spool_chunk(http_request *req, const void *data, size_t len, void *ud
     int r = wharf_write_all(*fd, data, len);
     return r < 0 ? wharf_error_errno(err, -r, "spool the build context") : 0;
 }
+
+/* ---------------------------------------------------------------- pulls */
+
+struct pull_progress {
+    build_emit_fn emit;
+    void *emit_ud;
+    int failed;
+};
+
+static void say_line(struct pull_progress *p, const char *fmt, ...) WHARF_PRINTF(2, 3);
+static void say_line(struct pull_progress *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    strbuf sb = STRBUF_INIT;
+    strbuf_vaddf(&sb, fmt, ap);
+    va_end(ap);
+    if (p->emit && p->emit(p->emit_ud, BUILD_EVENT_STREAM, sb.buf, sb.len) < 0)
+        p->failed = -EPIPE;
+    strbuf_release(&sb);
+}
+
+/* The layer lines that stay on a terminal once a pull is done. */
+static void pull_progress(const struct registry_progress *rp, void *ud)
+{
+    struct pull_progress *p = ud;
+    const char *word = rp->event == REGISTRY_LAYER_EXISTS     ? "Already exists"
+                       : rp->event == REGISTRY_LAYER_COMPLETE ? "Pull complete"
+                                                              : NULL;
+    if (word)
+        say_line(p, "%.12s: %s\n", rp->digest + 7, word);
+}
+
+static int pull_image(void *ud, const char *ref, build_emit_fn emit, void *emit_ud,
+                      wharf_error *err)
+{
+    struct dockerapi *api = ud;
+    struct registry_exec_options o = {
+        .helper = api->registry_helper ? api->registry_helper : "wharf-registry",
+        .store_dir = image_store_dir(api->images),
+        .insecure = api->insecure_registries,
+        .n_insecure = api->n_insecure_registries,
+        .mirrors = api->registry_mirrors,
+        .n_mirrors = api->n_registry_mirrors,
+    };
+    registry_exec *x = registry_exec_pull(&o, ref, NULL, err);
+    if (!x)
+        return err->code;
+    struct pull_progress p = {.emit = emit, .emit_ud = emit_ud};
+    say_line(&p, "%s: Pulling from %s\n", registry_exec_tag(x), registry_exec_path(x));
+    struct registry_pull_result res;
+    int r = registry_exec_pull_finish(x, pull_progress, &p, &res, err);
+    if (r == 0) {
+        _cleanup_free_ char *shown = image_ref_familiarize(registry_exec_reference(x));
+        dockerapi_image_event(api, res.id, shown, "pull");
+        say_line(&p, "Digest: %s\n", res.digest);
+        say_line(&p, "Status: %s for %s\n",
+                 res.updated ? "Downloaded newer image" : "Image is up to date", shown);
+    }
+    registry_exec_free(x);
+    if (r == 0 && p.failed)
+        r = wharf_error_set(err, -ECANCELED, "build cancelled: the client went away");
+    return r;
+}
+
+/* ---------------------------------------------------------------- builds */
 
 struct build_job {
     struct dockerapi *api;
@@ -195,6 +266,8 @@ static http_response *build(http_request *req, void *ud)
         .no_cache = http_request_query_bool(req, "nocache", false),
         .pull = http_request_query_bool(req, "pull", false),
         .network = http_request_query(req, "networkmode"),
+        .pull_fn = pull_image,
+        .pull_ud = api,
         .emit = emit,
         .emit_ud = job,
     };

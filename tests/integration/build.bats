@@ -320,7 +320,7 @@ EOF
     # the global ARG picks the base image
     run wh build --build-arg TAG=nosuch "$d"
     [ "$status" -ne 0 ]
-    [[ "$output" == *"Dockerfile:2: FROM wbt-base:nosuch: no such image"* ]]
+    [[ "$output" == *"Dockerfile:2: FROM: wbt-base:nosuch"* ]]
 }
 
 @test "a failing RUN stops the build with its output and exit code, tags nothing" {
@@ -363,7 +363,7 @@ EOF
     try 'FROM wbt-base:1\nCOPY --mode=1 a b\n' "Dockerfile:2: unknown flag: --mode"
     try 'FROM wbt-base:1\nENV A=1\nCOPY missing.txt /x\n' "Dockerfile:3: COPY failed: file not found in build context or excluded by .dockerignore: stat missing.txt"
     try 'FROM wbt-base:1\nCOPY --from=nostage /a /b\n' "Dockerfile:2: COPY --from=nostage: no build stage or image named nostage"
-    try 'FROM nosuch-image-xyz:1\n' "Dockerfile:1: FROM nosuch-image-xyz:1: no such image"
+    try 'FROM 127.0.0.1:9/nosuch-image-xyz:1\n' "Dockerfile:1: FROM: 127.0.0.1:9/nosuch-image-xyz:1"
     try 'FROM wbt-base:1\nUSER nosuchuser\nRUN true\n' "Dockerfile:3: unable to find user nosuchuser"
     try 'RUN true\nFROM wbt-base:1\n' "Dockerfile:1: no build stage in current context"
     try 'FROM wbt-base:1\nENV X=${A\n' "Dockerfile:2: syntax error: missing '}'"
@@ -427,16 +427,59 @@ EOF
     [[ "$output" == *'Step 3/3 : LABEL "extra"='"'"'yes'"'"* ]]
 }
 
-@test "--pull is refused for registry bases (no registry client yet), accepted for scratch" {
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+@test "FROM and COPY --from pull missing images from a registry; --pull pulls again" {
+    command -v docker-registry >/dev/null || skip "docker-registry is not installed"
+    local port dir="$BATS_TEST_TMPDIR/registry"
+    port=$(free_port)
+    mkdir -p "$dir/data"
+    printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+        "$dir/data" "$port" >"$dir/config.yml"
+    docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+    local reg_pid=$!
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break
+        sleep 0.05
+    done
+    local r="127.0.0.1:$port/wbt"
     local d
-    d=$(ctx pull <<'EOF'
+    d=$(ctx artifact <<'EOF'
 FROM wbt-base:1
+RUN echo "made elsewhere" > /artifact
 EOF
 )
-    run wh build --pull "$d"
-    [ "$status" -eq 1 ]
-    [[ "$output" == *"--pull: this engine cannot pull wbt-base:1"* ]]
-    printf 'FROM scratch\nCOPY Dockerfile /\n' >"$d/Dockerfile"
-    run wh build --pull "$d"
+    wh build -q -t "$r/artifact:1" "$d" >/dev/null
+    wh tag wbt-base:1 "$r/base:1"
+    wh push "$r/base:1" >/dev/null
+    wh push "$r/artifact:1" >/dev/null
+    wh rmi "$r/base:1" "$r/artifact:1" >/dev/null
+    d=$(ctx pulls <<EOF
+FROM $r/base:1 AS first
+COPY --from=$r/artifact:1 /artifact /copied
+RUN cat /copied
+EOF
+)
+    run wh build --no-cache -t wbt-pulled:1 "$d"
+    echo "$output"
     [ "$status" -eq 0 ]
+    [[ "$output" == *"Step 1/3 : FROM $r/base:1 AS first"$'\n'"1: Pulling from wbt/base"* ]]
+    [[ "$output" == *"Status: Downloaded newer image for $r/base:1"* ]]
+    [[ "$output" == *"1: Pulling from wbt/artifact"* ]]
+    [[ "$output" == *"made elsewhere"* ]]
+    # stored now: no pull; --pull asks the registry again
+    run wh build -t wbt-pulled:1 "$d"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"Pulling from"* ]]
+    run wh build --pull -t wbt-pulled:1 "$d"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Status: Image is up to date for $r/base:1"* ]]
+    kill "$reg_pid"
+    wait "$reg_pid" 2>/dev/null || true
+    # the registry gone: its error, naming the line
+    run wh build --pull -t wbt-pulled:1 "$d"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"Dockerfile:1: FROM: $r/base:1"* ]]
 }
