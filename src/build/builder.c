@@ -31,6 +31,7 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <nettle/sha2.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -2479,10 +2480,75 @@ static int hide_build_files(struct build *b, const char *rel, wharf_error *err)
     return 0;
 }
 
+/* What a build cut short by a crash of its process left: RUN containers
+ * (labelled io.wharf.build) and their sandboxes, overlay mounts and
+ * scratch directories. Done once per process, before its first build, when
+ * no build of it can be running. */
+static pthread_mutex_t leftovers_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool leftovers_swept;
+
+static void sweep_leftovers(const struct build_env *env)
+{
+    pthread_mutex_lock(&leftovers_lock);
+    if (leftovers_swept) {
+        pthread_mutex_unlock(&leftovers_lock);
+        return;
+    }
+    leftovers_swept = true;
+    if (env->cri) {
+        _cleanup_json_ json_t *labels = json_pack("{s:s}", "io.wharf.build", "1");
+        struct cri_filter f = {.state = -1, .labels = labels};
+        struct cri_container_status *sts = NULL;
+        size_t n = 0;
+        wharf_error e = {0};
+        if (cri_container_list(env->cri, &f, &sts, &n, &e) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                cri_container_remove(env->cri, sts[i].id, true, &e);
+                cri_sandbox_remove(env->cri, sts[i].sandbox_id, &e);
+            }
+            cri_container_status_array_free(sts, n);
+        }
+    }
+    _cleanup_free_ char *tmp = xasprintf("%s/tmp/", env->state_dir);
+    _cleanup_fclose_ FILE *mounts = fopen("/proc/self/mounts", "re");
+    char line[8192];
+    json_t *targets = json_array();
+    while (mounts && fgets(line, sizeof(line), mounts)) {
+        char *target = strchr(line, ' ');
+        char *end = target ? strchr(target + 1, ' ') : NULL;
+        if (!end)
+            continue;
+        *end = '\0';
+        if (strncmp(target + 1, tmp, strlen(tmp)) == 0)
+            json_array_insert_new(targets, 0, json_string(target + 1)); /* innermost first */
+    }
+    size_t i;
+    json_t *t;
+    json_array_foreach(targets, i, t)
+    {
+        wharf_error e = {0};
+        image_store_unmount_rootfs(json_string_value(t), &e);
+    }
+    json_decref(targets);
+    DIR *d = opendir(tmp);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (strncmp(de->d_name, "build-", 6) != 0)
+            continue;
+        _cleanup_free_ char *path = xasprintf("%s%s", tmp, de->d_name);
+        wharf_error e = {0};
+        wharf_rm_rf(path, &e);
+    }
+    if (d)
+        closedir(d);
+    pthread_mutex_unlock(&leftovers_lock);
+}
+
 int build_prepare(const struct build_env *env, const struct build_options *opts,
                   struct build **out, wharf_error *err)
 {
     *out = NULL;
+    sweep_leftovers(env);
     struct build *b = xcalloc(1, sizeof(*b));
     b->env = *env;
     b->state_dir = xstrdup(env->state_dir);

@@ -483,3 +483,30 @@ EOF
     [ "$status" -eq 1 ]
     [[ "$output" == *"Dockerfile:1: FROM: $r/base:1"* ]]
 }
+
+@test "a daemon killed during a RUN leaves nothing behind once it builds again" {
+    local d
+    d=$(ctx crash <<'EOF2'
+FROM wbt-base:1
+RUN echo started && sleep 317
+EOF2
+)
+    wh build --no-cache "$d" >"$BATS_TEST_TMPDIR/crash.out" 2>&1 &
+    local client=$!
+    for _ in $(seq 100); do
+        grep -q started "$BATS_TEST_TMPDIR/crash.out" && break
+        sleep 0.1
+    done
+    grep -q "$DD/root/build/tmp" /proc/self/mounts
+    kill -KILL "$(cat "$DD/daemon.pid")"
+    wait "$client" || true
+    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>>"$DD/daemon.log" &
+    echo $! >"$DD/daemon.pid"
+    for _ in $(seq 50); do wh version >/dev/null 2>&1 && break; sleep 0.1; done
+    # the RUN still runs under its shim until the next build sweeps it away
+    printf 'FROM wbt-base:1\nRUN true\n' >"$d/Dockerfile"
+    run wh build "$d"
+    [ "$status" -eq 0 ]
+    nothing_left
+    ! pgrep -f "sleep 317" >/dev/null
+}
