@@ -12,8 +12,9 @@
  * the parent image and the instruction (and for COPY/ADD the content of the
  * sources), RUN in a real container through the container layer (a sandbox
  * of one over an overlay of the current image), COPY/ADD written into the
- * overlay, missing base images pulled through the caller's pull function, each step committed as a new image from the overlay's upper
- * directory, Docker's image config and one history entry per instruction.
+ * overlay, missing base images pulled through the caller's pull function, each step committed as a
+ * new image from the overlay's upper directory, Docker's image config and one history entry per
+ * instruction.
  *
  * Layout under the state directory the caller gives:
  *   STATE/cache/<hex>   the image ID a step produced, named by the step's
@@ -97,8 +98,8 @@ int build_expand_word(const char *word, char escape, build_lookup_fn lookup, voi
                       wharf_error *err);
 /* The same, also splitting at unquoted blanks (EXPOSE $PORTS): a
  * NULL-terminated vector of malloc'd words (free each and the vector). */
-int build_expand_words(const char *text, char escape, build_lookup_fn lookup, void *ud,
-                       char ***out, size_t *n, wharf_error *err);
+int build_expand_words(const char *text, char escape, build_lookup_fn lookup, void *ud, char ***out,
+                       size_t *n, wharf_error *err);
 
 /* ---------------------------------------------------------------- .dockerignore */
 
@@ -143,8 +144,7 @@ struct build_context;
  * the copy an earlier build left there of the same bytes: the last few are
  * kept for unchanged rebuilds (contexts over 64 MiB are unpacked for this
  * build alone). Free with build_context_close, which may evict old ones. */
-int build_context_open(int fd, const char *cache_dir, struct build_context **out,
-                       wharf_error *err);
+int build_context_open(int fd, const char *cache_dir, struct build_context **out, wharf_error *err);
 const char *build_context_path(const struct build_context *ctx);
 void build_context_close(struct build_context *ctx);
 
@@ -184,7 +184,7 @@ struct build_options {
     const char *const *tags; /* tags for the result, n_tags of them */
     size_t n_tags;
     bool no_cache;
-    bool pull;           /* pull FROM images even when stored (needs pull_fn) */
+    bool pull;             /* pull FROM images even when stored (needs pull_fn) */
     build_pull_fn pull_fn; /* NULL: only images already stored can be used */
     void *pull_ud;
     const char *network; /* RUN's network: "host" (NULL, "", "default") or "none" */
@@ -199,8 +199,8 @@ struct build;
  * Errors name the Dockerfile line (-EINVAL) or the missing file (-ENOENT:
  * "Cannot locate specified Dockerfile: Dockerfile"). *out is freed with
  * build_free. */
-int build_prepare(const struct build_env *env, const struct build_options *opts,
-                  struct build **out, wharf_error *err);
+int build_prepare(const struct build_env *env, const struct build_options *opts, struct build **out,
+                  wharf_error *err);
 /* Runs the build, emitting progress; on success id gets the image ID and
  * the tags point at it. A RUN that fails stops the build with -ECHILD,
  * *exit_code its status and the message "The command '/bin/sh -c ...'

@@ -99,11 +99,21 @@ static void go_quote(strbuf *sb, const char *s)
     strbuf_addch(sb, '"');
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': strbuf_addstr(sb, "\\\""); break;
-        case '\\': strbuf_addstr(sb, "\\\\"); break;
-        case '\n': strbuf_addstr(sb, "\\n"); break;
-        case '\t': strbuf_addstr(sb, "\\t"); break;
-        case '\r': strbuf_addstr(sb, "\\r"); break;
+        case '"':
+            strbuf_addstr(sb, "\\\"");
+            break;
+        case '\\':
+            strbuf_addstr(sb, "\\\\");
+            break;
+        case '\n':
+            strbuf_addstr(sb, "\\n");
+            break;
+        case '\t':
+            strbuf_addstr(sb, "\\t");
+            break;
+        case '\r':
+            strbuf_addstr(sb, "\\r");
+            break;
         default:
             if (*p < 0x20 || *p == 0x7f)
                 strbuf_addf(sb, "\\x%02x", *p);
@@ -268,7 +278,7 @@ struct stage {
     const struct build_instruction *from;
     const struct build_instruction **inst;
     size_t n_inst;
-    char *base;  /* FROM's image, expanded */
+    char *base;     /* FROM's image, expanded */
     int base_stage; /* index of the stage FROM names, or -1 */
     bool needed;
     bool built;
@@ -447,7 +457,8 @@ static int overlay_mount(struct build *b, const char *image, bool init, bool rea
     o->work = xasprintf("%s/work", o->dir);
     o->merged = xasprintf("%s/merged", o->dir);
     int r;
-    if ((r = wharf_mkdir_p(o->upper, 0755, err)) < 0 || (r = wharf_mkdir_p(o->work, 0700, err)) < 0 ||
+    if ((r = wharf_mkdir_p(o->upper, 0755, err)) < 0 ||
+        (r = wharf_mkdir_p(o->work, 0700, err)) < 0 ||
         (r = wharf_mkdir_p(o->merged, 0755, err)) < 0)
         return r;
     bool layers;
@@ -463,10 +474,9 @@ static int overlay_mount(struct build *b, const char *image, bool init, bool rea
         strbuf_addf(&lowers, "%s%s", lowers.len ? ":" : "", b->init_dir);
     if (!lowers.len || (read_only && !strchr(strbuf_str(&lowers), ':')))
         strbuf_addf(&lowers, "%s%s", lowers.len ? ":" : "", b->empty_dir);
-    _cleanup_free_ char *opts =
-        read_only ? xasprintf("lowerdir=%s", strbuf_str(&lowers))
-                  : xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", strbuf_str(&lowers), o->upper,
-                              o->work);
+    _cleanup_free_ char *opts = read_only ? xasprintf("lowerdir=%s", strbuf_str(&lowers))
+                                          : xasprintf("lowerdir=%s,upperdir=%s,workdir=%s",
+                                                      strbuf_str(&lowers), o->upper, o->work);
     strbuf_release(&lowers);
     if (strlen(opts) >= (size_t)sysconf(_SC_PAGESIZE))
         return wharf_error_set(err, -E2BIG,
@@ -623,7 +633,8 @@ static int resolve_user(int root, const char *spec, bool chown_rules, struct use
         _cleanup_free_ char *gcopy = xstrdup(groups);
         _cleanup_free_ char *me = NULL;
         char **self = NULL;
-        if (numeric ? find_entry(passwd, NULL, (long)u->uid, &self) : find_entry(passwd, user, 0, &self))
+        if (numeric ? find_entry(passwd, NULL, (long)u->uid, &self)
+                    : find_entry(passwd, user, 0, &self))
             me = xstrdup(self[0]);
         free_fields(self);
         char *save = NULL;
@@ -665,8 +676,8 @@ static const char *meta_lookup(const char *name, void *ud)
     return json_string_value(json_object_get(b->meta_values, name));
 }
 
-static int expand(struct state *s, const struct build_instruction *in, const char *word,
-                  char **out, wharf_error *err)
+static int expand(struct state *s, const struct build_instruction *in, const char *word, char **out,
+                  wharf_error *err)
 {
     int r = build_expand_word(word, s->b->df.escape, stage_lookup, s, out, err);
     if (r < 0) {
@@ -904,8 +915,7 @@ static int do_volume(struct state *s, const struct build_instruction *in, wharf_
             t[--l] = '\0';
         if (!*t) {
             _cleanup_free_ char *w = where(s->b, in);
-            r = wharf_error_set(err, -EINVAL, "%s: VOLUME specified can not be an empty string",
-                                w);
+            r = wharf_error_set(err, -EINVAL, "%s: VOLUME specified can not be an empty string", w);
             break;
         }
         json_object_set_new(vols, t, json_object());
@@ -1264,9 +1274,9 @@ static int do_run(struct state *s, const struct build_instruction *in, wharf_err
     if (u.groups && json_array_size(u.groups))
         json_object_set(juser, "additional_gids", u.groups);
     cname = xasprintf("build-%s", sid);
-    ccfg = json_pack("{s:s, s:O, s:o, s:s, s:o, s:s, s:{s:s}, s:{s:s}}", "name", cname, "args",
-                     cmd, "env", env, "working_dir", wd, "user", juser, "hostname", sid,
-                     "labels", "io.wharf.build", "1", "namespaces", "network",
+    ccfg = json_pack("{s:s, s:O, s:o, s:s, s:o, s:s, s:{s:s}, s:{s:s}}", "name", cname, "args", cmd,
+                     "env", env, "working_dir", wd, "user", juser, "hostname", sid, "labels",
+                     "io.wharf.build", "1", "namespaces", "network",
                      b->host_network ? "host" : "sandbox");
     scfg = json_pack("{s:s, s:s, s:b}", "name", cname, "hostname", sid, "infra", 0);
     if ((r = cri_sandbox_create(b->env.cri, sandbox, scfg, err)) < 0)
@@ -1282,8 +1292,8 @@ static int do_run(struct state *s, const struct build_instruction *in, wharf_err
     if ((r = cri_container_start(b->env.cri, cid, err)) < 0)
         goto out;
     struct run_log log = {.b = b};
-    struct cri_log_opts lo = {.tail = -1, .follow = true, .keep_following = keep_following,
-                              .poll_ms = 20};
+    struct cri_log_opts lo = {
+        .tail = -1, .follow = true, .keep_following = keep_following, .poll_ms = 20};
     int lr = cri_container_logs(b->env.cri, cid, &lo, on_log, &log, err);
     if (log.failed) {
         cri_container_kill(b->env.cri, cid, SIGKILL, NULL);
@@ -1309,8 +1319,8 @@ static int do_run(struct state *s, const struct build_instruction *in, wharf_err
     cri_container_status_release(&st);
     if (code != 0) {
         b->exit_code = code < 0 ? 1 : code;
-        r = wharf_error_set(err, -ECHILD, "The command '%s' returned a non-zero code: %d",
-                            cmdline, code < 0 ? 1 : code);
+        r = wharf_error_set(err, -ECHILD, "The command '%s' returned a non-zero code: %d", cmdline,
+                            code < 0 ? 1 : code);
         goto out;
     }
 out:
@@ -1430,8 +1440,7 @@ static int clean_source(const char *in, char **out)
 
 /* Expands a glob source component by component inside root. */
 static void glob_walk(int root, const char *prefix, char **comps, size_t n, size_t i,
-                      const char *const *hidden, struct source **out, size_t *count,
-                      size_t *cap)
+                      const char *const *hidden, struct source **out, size_t *count, size_t *cap)
 {
     _cleanup_close_ int dfd = openat2_in(root, *prefix ? prefix : ".", O_RDONLY | O_DIRECTORY);
     if (dfd < 0)
@@ -1496,8 +1505,8 @@ static int find_sources(struct build *b, const struct build_instruction *in, con
         _cleanup_free_ char *rel = NULL;
         if (clean_source(srcs[i], &rel) < 0)
             return wharf_error_set(err, -EPERM,
-                                   "%s: %s failed: forbidden path outside the build context: %s",
-                                   w, KW, srcs[i]);
+                                   "%s: %s failed: forbidden path outside the build context: %s", w,
+                                   KW, srcs[i]);
         if (has_glob(rel)) {
             char **comps = xcalloc(strlen(rel) + 2, sizeof(char *));
             size_t nc = 0;
@@ -1636,7 +1645,8 @@ static int mkdirs_in_root(int root, const char *path, const struct copy_opts *o,
         return fd;
     }
     char *slash = strrchr(clean, '/');
-    _cleanup_free_ char *parent = slash == clean ? xstrdup("/") : xasprintf("%.*s", (int)(slash - clean), clean);
+    _cleanup_free_ char *parent =
+        slash == clean ? xstrdup("/") : xasprintf("%.*s", (int)(slash - clean), clean);
     _cleanup_close_ int pfd = mkdirs_in_root(root, parent, o, err);
     if (pfd < 0)
         return pfd;
@@ -1704,8 +1714,7 @@ static int copy_children(int src_dir, int dst_dir, const struct copy_opts *o, co
 /* Copies the node at (src_dir, sname) (sname "": src_dir itself, followed;
  * rel: its path in the source root) to (dst_dir, dname). */
 static int copy_node(int src_dir, const char *sname, int dst_dir, const char *dname,
-                     const struct copy_opts *o, const char *rel, const char *what,
-                     wharf_error *err)
+                     const struct copy_opts *o, const char *rel, const char *what, wharf_error *err)
 {
     struct stat st;
     if (fstatat(src_dir, sname, &st, *sname ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH) < 0)
@@ -1722,9 +1731,11 @@ static int copy_node(int src_dir, const char *sname, int dst_dir, const char *dn
         if (!exists && mkdirat(dst_dir, dname, 0700) < 0)
             return wharf_error_errno(err, errno, "mkdir %s", what);
         char buf[32];
-        _cleanup_close_ int s = *sname ? openat(src_dir, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                                       : open(wharf_fd_path(src_dir, buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_close_ int d = openat(dst_dir, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int s =
+            *sname ? openat(src_dir, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                   : open(wharf_fd_path(src_dir, buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int d =
+            openat(dst_dir, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (s < 0 || d < 0)
             return wharf_error_errno(err, errno, "open %s", what);
         int r = copy_children(s, d, o, rel, what, err);
@@ -1784,8 +1795,8 @@ static int copy_children(int src_dir, int dst_dir, const struct copy_opts *o, co
     while (r == 0 && (de = readdir(d))) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        _cleanup_free_ char *crel = *rel ? xasprintf("%s/%s", rel, de->d_name)
-                                         : xstrdup(de->d_name);
+        _cleanup_free_ char *crel =
+            *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
         if (is_hidden(o->hidden, crel))
             continue;
         _cleanup_free_ char *sub = xasprintf("%s/%s", what, de->d_name);
@@ -1831,11 +1842,10 @@ static int extract_archive(int src, int dst_dir, const struct copy_opts *o, cons
     archive_read_support_filter_bzip2(a);
     archive_read_support_filter_xz(a);
     archive_read_support_format_tar(a);
-    archive_write_disk_set_options(out, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
-                                            ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_XATTR |
-                                            ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                            ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                            ARCHIVE_EXTRACT_UNLINK);
+    archive_write_disk_set_options(
+        out, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER |
+                 ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                 ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_UNLINK);
     int r = 0;
     if (archive_read_open_fd(a, in, 65536) != ARCHIVE_OK) {
         r = wharf_error_set(err, -EINVAL, "%s: %s", what, archive_error_string(a));
@@ -1917,8 +1927,10 @@ static int image_for(struct build *b, const char *ref, char id[72], wharf_error 
     if (have && !(b->pull && b->pull_fn))
         return 0;
     if (!b->pull_fn) {
-        wharf_error_set(err, -ENOENT, "%s: no such image in the local store (pulling from a "
-                                      "registry is not available here)", ref);
+        wharf_error_set(err, -ENOENT,
+                        "%s: no such image in the local store (pulling from a "
+                        "registry is not available here)",
+                        ref);
         return err->code;
     }
     if (!json_object_get(b->pulled, ref)) {
@@ -1950,14 +1962,13 @@ static int from_image(struct state *s, const struct build_instruction *in, const
         char cause[sizeof(err->msg)];
         snprintf(cause, sizeof(cause), "%s", err->msg);
         return wharf_error_set(err, err->code,
-                               "%s: COPY --from=%s: no build stage or image named %s (%s)", w,
-                               from, from, cause);
+                               "%s: COPY --from=%s: no build stage or image named %s (%s)", w, from,
+                               from, cause);
     }
     return 0;
 }
 
-static int do_copy(struct state *s, const struct build_instruction *in, bool add,
-                   wharf_error *err)
+static int do_copy(struct state *s, const struct build_instruction *in, bool add, wharf_error *err)
 {
     struct build *b = s->b;
     const char *KW = add ? "ADD" : "COPY";
@@ -2097,8 +2108,10 @@ static int do_copy(struct state *s, const struct build_instruction *in, bool add
         if (src[i].dir) {
             _cleanup_close_ int dd = mkdirs_in_root(dst_root, dest, &o, err);
             char buf[32];
-            _cleanup_close_ int sd = open(wharf_fd_path(sfd, buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            _cleanup_close_ int dw = dd >= 0 ? open(wharf_fd_path(dd, buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+            _cleanup_close_ int sd =
+                open(wharf_fd_path(sfd, buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            _cleanup_close_ int dw =
+                dd >= 0 ? open(wharf_fd_path(dd, buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
             if (dd < 0)
                 r = err->code;
             else if (sd < 0 || dw < 0)
@@ -2125,7 +2138,8 @@ static int do_copy(struct state *s, const struct build_instruction *in, bool add
         target = into ? xasprintf("%s/%s", dest, src[i].base) : clean_abs(dest);
         _cleanup_free_ char *clean = clean_abs(target);
         char *slash = strrchr(clean, '/');
-        _cleanup_free_ char *parent = slash == clean ? xstrdup("/") : xasprintf("%.*s", (int)(slash - clean), clean);
+        _cleanup_free_ char *parent =
+            slash == clean ? xstrdup("/") : xasprintf("%.*s", (int)(slash - clean), clean);
         _cleanup_close_ int pd = mkdirs_in_root(dst_root, parent, &o, err);
         if (pd < 0) {
             r = wharf_error_prefix(err, "%s: %s", w, what);
@@ -2171,7 +2185,8 @@ static int do_workdir(struct state *s, const struct build_instruction *in, wharf
     if (r < 0)
         return r;
     const char *cur = json_string_value(json_object_get(s->config, "WorkingDir"));
-    _cleanup_free_ char *joined = v[0] == '/' ? xstrdup(v) : xasprintf("%s/%s", cur && *cur ? cur : "/", v);
+    _cleanup_free_ char *joined =
+        v[0] == '/' ? xstrdup(v) : xasprintf("%s/%s", cur && *cur ? cur : "/", v);
     _cleanup_free_ char *wd = clean_abs(joined);
     _cleanup_json_ json_t *cfg = json_deep_copy(s->config);
     json_object_set_new(cfg, "WorkingDir", json_string(wd));
@@ -2308,9 +2323,9 @@ static int run_stage(struct build *b, size_t idx, wharf_error *err)
             struct build_instruction trig;
             r = build_instruction_parse(b->df.name, st->from->line, json_string_value(t),
                                         b->df.escape, &trig, err);
-            if (r == 0 && (strcmp(trig.keyword, "onbuild") == 0 ||
-                           strcmp(trig.keyword, "from") == 0 ||
-                           strcmp(trig.keyword, "maintainer") == 0))
+            if (r == 0 &&
+                (strcmp(trig.keyword, "onbuild") == 0 || strcmp(trig.keyword, "from") == 0 ||
+                 strcmp(trig.keyword, "maintainer") == 0))
                 r = wharf_error_set(err, -EINVAL, "%s:%d: %s isn't allowed as an ONBUILD trigger",
                                     b->df.name, st->from->line, trig.keyword);
             if (r == 0)
@@ -2544,8 +2559,8 @@ static void sweep_leftovers(const struct build_env *env)
     pthread_mutex_unlock(&leftovers_lock);
 }
 
-int build_prepare(const struct build_env *env, const struct build_options *opts,
-                  struct build **out, wharf_error *err)
+int build_prepare(const struct build_env *env, const struct build_options *opts, struct build **out,
+                  wharf_error *err)
 {
     *out = NULL;
     sweep_leftovers(env);
@@ -2562,7 +2577,8 @@ int build_prepare(const struct build_env *env, const struct build_options *opts,
     b->pulled = json_object();
     b->used_args = json_object();
     b->meta_values = json_object();
-    b->dockerfile = xstrdup(opts->dockerfile && *opts->dockerfile ? opts->dockerfile : "Dockerfile");
+    b->dockerfile =
+        xstrdup(opts->dockerfile && *opts->dockerfile ? opts->dockerfile : "Dockerfile");
     b->build_args = opts->build_args ? json_deep_copy(opts->build_args) : NULL;
     b->labels = opts->labels ? json_deep_copy(opts->labels) : NULL;
     int r = 0;
@@ -2575,8 +2591,10 @@ int build_prepare(const struct build_env *env, const struct build_options *opts,
         strcmp(net, "bridge") == 0)
         b->host_network = true;
     else if (strcmp(net, "none") != 0) {
-        r = wharf_error_set(err, -EINVAL, "network mode \"%s\" is not supported by the builder "
-                                          "(host or none)", net);
+        r = wharf_error_set(err, -EINVAL,
+                            "network mode \"%s\" is not supported by the builder "
+                            "(host or none)",
+                            net);
         goto fail;
     }
     b->tags = xcalloc(opts->n_tags + 1, sizeof(char *));
@@ -2586,7 +2604,8 @@ int build_prepare(const struct build_env *env, const struct build_options *opts,
             goto fail;
         if (ref.digest) {
             image_ref_free(&ref);
-            r = wharf_error_set(err, -EINVAL, "refusing to create a tag with a digest reference: %s",
+            r = wharf_error_set(err, -EINVAL,
+                                "refusing to create a tag with a digest reference: %s",
                                 opts->tags[i]);
             goto fail;
         }
@@ -2622,8 +2641,10 @@ int build_prepare(const struct build_env *env, const struct build_options *opts,
         const struct build_instruction *in = &b->df.inst[i];
         if (strcmp(in->keyword, "arg") != 0) {
             _cleanup_free_ char *w = where(b, in);
-            r = wharf_error_set(err, -EINVAL, "%s: no build stage in current context (%s before "
-                                              "the first FROM)", w, in->original);
+            r = wharf_error_set(err, -EINVAL,
+                                "%s: no build stage in current context (%s before "
+                                "the first FROM)",
+                                w, in->original);
             goto fail;
         }
         b->meta[b->n_meta++] = in;
@@ -2643,8 +2664,10 @@ int build_prepare(const struct build_env *env, const struct build_options *opts,
         }
     }
     if (i == b->df.n) {
-        r = wharf_error_set(err, -EINVAL, "%s: no build stage: the Dockerfile has no FROM "
-                                          "instruction", b->dockerfile);
+        r = wharf_error_set(err, -EINVAL,
+                            "%s: no build stage: the Dockerfile has no FROM "
+                            "instruction",
+                            b->dockerfile);
         goto fail;
     }
     b->stages = xcalloc(b->df.n, sizeof(*b->stages));
@@ -2671,7 +2694,8 @@ int build_prepare(const struct build_env *env, const struct build_options *opts,
             }
         }
         b->n_stages++;
-        if ((r = build_expand_word(in->args[0], b->df.escape, meta_lookup, b, &st->base, err)) < 0) {
+        if ((r = build_expand_word(in->args[0], b->df.escape, meta_lookup, b, &st->base, err)) <
+            0) {
             wharf_error_prefix(err, "%s", w);
             goto fail;
         }

@@ -128,8 +128,7 @@ static int add_path(struct ctx_writer *w, int dirfd, const char *prefix, const c
         _cleanup_close_ int sub =
             openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (sub < 0)
-            return wharf_error_errno(err, errno, "build context: can't open '%s/%s'", w->dir,
-                                     rel);
+            return wharf_error_errno(err, errno, "build context: can't open '%s/%s'", w->dir, rel);
         return walk(w, sub, rel, err);
     }
     struct archive_entry *e = archive_entry_new();
@@ -257,8 +256,11 @@ int build_context_write(const char *dir, const struct build_ignore *ig, const ch
         free(old);
     }
     struct counting_sink sink = {.fd = fd};
-    struct ctx_writer w = {.out = archive_write_new(), .dir = dir, .ig = ig,
-                           .extra_name = extra_name, .ignore_text = ignore_text};
+    struct ctx_writer w = {.out = archive_write_new(),
+                           .dir = dir,
+                           .ig = ig,
+                           .extra_name = extra_name,
+                           .ignore_text = ignore_text};
     archive_write_set_format_pax_restricted(w.out);
     archive_write_add_filter_none(w.out);
     archive_write_set_bytes_in_last_block(w.out, 1);
@@ -408,9 +410,8 @@ static int extract_entry(struct extractor *x, struct archive *in, struct archive
     if (link) {
         _cleanup_free_ char *lrel = NULL;
         if (member_path(link, &lrel) < 0 || !lrel)
-            return wharf_error_set(err, -EPERM,
-                                   "build context: hard link \"%s\" points outside the context",
-                                   name);
+            return wharf_error_set(
+                err, -EPERM, "build context: hard link \"%s\" points outside the context", name);
         const char *ls = strrchr(lrel, '/');
         _cleanup_free_ char *ldir = ls ? xasprintf("%.*s", (int)(ls - lrel), lrel) : xstrdup("");
         _cleanup_close_ int lparent = walk_dirs(x->root, ldir, false);
@@ -477,8 +478,8 @@ static int extract_entry(struct extractor *x, struct archive *in, struct archive
     case AE_IFIFO:
     case AE_IFCHR:
     case AE_IFBLK: {
-        dev_t dev = type == AE_IFIFO ? 0
-                                     : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
+        dev_t dev =
+            type == AE_IFIFO ? 0 : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
         if ((r = make_room(parent, base, false)) < 0 ||
             mknodat(parent, base, (mode_t)type | perm, dev) < 0)
             return wharf_error_errno(err, r < 0 ? -r : errno, "build context: \"%s\"", name);
@@ -548,7 +549,7 @@ out:
 
 /* ---------------------------------------------------------------- shared contexts */
 
-#define CONTEXT_KEEP 8                  /* unpacked contexts kept for reuse */
+#define CONTEXT_KEEP 8                /* unpacked contexts kept for reuse */
 #define CONTEXT_CACHE_MAX (64u << 20) /* larger ones are unpacked per build */
 
 struct build_context {
@@ -561,7 +562,7 @@ static pthread_mutex_t context_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     char *key;
     unsigned refs;
-} *context_refs;
+} * context_refs;
 static size_t n_context_refs;
 
 static unsigned *context_ref_slot(const char *key, bool add)
@@ -671,8 +672,7 @@ static int unpack_fresh(int fd, const char *cache_dir, char **path, wharf_error 
     return 0;
 }
 
-int build_context_open(int fd, const char *cache_dir, struct build_context **out,
-                       wharf_error *err)
+int build_context_open(int fd, const char *cache_dir, struct build_context **out, wharf_error *err)
 {
     *out = NULL;
     int r = wharf_mkdir_p(cache_dir, 0700, err);

@@ -210,9 +210,9 @@ static const char *extract_flags(const char *s, struct strv *flags)
 /* ---------------------------------------------------------------- instructions */
 
 static const char *const keywords[] = {
-    "add",     "arg",   "cmd",        "copy",  "entrypoint", "env",  "expose",
-    "from",    "healthcheck", "label", "maintainer", "onbuild", "run", "shell",
-    "stopsignal", "user", "volume", "workdir", NULL,
+    "add",        "arg",         "cmd",    "copy",       "entrypoint", "env", "expose",
+    "from",       "healthcheck", "label",  "maintainer", "onbuild",    "run", "shell",
+    "stopsignal", "user",        "volume", "workdir",    NULL,
 };
 
 /* The flags each instruction takes; value flags end in '=', bool ones not. */
@@ -221,8 +221,8 @@ static const char *const *allowed_flags(const char *kw)
     static const char *const from[] = {"platform=", NULL};
     static const char *const copy[] = {"from=", "chown=", "chmod=", "link", NULL};
     static const char *const add[] = {"chown=", "chmod=", "link", NULL};
-    static const char *const health[] = {"interval=", "timeout=", "start-period=",
-                                         "start-interval=", "retries=", NULL};
+    static const char *const health[] = {
+        "interval=", "timeout=", "start-period=", "start-interval=", "retries=", NULL};
     static const char *const none[] = {NULL};
     if (strcmp(kw, "from") == 0)
         return from;
@@ -237,8 +237,7 @@ static const char *const *allowed_flags(const char *kw)
 
 #define FAIL(...) wharf_error_set(err, -EINVAL, __VA_ARGS__)
 
-static int check_flags(const char *where, const char *kw, char **flags, size_t n,
-                       wharf_error *err)
+static int check_flags(const char *where, const char *kw, char **flags, size_t n, wharf_error *err)
 {
     const char *const *ok = allowed_flags(kw);
     for (size_t i = 0; i < n; i++) {
@@ -259,8 +258,8 @@ static int check_flags(const char *where, const char *kw, char **flags, size_t n
                 return FAIL("%s: missing a value on flag: --%.*s", where, (int)len, name);
             if (!takes_value && eq && strcasecmp(eq + 1, "true") != 0 &&
                 strcasecmp(eq + 1, "false") != 0)
-                return FAIL("%s: expecting boolean value for flag --%.*s, not: %s", where,
-                            (int)len, name, eq + 1);
+                return FAIL("%s: expecting boolean value for flag --%.*s, not: %s", where, (int)len,
+                            name, eq + 1);
         }
         if (!found)
             return FAIL("%s: unknown flag: --%.*s", where, (int)len, name);
@@ -329,8 +328,8 @@ static int parse_go_duration(const char *s, int64_t *ns)
     static const struct {
         const char *unit;
         double ns;
-    } units[] = {{"ns", 1},   {"us", 1e3},  {"µs", 1e3}, {"ms", 1e6},
-                 {"s", 1e9},  {"m", 60e9},  {"h", 3600e9}};
+    } units[] = {{"ns", 1},  {"us", 1e3}, {"µs", 1e3},  {"ms", 1e6},
+                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
     double total = 0;
     const char *p = s;
     if (strcmp(s, "0") == 0) {
@@ -392,8 +391,7 @@ static int check_healthcheck(const char *where, struct build_instruction *in, wh
 
 /* Parses the arguments of kw (rest: after the flags) into in->args. */
 static int parse_args(const char *where, const char *name, int line, const char *kw,
-                      const char *rest, char escape, struct build_instruction *in,
-                      wharf_error *err)
+                      const char *rest, char escape, struct build_instruction *in, wharf_error *err)
 {
     char KW[32];
     upper(KW, kw, sizeof(KW));
@@ -492,8 +490,7 @@ static int parse_args(const char *where, const char *name, int line, const char 
             if (r == 0) {
                 if (strcmp(sub.keyword, "onbuild") == 0)
                     r = FAIL("%s: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed", where);
-                else if (strcmp(sub.keyword, "from") == 0 ||
-                         strcmp(sub.keyword, "maintainer") == 0)
+                else if (strcmp(sub.keyword, "from") == 0 || strcmp(sub.keyword, "maintainer") == 0)
                     r = FAIL("%s: %s isn't allowed as an ONBUILD trigger", where,
                              strcmp(sub.keyword, "from") == 0 ? "FROM" : "MAINTAINER");
             }
@@ -864,8 +861,9 @@ static int lex_single_quote(struct lexer *lx, strbuf *out)
     for (;;) {
         char c = *lx->p++;
         if (!c)
-            return wharf_error_set(lx->err, -EINVAL, "unexpected end of statement while looking "
-                                                     "for matching single-quote");
+            return wharf_error_set(lx->err, -EINVAL,
+                                   "unexpected end of statement while looking "
+                                   "for matching single-quote");
         if (c == '\'')
             return 0;
         strbuf_addch(out, c);
@@ -878,8 +876,9 @@ static int lex_double_quote(struct lexer *lx, strbuf *out)
     for (;;) {
         char c = *lx->p;
         if (!c)
-            return wharf_error_set(lx->err, -EINVAL, "unexpected end of statement while looking "
-                                                     "for matching double-quote");
+            return wharf_error_set(lx->err, -EINVAL,
+                                   "unexpected end of statement while looking "
+                                   "for matching double-quote");
         if (c == '"') {
             lx->p++;
             return 0;
@@ -915,7 +914,7 @@ static int lex_until(struct lexer *lx, char stop, strbuf *out)
         }
         if (c == '\'' || c == '"' || c == '$') {
             _cleanup_strbuf_ strbuf part = STRBUF_INIT;
-            int r = c == '\'' ? lex_single_quote(lx, &part)
+            int r = c == '\''  ? lex_single_quote(lx, &part)
                     : c == '"' ? lex_double_quote(lx, &part)
                                : lex_dollar(lx, &part);
             if (r < 0)
@@ -955,8 +954,8 @@ int build_expand_word(const char *word, char escape, build_lookup_fn lookup, voi
     return 0;
 }
 
-int build_expand_words(const char *text, char escape, build_lookup_fn lookup, void *ud,
-                       char ***out, size_t *n, wharf_error *err)
+int build_expand_words(const char *text, char escape, build_lookup_fn lookup, void *ud, char ***out,
+                       size_t *n, wharf_error *err)
 {
     struct strv words = {0};
     struct lexer lx = {

@@ -218,8 +218,9 @@ static int prepare_context(const char *context, const char *file, int *fd, char 
         size_t len = 0;
         _cleanup_free_ char *data = in >= 0 ? read_all_fd(in, &len) : NULL;
         if (!data || !looks_like_tar(data, len)) {
-            fprintf(stderr, "unable to prepare context: %s is neither a directory nor a tar "
-                            "archive\n",
+            fprintf(stderr,
+                    "unable to prepare context: %s is neither a directory nor a tar "
+                    "archive\n",
                     context);
             return -1;
         }
@@ -245,8 +246,9 @@ static int prepare_context(const char *context, const char *file, int *fd, char 
         _cleanup_free_ char *given = file ? xstrdup(file) : xasprintf("%s/Dockerfile", ctx_abs);
         char buf[PATH_MAX];
         if (!realpath(given, buf)) {
-            fprintf(stderr, "unable to prepare context: unable to evaluate symlinks in Dockerfile "
-                            "path: lstat %s: no such file or directory\n",
+            fprintf(stderr,
+                    "unable to prepare context: unable to evaluate symlinks in Dockerfile "
+                    "path: lstat %s: no such file or directory\n",
                     given);
             return -1;
         }
@@ -289,8 +291,8 @@ static int prepare_context(const char *context, const char *file, int *fd, char 
         if (!*extra_name)
             build_ignore_keep(ig, *dockerfile);
     }
-    int r = build_context_write(ctx_abs, ig, *extra_name ? extra_name : NULL, extra, extra_len,
-                                *fd, size, &err);
+    int r = build_context_write(ctx_abs, ig, *extra_name ? extra_name : NULL, extra, extra_len, *fd,
+                                size, &err);
     build_ignore_free(ig);
     if (r < 0) {
         fprintf(stderr, "error checking context: %s\n", err.msg);
@@ -301,8 +303,17 @@ static int prepare_context(const char *context, const char *file, int *fd, char 
 
 int wcmd_build(struct wcmd_ctx *ctx, int argc, char **argv)
 {
-    enum { OPT_BUILD_ARG = 256, OPT_TARGET, OPT_NO_CACHE, OPT_PULL, OPT_LABEL, OPT_IIDFILE,
-           OPT_NETWORK, OPT_RM, OPT_FORCE_RM };
+    enum {
+        OPT_BUILD_ARG = 256,
+        OPT_TARGET,
+        OPT_NO_CACHE,
+        OPT_PULL,
+        OPT_LABEL,
+        OPT_IIDFILE,
+        OPT_NETWORK,
+        OPT_RM,
+        OPT_FORCE_RM
+    };
     static const struct option opts[] = {
         {"tag", required_argument, 0, 't'},
         {"file", required_argument, 0, 'f'},
@@ -326,18 +337,42 @@ int wcmd_build(struct wcmd_ctx *ctx, int argc, char **argv)
     wcmd_getopt_reset();
     while ((ch = getopt_long(argc, argv, "t:f:q", opts, NULL)) != -1) {
         switch (ch) {
-        case 't': list_add(&tags, optarg); break;
-        case 'f': file = optarg; break;
-        case OPT_BUILD_ARG: list_add(&args, optarg); break;
-        case OPT_TARGET: target = optarg; break;
-        case OPT_NO_CACHE: no_cache = true; break;
-        case OPT_PULL: pull = true; break;
-        case OPT_LABEL: list_add(&labels, optarg); break;
-        case 'q': quiet = true; break;
-        case OPT_IIDFILE: iidfile = optarg; break;
-        case OPT_NETWORK: network = optarg; break;
-        case OPT_RM: rm = !optarg || strcmp(optarg, "false") != 0; break;
-        case OPT_FORCE_RM: force_rm = true; break;
+        case 't':
+            list_add(&tags, optarg);
+            break;
+        case 'f':
+            file = optarg;
+            break;
+        case OPT_BUILD_ARG:
+            list_add(&args, optarg);
+            break;
+        case OPT_TARGET:
+            target = optarg;
+            break;
+        case OPT_NO_CACHE:
+            no_cache = true;
+            break;
+        case OPT_PULL:
+            pull = true;
+            break;
+        case OPT_LABEL:
+            list_add(&labels, optarg);
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case OPT_IIDFILE:
+            iidfile = optarg;
+            break;
+        case OPT_NETWORK:
+            network = optarg;
+            break;
+        case OPT_RM:
+            rm = !optarg || strcmp(optarg, "false") != 0;
+            break;
+        case OPT_FORCE_RM:
+            force_rm = true;
+            break;
         default:
             return wcmd_bad_flag(ctx, argv);
         }
@@ -353,16 +388,16 @@ int wcmd_build(struct wcmd_ctx *ctx, int argc, char **argv)
     json_t *jargs = json_object(), *jlabels = json_object();
     for (size_t i = 0; i < args.n; i++) {
         const char *eq = strchr(args.v[i], '=');
-        _cleanup_free_ char *k = eq ? xasprintf("%.*s", (int)(eq - args.v[i]), args.v[i])
-                                    : xstrdup(args.v[i]);
+        _cleanup_free_ char *k =
+            eq ? xasprintf("%.*s", (int)(eq - args.v[i]), args.v[i]) : xstrdup(args.v[i]);
         /* "--build-arg K" takes K from the environment, as docker does */
         const char *v = eq ? eq + 1 : getenv(k);
         json_object_set_new(jargs, k, v ? json_string(v) : json_null());
     }
     for (size_t i = 0; i < labels.n; i++) {
         const char *eq = strchr(labels.v[i], '=');
-        _cleanup_free_ char *k = eq ? xasprintf("%.*s", (int)(eq - labels.v[i]), labels.v[i])
-                                    : xstrdup(labels.v[i]);
+        _cleanup_free_ char *k =
+            eq ? xasprintf("%.*s", (int)(eq - labels.v[i]), labels.v[i]) : xstrdup(labels.v[i]);
         json_object_set_new(jlabels, k, json_string(eq ? eq + 1 : ""));
     }
     _cleanup_free_ char *args_text = json_dumps(jargs, JSON_COMPACT);
@@ -412,8 +447,8 @@ int wcmd_build(struct wcmd_ctx *ctx, int argc, char **argv)
     struct progress p = {.quiet = quiet};
     struct client_response resp = CLIENT_RESPONSE_INIT;
     wharf_error err = {0};
-    if (client_upload_stream(c, "POST", path, "application/x-tar", fd, on_data, &p, &resp,
-                             &err) < 0) {
+    if (client_upload_stream(c, "POST", path, "application/x-tar", fd, on_data, &p, &resp, &err) <
+        0) {
         fprintf(stderr, "%s\n", err.msg);
         goto out;
     }

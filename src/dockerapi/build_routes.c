@@ -36,8 +36,7 @@ static void close_spool(void *p)
     free(fd);
 }
 
-static int spool_chunk(http_request *req, const void *data, size_t len, void *ud,
-                       wharf_error *err)
+static int spool_chunk(http_request *req, const void *data, size_t len, void *ud, wharf_error *err)
 {
     struct dockerapi *api = ud;
     int *fd = http_request_data(req);
@@ -223,8 +222,9 @@ static http_response *build(http_request *req, void *ud)
     wharf_error err = {0};
     const char *remote = http_request_query(req, "remote");
     if (remote && *remote)
-        return http_response_error(400, "remote build contexts are not supported (remote=%s): "
-                                        "send the context as the request body",
+        return http_response_error(400,
+                                   "remote build contexts are not supported (remote=%s): "
+                                   "send the context as the request body",
                                    remote);
     const char *version = http_request_query(req, "version");
     if (version && strcmp(version, "2") == 0)
@@ -272,11 +272,10 @@ static http_response *build(http_request *req, void *ud)
         .emit_ud = job,
     };
     if (build_prepare(&env, &opts, &job->build, &err) < 0) {
-        resp = err.code == -ENOENT   ? http_response_error(404, "%s", err.msg)
-               : err.code == -ENOTSUP ? http_response_error(501, "%s", err.msg)
-               : err.code == -EINVAL || err.code == -EPERM
-                   ? http_response_error(400, "%s", err.msg)
-                   : http_response_from_error(&err);
+        resp = err.code == -ENOENT                         ? http_response_error(404, "%s", err.msg)
+               : err.code == -ENOTSUP                      ? http_response_error(501, "%s", err.msg)
+               : err.code == -EINVAL || err.code == -EPERM ? http_response_error(400, "%s", err.msg)
+                                                           : http_response_from_error(&err);
         goto fail;
     }
     job->tags = xcalloc(n_tags + 1, sizeof(char *));

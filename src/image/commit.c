@@ -364,8 +364,8 @@ int image_store_commit_layer(image_store *store, const struct image_commit *c, c
     _cleanup_close_ int gclock = image_store_lock(store, "gc.lock", LOCK_SH, err);
     if (gclock < 0)
         return gclock;
-    _cleanup_json_ json_t *diffs = json_deep_copy(
-        json_object_get(json_object_get(pconfig, "rootfs"), "diff_ids"));
+    _cleanup_json_ json_t *diffs =
+        json_deep_copy(json_object_get(json_object_get(pconfig, "rootfs"), "diff_ids"));
     _cleanup_json_ json_t *layers = json_deep_copy(json_object_get(pmanifest, "layers"));
     if (!json_is_array(diffs) || !json_is_array(layers)) {
         json_decref(diffs);
@@ -383,8 +383,8 @@ int image_store_commit_layer(image_store *store, const struct image_commit *c, c
         char digest[72];
         size_t entries = 0;
         uint64_t size = 0;
-        int r = write_layer(store, c->upperdir, c->consume_upperdir, &tar, digest, &entries,
-                            &size, err);
+        int r = write_layer(store, c->upperdir, c->consume_upperdir, &tar, digest, &entries, &size,
+                            err);
         if (r < 0)
             return r;
         if (entries == 0) {
@@ -415,9 +415,8 @@ int image_store_commit_layer(image_store *store, const struct image_commit *c, c
             if (access(snap, F_OK) != 0) {
                 _cleanup_free_ char *blob = image_store_blob_path(store, digest, err);
                 _cleanup_free_ char *stage = NULL;
-                if (!blob ||
-                    (r = stage_snapshot(store, c->upperdir, c->consume_upperdir, blob, digest,
-                                        &stage, err)) < 0)
+                if (!blob || (r = stage_snapshot(store, c->upperdir, c->consume_upperdir, blob,
+                                                 digest, &stage, err)) < 0)
                     return blob ? r : err->code;
                 r = image_store_adopt_snapshot(store, stage, chain, pchain, digest, digest, size,
                                                err);
@@ -454,8 +453,8 @@ int image_store_commit_layer(image_store *store, const struct image_commit *c, c
     if (empty)
         json_object_set_new(h, "empty_layer", json_true());
     json_array_append_new(history, h);
-    json_t *cfg = c->config ? json_deep_copy(c->config)
-                            : json_deep_copy(json_object_get(pconfig, "config"));
+    json_t *cfg =
+        c->config ? json_deep_copy(c->config) : json_deep_copy(json_object_get(pconfig, "config"));
     if (!cfg)
         cfg = json_object();
     const char *arch = json_string_value(json_object_get(pconfig, "architecture"));
@@ -475,8 +474,8 @@ int image_store_commit_layer(image_store *store, const struct image_commit *c, c
     if (r == 0)
         r = image_store_write_manifest(store, cdigest, strlen(text), layers, mdigest, err);
     if (r == 0)
-        r = image_store_commit_child(store, mdigest, cdigest, *parent_id ? parent_id : NULL,
-                                     NULL, err);
+        r = image_store_commit_child(store, mdigest, cdigest, *parent_id ? parent_id : NULL, NULL,
+                                     err);
     if (r < 0)
         return r;
     memcpy(id, cdigest, 72);

@@ -41,8 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     build_dockerfile_release(&df);
     struct build_ignore *ig = NULL;
     if (build_ignore_parse((const char *)data, size, &ig, &err) == 0) {
-        static const char *const paths[] = {"a", "a/b/c.txt", "Dockerfile", ".dockerignore",
-                                            "docs/x/y.md", "[weird]/*?"};
+        static const char *const paths[] = {
+            "a", "a/b/c.txt", "Dockerfile", ".dockerignore", "docs/x/y.md", "[weird]/*?"};
         for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
             build_ignore_excludes(ig, paths[i]);
             build_ignore_walk_excluded_dir(ig, paths[i]);

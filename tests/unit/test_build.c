@@ -133,7 +133,8 @@ static void test_parse_escape_directive(void **state)
     assert_string_equal(df.inst[1].args[0], "a  b");
     build_dockerfile_release(&df);
     /* CRLF and a byte-order mark */
-    df = parse_ok("\xef\xbb\xbf" "FROM scratch\r\nRUN x \\\r\n y\r\n");
+    df = parse_ok("\xef\xbb\xbf"
+                  "FROM scratch\r\nRUN x \\\r\n y\r\n");
     assert_string_equal(df.inst[1].args[0], "x  y");
     build_dockerfile_release(&df);
 }
@@ -177,8 +178,8 @@ static const char *lookup(const char *name, void *ud)
 
 static char *expand(const char *word, char escape)
 {
-    json_t *env = json_pack("{s:s, s:s, s:s, s:s}", "A", "a", "EMPTY", "", "SP", "x y", "PATH",
-                            "/bin");
+    json_t *env =
+        json_pack("{s:s, s:s, s:s, s:s}", "A", "a", "EMPTY", "", "SP", "x y", "PATH", "/bin");
     char *out = NULL;
     wharf_error err = {0};
     int r = build_expand_word(word, escape, lookup, env, &out, &err);
@@ -243,9 +244,8 @@ static void test_expand_words(void **state)
     char **w = NULL;
     size_t n = 0;
     wharf_error err = {0};
-    assert_int_equal(build_expand_words("$PORTS 8080 \"a b\" '' $E", '\\', lookup, env, &w, &n,
-                                        &err),
-                     0);
+    assert_int_equal(
+        build_expand_words("$PORTS 8080 \"a b\" '' $E", '\\', lookup, env, &w, &n, &err), 0);
     assert_int_equal(n, 5);
     assert_string_equal(w[0], "80");
     assert_string_equal(w[1], "443/tcp");
@@ -387,9 +387,8 @@ static void test_context_roundtrip(void **state)
     free(text);
     int fd = memfd_create("ctx", MFD_CLOEXEC);
     uint64_t size = 0;
-    assert_int_equal(build_context_write(src, ig, ".dockerfile.extra", "FROM x\n", 7, fd, &size,
-                                         &err),
-                     0);
+    assert_int_equal(
+        build_context_write(src, ig, ".dockerfile.extra", "FROM x\n", 7, fd, &size, &err), 0);
     assert_true(size > 0);
     build_ignore_free(ig);
     lseek(fd, 0, SEEK_SET);
@@ -571,14 +570,10 @@ static void test_context_cache(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_basic),
-        cmocka_unit_test(test_parse_escape_directive),
-        cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_expand),
-        cmocka_unit_test(test_expand_words),
-        cmocka_unit_test(test_patterns),
-        cmocka_unit_test(test_dockerignore),
-        cmocka_unit_test(test_context_roundtrip),
+        cmocka_unit_test(test_parse_basic),   cmocka_unit_test(test_parse_escape_directive),
+        cmocka_unit_test(test_parse_errors),  cmocka_unit_test(test_expand),
+        cmocka_unit_test(test_expand_words),  cmocka_unit_test(test_patterns),
+        cmocka_unit_test(test_dockerignore),  cmocka_unit_test(test_context_roundtrip),
         cmocka_unit_test(test_context_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

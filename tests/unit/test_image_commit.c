@@ -133,11 +133,11 @@ static char *last_layer_listing(image_store *st, const char *id, json_t **xattrs
     while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
         const char *hl = archive_entry_hardlink(e);
         strbuf_addf(&sb, "%s %s\n", archive_entry_pathname(e),
-                    hl                                            ? "link"
-                    : archive_entry_filetype(e) == AE_IFDIR        ? "dir"
-                    : archive_entry_filetype(e) == AE_IFLNK        ? "symlink"
-                    : archive_entry_filetype(e) == AE_IFREG        ? "file"
-                                                                   : "other");
+                    hl                                      ? "link"
+                    : archive_entry_filetype(e) == AE_IFDIR ? "dir"
+                    : archive_entry_filetype(e) == AE_IFLNK ? "symlink"
+                    : archive_entry_filetype(e) == AE_IFREG ? "file"
+                                                            : "other");
         const char *name;
         const void *v;
         size_t n;
@@ -219,10 +219,9 @@ static void test_commit_upper(void **state)
                         "/bin/sh -c change things");
     assert_string_equal(json_string_value(json_object_get(last, "comment")), "a comment");
     assert_null(json_object_get(last, "empty_layer"));
-    assert_string_equal(
-        json_string_value(json_array_get(json_object_get(json_object_get(cfg, "config"), "Cmd"),
-                                         0)),
-        "sh");
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(json_object_get(cfg, "config"), "Cmd"), 0)),
+                        "sh");
     json_decref(cfg);
 
     /* the new image's root filesystem is the changed tree */
