@@ -1034,10 +1034,11 @@ int image_store_import(image_store *store, int fd, const char *tag, const char *
         return r;
     char now[64];
     wharf_time_rfc3339(now, sizeof(now));
-    _cleanup_json_ json_t *config = json_pack(
-        "{ss ss ss sO s{ss s[s]} s[{ss ss ss}]}", "created", now, "architecture", image_host_arch(), "os",
-        "linux", "config", cfg, "rootfs", "type", "layers", "diff_ids", diff, "history", "created",
-        now, "created_by", "wharf import", "comment", message ? message : "Imported from -");
+    _cleanup_json_ json_t *config =
+        json_pack("{ss ss ss sO s{ss s[s]} s[{ss ss ss}]}", "created", now, "architecture",
+                  image_host_arch(), "os", "linux", "config", cfg, "rootfs", "type", "layers",
+                  "diff_ids", diff, "history", "created", now, "created_by", "wharf import",
+                  "comment", message ? message : "Imported from -");
     _cleanup_free_ char *ctext = json_dumps(config, JSON_COMPACT);
     char cdigest[72], mdigest[72];
     r = image_store_put_blob_buf(store, ctext, strlen(ctext), cdigest, err);

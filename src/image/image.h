@@ -180,11 +180,11 @@ struct image_commit {
     /* The caller is done with upperdir: it may be moved into the store as
      * the layer's snapshot instead of being unpacked again from the tar. */
     bool consume_upperdir;
-    json_t *config;          /* borrowed */
-    const char *created_by;  /* the history entry: "/bin/sh -c #(nop) ..." */
-    const char *comment;     /* may be NULL */
-    const char *author;      /* may be NULL; also the config's author */
-    const char *created;     /* RFC 3339; NULL: now */
+    json_t *config;         /* borrowed */
+    const char *created_by; /* the history entry: "/bin/sh -c #(nop) ..." */
+    const char *comment;    /* may be NULL */
+    const char *author;     /* may be NULL; also the config's author */
+    const char *created;    /* RFC 3339; NULL: now */
 };
 int image_store_commit_layer(image_store *store, const struct image_commit *commit, char id[72],
                              wharf_error *err);

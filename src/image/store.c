@@ -176,9 +176,9 @@ static void record_add_repo_digest(json_t *rec, const char *repo_digest)
     json_array_append_new(arr, json_string(repo_digest));
 }
 
-static int commit_record(image_store *store, const char *manifest_digest,
-                         const char *config_digest, json_t *tags, const char *repo_digest,
-                         const char *parent, wharf_error *err)
+static int commit_record(image_store *store, const char *manifest_digest, const char *config_digest,
+                         json_t *tags, const char *repo_digest, const char *parent,
+                         wharf_error *err)
 {
     _cleanup_close_ int lock = image_store_lock(store, "lock", LOCK_EX, err);
     if (lock < 0)
@@ -680,9 +680,8 @@ static json_t *list_images(image_store *store, bool usage, uint64_t *layers_size
         json_array_append_new(
             out,
             json_pack(
-                "{ss ss so so sI sI sI sI sO si}", "Id", id, "ParentId",
-                str_or(rec, "parent", ""), "RepoTags",
-                tags_of(tags, id), "RepoDigests", repo_digests_of(rec), "Created",
+                "{ss ss so so sI sI sI sI sO si}", "Id", id, "ParentId", str_or(rec, "parent", ""),
+                "RepoTags", tags_of(tags, id), "RepoDigests", repo_digests_of(rec), "Created",
                 (json_int_t)image_parse_time(json_string_value(json_object_get(config, "created"))),
                 "Size", (json_int_t)size, "VirtualSize", (json_int_t)size, "SharedSize", shared,
                 "Labels", json_is_object(labels) ? labels : json_null(), "Containers", -1));
@@ -733,8 +732,7 @@ json_t *image_store_inspect(image_store *store, const char *ref, wharf_error *er
     json_t *out =
         json_pack("{ss so so ss ss ss ss so sO ss ss sI sI s{s{}ss} s{ssso} s{ss}}", "Id", id,
                   "RepoTags", tags_of(tags, id), "RepoDigests", repo_digests_of(rec), "Parent",
-                  str_or(rec, "parent", ""),
-                  "Comment", str_or(config, "comment", ""), "Created",
+                  str_or(rec, "parent", ""), "Comment", str_or(config, "comment", ""), "Created",
                   str_or(config, "created", ""), "Author", str_or(config, "author", ""), "Config",
                   c, "ContainerConfig", c, "Architecture", str_or(config, "architecture", ""), "Os",
                   str_or(config, "os", ""), "Size", (json_int_t)size, "VirtualSize",
