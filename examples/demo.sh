@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The end-to-end demo: a busybox container run by wharf-runtime, showing
 # isolation and limits at work, the same container supervised by wharf-shim,
-# then the engine: wharf daemon with the wharf CLI loading an image and
-# running a container from it. Everything lives in a temporary directory
+# then the engine: wharf daemon with the wharf CLI loading and importing images,
+# running containers (piped -i, detached, exec, logs, stop, rm). Everything lives in a temporary directory
 # that is removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -111,12 +111,18 @@ daemon_pid=$!
 for _ in $(seq 50); do [ -S "$work/wharf.sock" ] && break; sleep 0.1; done
 "$WHARF" version --format 'client {{.Client.Version}}, server {{.Server.Version}}'
 "$WHARF" load -i "$work/busybox.tar"
+# The same busybox-static root filesystem as a plain tarball, imported.
+tar -C "$work/bundle/rootfs" -cf "$work/rootfs.tar" .
+"$WHARF" import -c 'CMD ["sh"]' -c 'ENV PATH=/bin' "$work/rootfs.tar" demo/imported:1 >/dev/null
 "$WHARF" images
-"$WHARF" run -d --name demo-web -m 64m demo/busybox:1 sh -c 'trap "exit 0" TERM; echo serving; echo oops >&2; while :; do sleep 0.2; done' >/dev/null
+echo "interactive: commands piped into 'wharf run --rm -i':"
+printf 'echo hello from $(hostname)\nid -u\nexit 3\n' | "$WHARF" run --rm -i demo/imported:1 sh || echo "(exit code $?)"
+"$WHARF" run -d --name demo-web -m 64m demo/imported:1 sh -c 'trap "exit 0" TERM; echo serving; echo oops >&2; while :; do sleep 0.2; done' >/dev/null
 sleep 0.5
 "$WHARF" ps
 echo "logs (stdout, then stderr):"
 "$WHARF" logs demo-web
+echo "exec: $("$WHARF" exec demo-web sh -c 'echo pid 1 is $(cat /proc/1/comm)')"
 "$WHARF" inspect --format 'state={{.State.Status}} pid={{.State.Pid}} memory={{.HostConfig.Memory}}' demo-web
 "$WHARF" stop -t 2 demo-web >/dev/null
 "$WHARF" ps -a --format '{{.Names}}: {{.Status}}'
