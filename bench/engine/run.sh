@@ -268,7 +268,7 @@ RSS_CONTAINERD_FRESH=$(alive "$CONTAINERD_PID" && rss "$CONTAINERD_PID")
 ENGINES=(wharf docker-wharfd docker podman)
 declare -A CMD_OF
 # argv as a JSON array (jq 1.6 would take "--rm" after --args for its own).
-cmd_json() { printf '%s\0' "$@" | jq -Rsc 'split("\u0000") | .[:-1]'; }
+cmd_json() { python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "$@"; }
 CMD_OF[wharf]=$(cmd_json "$WHARF" -H "unix://$WHARF_SOCK" run --rm "$IMG" true)
 CMD_OF[docker-wharfd]=$(cmd_json "$DOCKER" -H "unix://$WHARF_SOCK" run --rm --network none "$IMG" true)
 CMD_OF[docker]=$(cmd_json "$DOCKER" -H "unix://$DOCKER_SOCK" run --rm --network none "$IMG" true)

@@ -14,6 +14,7 @@
 #ifndef WHARF_BASE_H
 #define WHARF_BASE_H
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -101,6 +102,12 @@ void strbuf_release(strbuf *sb);
 #define _cleanup_strbuf_ __attribute__((cleanup(strbuf_release)))
 
 /* ---------------------------------------------------------------- files */
+
+/* The entry names of the open directory d, without "." and "..", sorted
+ * bytewise, in a malloc'd array of malloc'd strings (free each, then the
+ * array); closes d. Returns how many. */
+size_t wharf_dir_names_sorted(DIR *d, char ***names);
+
 
 /* Reads a whole file; *out is NUL-terminated and malloc'd (caller frees). */
 int wharf_read_file(const char *path, char **out, size_t *len, wharf_error *err);

@@ -65,11 +65,6 @@ struct ctx_writer {
     size_t n_links, a_links;
 };
 
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int write_entry(struct ctx_writer *w, struct archive_entry *e, const char *rel,
                        wharf_error *err)
 {
@@ -213,20 +208,7 @@ static int walk(struct ctx_writer *w, int dirfd, const char *prefix, wharf_error
                                  prefix);
     }
     char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 32;
-            names = xrealloc(names, cap * sizeof(*names));
-        }
-        names[n++] = xstrdup(de->d_name);
-    }
-    closedir(d);
-    if (n)
-        qsort(names, n, sizeof(*names), cmp_names);
+    size_t n = wharf_dir_names_sorted(d, &names);
     int r = 0;
     for (size_t i = 0; i < n; i++) {
         if (r == 0)

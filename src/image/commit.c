@@ -132,11 +132,6 @@ static int copy_content(struct walker *w, int dirfd, const char *name, const cha
     }
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int walk_dir(struct walker *w, int dirfd, const char *prefix, wharf_error *err);
 
 /* One entry of the directory dirfd (whose path in the layer is prefix). */
@@ -246,20 +241,7 @@ static int walk_dir(struct walker *w, int dirfd, const char *prefix, wharf_error
                                  *prefix ? prefix : "/");
     }
     char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 32;
-            names = xrealloc(names, cap * sizeof(*names));
-        }
-        names[n++] = xstrdup(de->d_name);
-    }
-    closedir(d);
-    if (n)
-        qsort(names, n, sizeof(*names), cmp_names);
+    size_t n = wharf_dir_names_sorted(d, &names);
     int r = 0;
     for (size_t i = 0; i < n; i++) {
         if (r == 0)
