@@ -188,7 +188,11 @@ int cri_log_read(const char *path, const struct cri_log_opts *opts, cri_log_fn f
     int stop = 0;
     bool last_round = false;
     int poll_ms = o->poll_ms > 0 ? o->poll_ms : 100;
-    off_t offset = 0;
+    /* The interval starts at 2 ms after anything new and grows to poll_ms
+     * while the file stays still, so a quick command's output and end come
+     * through at once and an idle follower costs little. */
+    int wait_ms = 2;
+    off_t offset = 0, seen = 0;
     while (true) {
         if (fd < 0) {
             fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -223,7 +227,9 @@ int cri_log_read(const char *path, const struct cri_log_opts *opts, cri_log_fn f
             last_round = true; /* whatever was written before the end */
             continue;
         }
-        struct timespec ts = {poll_ms / 1000, (long)(poll_ms % 1000) * 1000000L};
+        wait_ms = offset != seen ? 2 : (wait_ms * 3 / 2 < poll_ms ? wait_ms * 3 / 2 : poll_ms);
+        seen = offset;
+        struct timespec ts = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         /* Rotation: a new file at path, or the same one truncated. */
         struct stat now;

@@ -375,6 +375,7 @@ struct wait_job {
 static void *wait_thread(void *p)
 {
     struct wait_job *job = p;
+    long poll_ms = 2;
     while (!http_stream_closed(job->stream)) {
         struct cri_container_status st;
         wharf_error err = {0};
@@ -395,7 +396,7 @@ static void *wait_thread(void *p)
              * goes with the container: let it finish first. */
             while (job->remover && dockerapi_monitor_log_readers(job->api, job->id) > 0 &&
                    !http_stream_closed(job->stream)) {
-                struct timespec ts = {0, 20 * 1000000};
+                struct timespec ts = {0, 2 * 1000000};
                 nanosleep(&ts, NULL);
             }
             if (http_stream_closed(job->stream))
@@ -405,8 +406,11 @@ static void *wait_thread(void *p)
             http_stream_printf(job->stream, "{\"StatusCode\":%d,\"Error\":null}\n", code);
             break;
         }
-        struct timespec ts = {0, 50 * 1000000};
+        /* Quick commands (docker run --rm IMG true) exit within
+         * milliseconds: look often at first, then every 50 ms. */
+        struct timespec ts = {0, poll_ms * 1000000L};
         nanosleep(&ts, NULL);
+        poll_ms = poll_ms * 3 / 2 < 50 ? poll_ms * 3 / 2 : 50;
     }
     if (job->remover)
         dockerapi_monitor_wait_removal(job->api, job->id, false);
