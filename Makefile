@@ -25,7 +25,7 @@ deps:
 # Unit tests (plain and under ASan/UBSan), then the bats integration suites;
 # ends with one line "N passed, M failed".
 test: deps build $(ASAN_BUILD)/build.ninja
-	ninja -C $(ASAN_BUILD) $$(cd $(ASAN_BUILD) && ninja -t targets all | sed -n 's/^\([a-z_/]*\/test_[a-z_]*\): .*/\1/p')
+	ninja -C $(ASAN_BUILD) wharf-registry $$(cd $(ASAN_BUILD) && ninja -t targets all | sed -n 's/^\([a-z_/]*\/test_[a-z_]*\): .*/\1/p')
 	BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) tests/run-all
 
 unit: build
