@@ -390,6 +390,13 @@ static void run_exec(struct exec_job *job, int sock)
         if (errp[0] >= 0)
             close(errp[0]);
     }
+    /* The exit code first: the client asks for it once its stream ends. */
+    pthread_mutex_lock(&execs_lock);
+    job->e->running = false;
+    job->e->done = true;
+    job->e->exit_code = code;
+    pthread_cond_broadcast(&execs_changed);
+    pthread_mutex_unlock(&execs_lock);
     if (pumping) {
         /* The process is done: stop reading the client. */
         shutdown(sock, SHUT_RDWR);
@@ -397,12 +404,6 @@ static void run_exec(struct exec_job *job, int sock)
     }
     if (inp[0] >= 0)
         close(inp[0]);
-    pthread_mutex_lock(&execs_lock);
-    job->e->running = false;
-    job->e->done = true;
-    job->e->exit_code = code;
-    pthread_cond_broadcast(&execs_changed);
-    pthread_mutex_unlock(&execs_lock);
     char text[16];
     snprintf(text, sizeof(text), "%d", code);
     exec_event(job->api, job->e, NULL, "exec_die", json_pack("{s:s}", "exitCode", text));
