@@ -223,6 +223,21 @@ int dockerapi_make_bind_sources(json_t *host_config, wharf_error *err);
 int dockerapi_apply_host_config(struct dockerapi *api, json_t *host, json_t *cfg,
                                 wharf_error *err);
 
+/* Docker's cpuset syntax ("0-2,4") against the host's online CPUs (or, with
+ * mems, memory nodes): -EINVAL with dockerd's message. */
+int dockerapi_check_cpuset(const char *value, bool mems, wharf_error *err);
+
+/* ---------------------------------------------------------------- limits.c */
+
+/* POST /containers/{id}/update. */
+int dockerapi_register_limits(struct dockerapi *api, http_router *r, wharf_error *err);
+/* A create request's resource limits (HostConfig: Memory, MemoryReservation,
+ * MemorySwap, NanoCpus, CpuShares, CpuPeriod, CpuQuota, CpusetCpus,
+ * CpusetMems, PidsLimit, BlkioWeight) checked as dockerd does, into cfg's
+ * "resources"; fills in host what dockerd does (MemorySwap twice Memory, a
+ * PidsLimit of 0 or less null). -EINVAL with dockerd's message. */
+int dockerapi_create_resources(json_t *host, json_t *cfg, wharf_error *err);
+
 /* ---------------------------------------------------------------- containers_list.c */
 
 int dockerapi_register_container_list(struct dockerapi *api, http_router *r, wharf_error *err);
