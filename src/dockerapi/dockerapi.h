@@ -36,6 +36,7 @@ struct cri;
 struct network_mgr;
 struct dockerapi_events;  /* events.c */
 struct dockerapi_monitor; /* monitor.c */
+struct dockerapi_health;  /* health.c */
 
 #define DOCKERAPI_VERSION "1.47"     /* the newest API version served */
 #define DOCKERAPI_MIN_VERSION "1.24" /* the oldest */
@@ -50,6 +51,7 @@ struct dockerapi {
     /* Private, set up by dockerapi_register and freed by dockerapi_close. */
     struct dockerapi_events *events;
     struct dockerapi_monitor *monitor;
+    struct dockerapi_health *health;
     /* the wharf-registry helper that pulls and pushes (NULL: from PATH) */
     const char *registry_helper;
     /* daemon.json's insecure-registries and registry-mirrors (borrowed) */

@@ -174,6 +174,25 @@ struct dockerapi_run_state {
 void dockerapi_run_state(struct dockerapi *api, const struct cri_container_status *st,
                          struct dockerapi_run_state *out);
 
+/* ---------------------------------------------------------------- health.c */
+
+/* At create: checks the request's Config.Healthcheck as dockerd does and
+ * merges the image's under it (body is the request's Config). -EINVAL with
+ * dockerd's message. */
+int dockerapi_health_merge_config(json_t *body, json_t *image_cfg, wharf_error *err);
+/* Starts the health check scheduler (with the monitor) / stops it. */
+int dockerapi_health_start(struct dockerapi *api, wharf_error *err);
+void dockerapi_health_close(struct dockerapi *api);
+/* A container event was published (start, die, pause, unpause and destroy
+ * matter): the scheduler looks at the container again. Never blocks long. */
+void dockerapi_health_notify(struct dockerapi *api, const char *id, const char *action);
+/* Sets State.Health on an inspect object when the container has a check
+ * and it has run. */
+void dockerapi_health_describe(struct dockerapi *api, const struct cri_container_status *st,
+                               json_t *inspect);
+/* "starting", "healthy", "unhealthy", or NULL (no check, or never run). */
+const char *dockerapi_health_status(struct dockerapi *api, const struct cri_container_status *st);
+
 /* ---------------------------------------------------------------- filters.c */
 
 /* Docker's filters parameter (text may be NULL or ""): *out gets a new object
