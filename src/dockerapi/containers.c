@@ -698,7 +698,8 @@ int dockerapi_register(struct dockerapi *api, http_router *r, wharf_error *err)
         (rc = dockerapi_register_build(api, r, err)) < 0 ||
         (rc = dockerapi_register_container_ops(api, r, err)) < 0 ||
         (rc = dockerapi_register_networks(api, r, err)) < 0 ||
-        (rc = dockerapi_register_limits(api, r, err)) < 0)
+        (rc = dockerapi_register_limits(api, r, err)) < 0 ||
+        (rc = dockerapi_register_archive(api, r, err)) < 0)
         return rc;
     return 0;
 }

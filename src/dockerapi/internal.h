@@ -246,6 +246,11 @@ int dockerapi_apply_host_config(struct dockerapi *api, json_t *host, json_t *cfg
  * mems, memory nodes): -EINVAL with dockerd's message. */
 int dockerapi_check_cpuset(const char *value, bool mems, wharf_error *err);
 
+/* ---------------------------------------------------------------- archive.c */
+
+/* HEAD, GET and PUT /containers/{id}/archive (docker cp). */
+int dockerapi_register_archive(struct dockerapi *api, http_router *r, wharf_error *err);
+
 /* ---------------------------------------------------------------- limits.c */
 
 /* POST /containers/{id}/update. */
