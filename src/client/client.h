@@ -45,9 +45,13 @@ struct client_response {
     long status;
     strbuf body;  /* raw body */
     json_t *json; /* parsed body when it is JSON, else NULL; owned */
+    strbuf headers; /* the response's header lines, as received */
 };
-#define CLIENT_RESPONSE_INIT {0, STRBUF_INIT, NULL}
+#define CLIENT_RESPONSE_INIT {0, STRBUF_INIT, NULL, STRBUF_INIT}
 void client_response_release(struct client_response *r);
+/* The value of a response header (case-insensitive name), or NULL. Caller
+ * frees. Available from on_headers and on_data on, during streams too. */
+char *client_response_header(const struct client_response *r, const char *name);
 /* The daemon's {"message": ...} of an error response, else its body text. */
 const char *client_error_message(const struct client_response *r);
 
