@@ -60,7 +60,7 @@ static void *tar_thread(void *p)
 {
     struct tar_job *job = p;
     wharf_error err = {0};
-    if (rootcopy_tar(job->root_fd, job->path, NULL, job->fd, &err) < 0 && err.code != -EPIPE)
+    if (rootcopy_tar(job->root_fd, job->path, NULL, job->fd, NULL, &err) < 0 && err.code != -EPIPE)
         wlog_warn("copy from container %s: %s", job->id, err.msg);
     close(job->fd);
     close(job->root_fd);

@@ -4,6 +4,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -155,6 +156,15 @@ out:
 
 /* ---------------------------------------------------------------- stat */
 
+/* dockerd's message for a path it cannot stat: Go's lower-case errno text. */
+static int lstat_error(wharf_error *err, int errnum, const char *abs)
+{
+    char text[128];
+    snprintf(text, sizeof(text), "%s", strerror(errnum));
+    text[0] = (char)tolower((unsigned char)text[0]);
+    return wharf_error_set(err, -errnum, "lstat %s: %s", abs, text);
+}
+
 void rootcopy_stat_release(struct rootcopy_stat *st)
 {
     free(st->name);
@@ -171,7 +181,7 @@ int rootcopy_open_parent(int root_fd, const char *abs, char **base, wharf_error 
         free(*base);
         *base = NULL;
         wharf_error_clear(err);
-        return wharf_error_errno(err, -fd, "lstat %s", abs);
+        return lstat_error(err, -fd, abs);
     }
     return fd;
 }
@@ -188,7 +198,7 @@ int rootcopy_stat_path(int root_fd, const char *path, struct rootcopy_stat *out,
     int r = *base && strcmp(base, ".") != 0 ? fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW)
                                             : fstat(dfd, &st);
     if (r < 0)
-        return wharf_error_errno(err, errno, "lstat %s", abs);
+        return lstat_error(err, errno, abs);
     out->name = rootcopy_base(abs);
     out->size = st.st_size;
     out->mode = st.st_mode;
@@ -522,8 +532,11 @@ out:
     return r;
 }
 
-int rootcopy_tar(int root_fd, const char *path, const char *name, int fd, wharf_error *err)
+int rootcopy_tar(int root_fd, const char *path, const char *name, int fd, int64_t *bytes,
+                 wharf_error *err)
 {
+    if (bytes)
+        *bytes = 0;
     _cleanup_free_ char *abs = rootcopy_abs_path(path);
     _cleanup_free_ char *base = NULL;
     _cleanup_close_ int dfd = rootcopy_open_parent(root_fd, abs, &base, err);
@@ -533,7 +546,7 @@ int rootcopy_tar(int root_fd, const char *path, const char *name, int fd, wharf_
     bool self = !*base || strcmp(base, ".") == 0;
     struct stat st;
     if ((self ? fstat(dfd, &st) : fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW)) < 0)
-        return wharf_error_errno(err, errno, "lstat %s", abs);
+        return lstat_error(err, errno, abs);
     _cleanup_free_ char *top = name ? xstrdup(name) : rootcopy_base(abs);
     struct tar t = {.a = archive_write_new(), .links = json_object(), .err = err};
     archive_write_set_format_pax_restricted(t.a);
@@ -567,6 +580,8 @@ int rootcopy_tar(int root_fd, const char *path, const char *name, int fd, wharf_
     }
     if (r == 0 && archive_write_close(t.a) != ARCHIVE_OK)
         r = tar_fail(&t, "tar");
+    if (bytes)
+        *bytes = archive_filter_bytes(t.a, -1);
     archive_write_free(t.a);
     json_decref(t.links);
     return r;

@@ -65,9 +65,11 @@ char *rootcopy_resolve(int root_fd, const char *path);
 
 /* Writes a tar stream of path (resolved as rootcopy_stat_path does) to fd:
  * the path itself named `name` (NULL: its last element, "." for "dir/.",
- * "/" for the root), and under a directory everything in it. -ENOENT when
- * path does not exist; -EPIPE when the reader went away. */
-int rootcopy_tar(int root_fd, const char *path, const char *name, int fd, wharf_error *err);
+ * "/" for the root), and under a directory everything in it. *bytes (may be
+ * NULL) gets the stream's size. -ENOENT when path does not exist; -EPIPE
+ * when the reader went away. */
+int rootcopy_tar(int root_fd, const char *path, const char *name, int fd, int64_t *bytes,
+                 wharf_error *err);
 
 struct rootcopy_extract_opts {
     bool no_overwrite_dir_non_dir; /* a directory never replaces a file, nor the reverse */

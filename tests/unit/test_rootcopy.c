@@ -202,10 +202,16 @@ static char *tar_to_file(int root, const char *path, const char *name, const cha
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     assert_true(fd >= 0);
     wharf_error err = {0};
-    int r = rootcopy_tar(root, path, name, fd, &err);
+    int64_t bytes = -1;
+    int r = rootcopy_tar(root, path, name, fd, &bytes, &err);
     close(fd);
     if (r != want)
         fail_msg("tar %s: %d (%s), want %d", path, r, err.msg, want);
+    if (r == 0) {
+        struct stat st;
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(bytes, st.st_size);
+    }
     return r == 0 ? names_of(p) : NULL;
 }
 
