@@ -274,7 +274,8 @@ int wcmd_update(struct wcmd_ctx *ctx, int argc, char **argv)
                 json_object_set_new(body, "MemorySwap", json_integer(v));
             break;
         case OPT_PIDS:
-            if (!(r = parse_int(ctx, optarg, "--pids-limit", &v)))
+            /* 0 leaves the limit as it is, -1 lifts it, as the docker CLI sends them */
+            if (!(r = parse_int(ctx, optarg, "--pids-limit", &v)) && v != 0)
                 json_object_set_new(body, "PidsLimit", json_integer(v));
             break;
         case OPT_RESTART: {
