@@ -107,12 +107,16 @@ cg() {
     [ "$output" -ge 2 ]
     run dk ps --filter "name=$n" --filter health=unhealthy --format '{{.Status}}'
     [[ "$output" == *"(unhealthy)" ]]
-    # only the last five results are kept, each with its times and output
-    sleep 3
+    # only the last five results are kept, each with its times
+    for _ in $(seq 100); do
+        log=$(dk inspect -f '{{range .State.Health.Log}}{{.ExitCode}}{{if .Start.IsZero}}!{{end}}{{if .End.IsZero}}!{{end}}{{end}}' "$n")
+        [ "$log" = 11111 ] && break
+        sleep 0.1
+    done
+    [ "$log" = 11111 ]
+    sleep 1.5
     run dk inspect -f '{{len .State.Health.Log}}' "$n"
     [ "$output" = 5 ]
-    run dk inspect -f '{{range .State.Health.Log}}{{.ExitCode}}{{if .Start.IsZero}}!{{end}}{{if .End.IsZero}}!{{end}}{{end}}' "$n"
-    [ "$output" = 11111 ]
     run dk events --since "$t0" --until "$(date +%s.%N)" --filter "container=$n" \
         --filter event=health_status --format '{{.Action}}'
     [ "${lines[0]}" = "health_status: healthy" ]
