@@ -4,8 +4,9 @@
  *
  * Owns: where the daemon is (-H, WHARF_HOST, DOCKER_HOST: unix:///path,
  * tcp://host:port or a bare socket path), API version negotiation through
- * /_ping, JSON requests, responses streamed as they arrive (logs --follow,
- * events, pull progress), uploads from an fd (load, import), hijacked raw
+ * /_ping, JSON requests, response headers, responses streamed as they
+ * arrive (logs --follow, events, pull progress), uploads from an fd (load,
+ * import, cp), hijacked raw
  * connections (attach, exec start), and decoding Docker's 8-byte
  * multiplexed stdout/stderr stream.
  *
