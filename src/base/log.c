@@ -98,9 +98,9 @@ int wharf_parse_go_duration(const char *s, int64_t *ns)
     static const struct {
         const char *unit;
         uint64_t ns;
-    } units[] = {{"ns", 1},           {"us", 1000},          {"\xc2\xb5s", 1000},
-                 {"\xce\xbcs", 1000}, {"ms", 1000000},       {"s", 1000000000ULL},
-                 {"m", 60000000000ULL}, {"h", 3600000000000ULL}};
+    } units[] = {
+        {"ns", 1},       {"us", 1000},         {"\xc2\xb5s", 1000},   {"\xce\xbcs", 1000},
+        {"ms", 1000000}, {"s", 1000000000ULL}, {"m", 60000000000ULL}, {"h", 3600000000000ULL}};
     const uint64_t max = (uint64_t)INT64_MAX + 1; /* the most a negative one may reach */
     const char *p = s;
     bool neg = false;
@@ -145,7 +145,8 @@ int wharf_parse_go_duration(const char *s, int64_t *ns)
         p += best;
         if (whole > max / unit)
             return -ERANGE;
-        uint64_t v = whole * unit + (uint64_t)((long double)frac * (long double)unit / (long double)scale);
+        uint64_t v =
+            whole * unit + (uint64_t)((long double)frac * (long double)unit / (long double)scale);
         if (v > max - total)
             return -ERANGE;
         total += v;

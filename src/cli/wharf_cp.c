@@ -133,8 +133,8 @@ static char *preserve_trailing(const char *clean, const char *original)
 static char *local_abs(const char *p)
 {
     char cwd[PATH_MAX];
-    _cleanup_free_ char *joined = p[0] == '/' ? xstrdup(p)
-                                              : xasprintf("%s/%s", getcwd(cwd, sizeof(cwd)) ? cwd : "/", p);
+    _cleanup_free_ char *joined =
+        p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", getcwd(cwd, sizeof(cwd)) ? cwd : "/", p);
     _cleanup_free_ char *clean = go_clean(joined);
     return preserve_trailing(clean, p);
 }
@@ -479,8 +479,9 @@ static int copy_from(struct client *c, const char *ctr, const char *src_in, cons
         }
         if (stat(dst, &st) == 0 && !S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode) &&
             bad_output_mode(st.st_mode)) {
-            fprintf(stderr, "invalid output path: \"%s\" must be a directory or a regular file: %s\n",
-                    dst, bad_output_mode(st.st_mode));
+            fprintf(stderr,
+                    "invalid output path: \"%s\" must be a directory or a regular file: %s\n", dst,
+                    bad_output_mode(st.st_mode));
             return WCMD_EXIT_ERROR;
         }
     }
@@ -516,8 +517,8 @@ static int copy_from(struct client *c, const char *ctr, const char *src_in, cons
     _cleanup_free_ char *eid = wcmd_escape(ctr), *epath = wcmd_escape(src);
     _cleanup_free_ char *url = xasprintf("/containers/%s/archive?path=%s", eid, epath);
     struct client_response resp = CLIENT_RESPONSE_INIT;
-    struct download d = {.resp = &resp, .to_stdout = to_stdout, .pipe_w = -1,
-                         .srcinfo = &srcinfo, .dst = &dstinfo};
+    struct download d = {
+        .resp = &resp, .to_stdout = to_stdout, .pipe_w = -1, .srcinfo = &srcinfo, .dst = &dstinfo};
     wharf_error err = {0};
     int rc = 0;
     int r = client_stream(c, "GET", url, NULL, on_download, &d, &resp, &err);
@@ -598,8 +599,8 @@ static int copy_to(struct client *c, const char *ctr, const char *src_in, const 
     if (r == 1) {
         const char *bad = bad_output_mode(st.mode);
         if (bad) {
-            fprintf(stderr, "destination \"%s:%s\" must be a directory or a regular file: %s\n", ctr,
-                    dst, bad);
+            fprintf(stderr, "destination \"%s:%s\" must be a directory or a regular file: %s\n",
+                    ctr, dst, bad);
             rootcopy_stat_release(&st);
             copy_info_release(&dstinfo);
             return WCMD_EXIT_ERROR;
@@ -708,8 +709,10 @@ static void split_arg(const char *arg, char **ctr, const char **path)
 int wcmd_cp(struct wcmd_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"archive", no_argument, 0, 'a'},     {"follow-link", no_argument, 0, 'L'},
-        {"quiet", no_argument, 0, 'q'},       {"help", no_argument, 0, 'h'},
+        {"archive", no_argument, 0, 'a'},
+        {"follow-link", no_argument, 0, 'L'},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     bool archive = false, follow = false, quiet = false, quiet_given = false;

@@ -1433,8 +1433,12 @@ static int do_exec(struct cri *cri, const char *id, const struct cri_exec_opts *
         if (o->on_terminal)
             o->on_terminal(-1, o->userdata);
     } else {
-        struct cri_run run = {.argv = argv, .in_fd = o->in_fd, .out_fd = o->out_fd,
-                              .err_fd = o->err_fd, .out = out, .errout = errout,
+        struct cri_run run = {.argv = argv,
+                              .in_fd = o->in_fd,
+                              .out_fd = o->out_fd,
+                              .err_fd = o->err_fd,
+                              .out = out,
+                              .errout = errout,
                               .timeout_ms = timeout_ms > 0 ? timeout_ms : 0,
                               .pid_file = pid_path};
         if ((r = cri_run(&run, &status, err)) < 0) {

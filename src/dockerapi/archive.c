@@ -126,8 +126,8 @@ struct put_job {
     int root_fd;
     char *dir; /* the destination, resolved inside the root */
     struct rootcopy_extract_opts opts;
-    int in;    /* the pipe the body goes into; -1 once closed */
-    int out;   /* its other end, until the thread takes it */
+    int in;  /* the pipe the body goes into; -1 once closed */
+    int out; /* its other end, until the thread takes it */
     pthread_t thread;
     bool started;
     int result;
@@ -222,7 +222,8 @@ static struct put_job *prepare_put(struct dockerapi *api, http_request *req, wha
     dir = NULL;
     job->in = fds[1];
     job->out = fds[0];
-    job->opts.no_overwrite_dir_non_dir = http_request_query_bool(req, "noOverwriteDirNonDir", false);
+    job->opts.no_overwrite_dir_non_dir =
+        http_request_query_bool(req, "noOverwriteDirNonDir", false);
     if (http_request_query_bool(req, "copyUIDGID", false)) {
         /* docker cp -a: the container's user owns what arrives */
         json_t *user = json_object_get(st.config, "user");
@@ -300,9 +301,9 @@ int dockerapi_register_archive(struct dockerapi *api, http_router *r, wharf_erro
     int rc;
     if ((rc = dockerapi_add_container_route(api, r, "GET", "/containers/{id}/archive", archive_get,
                                             err)) < 0 ||
-        (rc = dockerapi_add_container_route(api, r, "HEAD", "/containers/{id}/archive",
-                                            archive_get, err)) < 0)
+        (rc = dockerapi_add_container_route(api, r, "HEAD", "/containers/{id}/archive", archive_get,
+                                            err)) < 0)
         return rc;
-    return http_router_add_upload(r, "PUT", "/containers/{id}/archive", put_chunk, archive_put,
-                                  api, err);
+    return http_router_add_upload(r, "PUT", "/containers/{id}/archive", put_chunk, archive_put, api,
+                                  err);
 }

@@ -58,15 +58,15 @@ struct check {
 struct entry {
     char id[65];
     struct check check;
-    bool dirty;      /* look at the container again */
-    bool restarted;  /* it started since: "starting" again */
-    bool destroyed;  /* it was removed */
-    bool active;     /* probing: the check runs while it does */
-    bool probing;    /* a probe thread is out */
-    unsigned gen;    /* bumped at each (de)activation: late results are dropped */
+    bool dirty;     /* look at the container again */
+    bool restarted; /* it started since: "starting" again */
+    bool destroyed; /* it was removed */
+    bool active;    /* probing: the check runs while it does */
+    bool probing;   /* a probe thread is out */
+    unsigned gen;   /* bumped at each (de)activation: late results are dropped */
     struct timespec started_at;
-    double due_ms;   /* monotonic time of the next probe */
-    json_t *state;   /* {"Status", "FailingStreak", "Log"}: NULL until it first ran */
+    double due_ms; /* monotonic time of the next probe */
+    json_t *state; /* {"Status", "FailingStreak", "Log"}: NULL until it first ran */
     struct entry *next;
 };
 
@@ -387,9 +387,8 @@ static void *probe_thread(void *p)
     int code = 0;
     wharf_error err = {0};
     int64_t timeout_ms = pr->timeout / 1000000;
-    int r = cri_container_exec_sync_ms(api->cri, pr->id, argv,
-                                       timeout_ms < 1 ? 1 : (int)timeout_ms, &out, &errout,
-                                       &code, &err);
+    int r = cri_container_exec_sync_ms(api->cri, pr->id, argv, timeout_ms < 1 ? 1 : (int)timeout_ms,
+                                       &out, &errout, &code, &err);
     clock_gettime(CLOCK_REALTIME, &end);
     free(argv);
     /* one output, as dockerd gives both streams the same buffer */
@@ -527,8 +526,8 @@ static void refresh(struct dockerapi_health *h, const char *id)
         e->gen++;
     } else if (restarted || !e->active || !e->state) {
         if (!e->state)
-            e->state = json_pack("{s:s, s:i, s:[]}", "Status", "starting", "FailingStreak", 0,
-                                 "Log");
+            e->state =
+                json_pack("{s:s, s:i, s:[]}", "Status", "starting", "FailingStreak", 0, "Log");
         if (restarted) {
             set_status(e->state, "starting");
             json_object_set_new(e->state, "FailingStreak", json_integer(0));
@@ -747,11 +746,11 @@ const char *dockerapi_health_status(struct dockerapi *api, const struct cri_cont
 {
     json_t *state = state_copy(api, st);
     const char *s = status_of(state);
-    const char *out = !s                               ? NULL
-                      : strcmp(s, "healthy") == 0      ? "healthy"
-                      : strcmp(s, "unhealthy") == 0    ? "unhealthy"
-                      : strcmp(s, "starting") == 0     ? "starting"
-                                                       : NULL;
+    const char *out = !s                            ? NULL
+                      : strcmp(s, "healthy") == 0   ? "healthy"
+                      : strcmp(s, "unhealthy") == 0 ? "unhealthy"
+                      : strcmp(s, "starting") == 0  ? "starting"
+                                                    : NULL;
     if (state)
         json_decref(state);
     return out;

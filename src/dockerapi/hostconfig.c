@@ -362,8 +362,8 @@ static int security_options(json_t *opts, json_t *cfg, wharf_error *err)
 int dockerapi_check_cpuset(const char *value, bool mems, wharf_error *err)
 {
     if (mems)
-        return check_cpuset(value, "/sys/devices/system/node/online", "memory nodes",
-                            "cpuset mems", err);
+        return check_cpuset(value, "/sys/devices/system/node/online", "memory nodes", "cpuset mems",
+                            err);
     return check_cpuset(value, "/sys/devices/system/cpu/online", "CPUs", "cpuset cpus", err);
 }
 
@@ -474,8 +474,8 @@ int dockerapi_apply_host_config(struct dockerapi *api, json_t *host, json_t *cfg
     if (!json_is_object(host))
         return 0;
     int r;
-    if ((r = dockerapi_create_resources(host, cfg, err)) < 0 || (r = add_limits(host, cfg, err)) < 0 ||
-        (r = add_mounts(host, cfg, err)) < 0 ||
+    if ((r = dockerapi_create_resources(host, cfg, err)) < 0 ||
+        (r = add_limits(host, cfg, err)) < 0 || (r = add_mounts(host, cfg, err)) < 0 ||
         (r = security_options(json_object_get(host, "SecurityOpt"), cfg, err)) < 0)
         return r;
     if (json_is_true(json_object_get(host, "Privileged")))

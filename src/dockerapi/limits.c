@@ -117,8 +117,7 @@ static int check_limits(const struct limits *l, bool update, wharf_error *err)
                                "CPU cfs period can not be less than 1ms (i.e. 1000) or larger "
                                "than 1s (i.e. 1000000)");
     if (l->quota > 0 && l->quota < 1000)
-        return wharf_error_set(err, -EINVAL,
-                               "CPU cfs quota can not be less than 1ms (i.e. 1000)");
+        return wharf_error_set(err, -EINVAL, "CPU cfs quota can not be less than 1ms (i.e. 1000)");
     if (l->blkio > 0 && (l->blkio < 10 || l->blkio > 1000))
         return wharf_error_set(err, -EINVAL, "Range of blkio weight is from 10 to 1000");
     if (l->blkio < 0)
@@ -211,9 +210,9 @@ static const char *update_conflict(const struct limits *l, const struct limits *
 /* The given fields over the stored HostConfig, as dockerd merges them. */
 static void merge_host(json_t *host, json_t *body, const struct limits *l)
 {
-    static const char *const ints[] = {"Memory",    "MemoryReservation", "MemorySwap",
-                                       "NanoCpus",  "CpuShares",         "CpuPeriod",
-                                       "CpuQuota",  "BlkioWeight",       NULL};
+    static const char *const ints[] = {"Memory",   "MemoryReservation", "MemorySwap",
+                                       "NanoCpus", "CpuShares",         "CpuPeriod",
+                                       "CpuQuota", "BlkioWeight",       NULL};
     for (size_t i = 0; ints[i]; i++) {
         json_t *v = json_object_get(body, ints[i]);
         if (json_is_integer(v) && json_integer_value(v) != 0)

@@ -169,8 +169,8 @@ static int one_entry(struct extract *x, struct archive *a, struct archive_entry 
         if (is_dir)
             return 0; /* the destination itself: merged, as dockerd does */
         return wharf_error_set(x->err, -EISDIR,
-                               "cannot overwrite directory \"%s\" with non-directory \"%s\"",
-                               path, x->dir);
+                               "cannot overwrite directory \"%s\" with non-directory \"%s\"", path,
+                               x->dir);
     }
     if (type == AE_IFSOCK)
         return 0;

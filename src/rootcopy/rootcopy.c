@@ -127,8 +127,8 @@ char *rootcopy_resolve(int root_fd, const char *path)
         char target[4096];
         ssize_t n = -1;
         wharf_error ignored = {0};
-        int dfd = wharf_open_in_root(root_fd, done.len ? done.buf : "/", O_PATH | O_DIRECTORY,
-                                     0, &ignored);
+        int dfd = wharf_open_in_root(root_fd, done.len ? done.buf : "/", O_PATH | O_DIRECTORY, 0,
+                                     &ignored);
         if (dfd >= 0) {
             n = readlinkat(dfd, comp, target, sizeof(target) - 1);
             close(dfd);
@@ -207,8 +207,7 @@ int rootcopy_stat_path(int root_fd, const char *path, struct rootcopy_stat *out,
         out->link_target = rootcopy_resolve(root_fd, abs);
         if (!out->link_target) {
             rootcopy_stat_release(out);
-            return wharf_error_set(err, -ELOOP, "lstat %s: too many levels of symbolic links",
-                                   abs);
+            return wharf_error_set(err, -ELOOP, "lstat %s: too many levels of symbolic links", abs);
         }
     }
     return 0;
@@ -229,13 +228,26 @@ uint32_t rootcopy_go_mode(mode_t mode)
 {
     uint32_t m = mode & 0777;
     switch (mode & S_IFMT) {
-    case S_IFDIR: m |= GO_DIR; break;
-    case S_IFLNK: m |= GO_SYMLINK; break;
-    case S_IFBLK: m |= GO_DEVICE; break;
-    case S_IFCHR: m |= GO_DEVICE | GO_CHARDEV; break;
-    case S_IFIFO: m |= GO_PIPE; break;
-    case S_IFSOCK: m |= GO_SOCKET; break;
-    default: break;
+    case S_IFDIR:
+        m |= GO_DIR;
+        break;
+    case S_IFLNK:
+        m |= GO_SYMLINK;
+        break;
+    case S_IFBLK:
+        m |= GO_DEVICE;
+        break;
+    case S_IFCHR:
+        m |= GO_DEVICE | GO_CHARDEV;
+        break;
+    case S_IFIFO:
+        m |= GO_PIPE;
+        break;
+    case S_IFSOCK:
+        m |= GO_SOCKET;
+        break;
+    default:
+        break;
     }
     if (mode & S_ISUID)
         m |= GO_SETUID;
@@ -519,7 +531,8 @@ static int add_entry(struct tar *t, int dfd, const char *name, const char *tar_n
         }
     }
     if (S_ISDIR(st->st_mode)) {
-        _cleanup_close_ int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int sub =
+            openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (sub < 0) {
             r = wharf_error_errno(t->err, errno, "open directory %s", tar_name);
             goto out;

@@ -35,9 +35,9 @@
 
 /* Docker's ContainerPathStat of a path. */
 struct rootcopy_stat {
-    char *name;        /* the path's last element ("/" for the root) */
+    char *name; /* the path's last element ("/" for the root) */
     int64_t size;
-    mode_t mode;       /* st_mode (type and permission bits) */
+    mode_t mode; /* st_mode (type and permission bits) */
     struct timespec mtime;
     char *link_target; /* a symlink: where it leads inside the root (absolute); else NULL */
 };
@@ -74,7 +74,7 @@ int rootcopy_tar(int root_fd, const char *path, const char *name, int fd, int64_
 struct rootcopy_extract_opts {
     bool no_overwrite_dir_non_dir; /* a directory never replaces a file, nor the reverse */
     bool no_chown;                 /* keep the extracting process's ownership (the CLI) */
-    bool force_owner;              /* every entry owned by uid:gid (docker cp -a into a container) */
+    bool force_owner; /* every entry owned by uid:gid (docker cp -a into a container) */
     uid_t uid;
     gid_t gid;
     /* Rename entries: a name that is `rebase_from` or begins with it and a

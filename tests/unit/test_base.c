@@ -311,12 +311,11 @@ static void test_detach_keys(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_error_messages),   cmocka_unit_test(test_strbuf),
+        cmocka_unit_test(test_error_messages),        cmocka_unit_test(test_strbuf),
         cmocka_unit_test(test_atomic_write_and_read), cmocka_unit_test(test_in_root_resolution),
-        cmocka_unit_test(test_json_fields),      cmocka_unit_test(test_json_load_errors),
-        cmocka_unit_test(test_log_formats),      cmocka_unit_test(test_human_duration),
-        cmocka_unit_test(test_go_durations),
-        cmocka_unit_test(test_detach_keys),
+        cmocka_unit_test(test_json_fields),           cmocka_unit_test(test_json_load_errors),
+        cmocka_unit_test(test_log_formats),           cmocka_unit_test(test_human_duration),
+        cmocka_unit_test(test_go_durations),          cmocka_unit_test(test_detach_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

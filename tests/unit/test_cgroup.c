@@ -400,9 +400,8 @@ static void test_create_resources_stats_kill(void **state)
         if (bd && (cgroup_file_exists(bd, "blkio.weight") ||
                    cgroup_file_exists(bd, "blkio.bfq.weight"))) {
             apply_ok(cg, "{\"blockIO\":{\"weight\":300}}");
-            _cleanup_free_ char *bw =
-                read_str(bd, cgroup_file_exists(bd, "blkio.weight") ? "blkio.weight"
-                                                                    : "blkio.bfq.weight");
+            _cleanup_free_ char *bw = read_str(
+                bd, cgroup_file_exists(bd, "blkio.weight") ? "blkio.weight" : "blkio.bfq.weight");
             assert_non_null(strstr(bw, "300"));
         }
         apply_ok(cg, "{\"pids\":{\"limit\":-1},\"cpu\":{\"quota\":-1}}");

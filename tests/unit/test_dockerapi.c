@@ -544,7 +544,8 @@ static void test_host_config(void **state)
               "[\"size=1m\",\"exec\"],\"type\":\"tmpfs\"},{\"destination\":\"/c\",\"options\":"
               "[\"rprivate\"],\"readonly\":true,\"source\":\"/h\",\"type\":\"bind\"}],"
               "\"no_new_privileges\":true,\"oom_score_adj\":7,\"resources\":{\"cpuset_cpus\":"
-              "\"0\",\"memory\":8388608,\"memory_swap\":16777216},\"sysctls\":{\"net.ipv4.ip_forward\":\"1\"},"
+              "\"0\",\"memory\":8388608,\"memory_swap\":16777216},\"sysctls\":{\"net.ipv4.ip_"
+              "forward\":\"1\"},"
               "\"ulimits\":[{\"hard\":20,\"name\":\"nofile\",\"soft\":10}]}");
     free(text);
     json_decref(cfg);

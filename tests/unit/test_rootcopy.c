@@ -162,7 +162,8 @@ static void test_stat(void **state)
     rootcopy_stat_release(&st);
     assert_int_equal(rootcopy_stat_from_header("not base64!", &back, &err), -EINVAL);
     for (mode_t m = 0; m < 7; m++) {
-        static const mode_t types[] = {S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK};
+        static const mode_t types[] = {S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR,
+                                       S_IFBLK, S_IFIFO, S_IFSOCK};
         mode_t mode = types[m] | S_ISUID | S_ISVTX | 0751;
         assert_int_equal(rootcopy_unix_mode(rootcopy_go_mode(mode)), mode);
     }
@@ -261,8 +262,8 @@ static void test_round_trip(void **state)
     assert_string_equal(f, "file content\n");
     struct stat a1, a2, s;
     _cleanup_free_ char *pf = at("b/into/d/f"), *ph = at("b/into/d/hard"),
-                        *pl = at("b/into/d/link"), *pd = at("b/into/d"),
-                        *ps = at("b/into/d/sub"), *pp = at("b/into/d/pipe");
+                        *pl = at("b/into/d/link"), *pd = at("b/into/d"), *ps = at("b/into/d/sub"),
+                        *pp = at("b/into/d/pipe");
     assert_int_equal(stat(pf, &a1), 0);
     assert_int_equal(stat(ph, &a2), 0);
     assert_int_equal(a1.st_ino, a2.st_ino); /* the hard link stays one */
@@ -285,8 +286,8 @@ static void test_round_trip(void **state)
     assert_string_equal(f2, "new\n");
 
     /* rebasing: "d" becomes "copy"; ownership forced */
-    struct rootcopy_extract_opts ro = {.rebase_from = "d", .rebase_to = "copy",
-                                       .force_owner = true, .uid = 123, .gid = 456};
+    struct rootcopy_extract_opts ro = {
+        .rebase_from = "d", .rebase_to = "copy", .force_owner = true, .uid = 123, .gid = 456};
     assert_int_equal(extract_file("b", "/into", "d.tar", &ro, &err), 0);
     _cleanup_free_ char *pc = at("b/into/copy/sub/g");
     assert_int_equal(stat(pc, &s), 0);
@@ -314,9 +315,9 @@ static void make_tar(const char *file, const char *const *entries, bool gzip)
         struct archive_entry *e = archive_entry_new();
         const char *s = entries[i];
         const char *arrow = strstr(s, " -> "), *hard = strstr(s, " => ");
-        _cleanup_free_ char *name =
-            arrow ? xasprintf("%.*s", (int)(arrow - s), s)
-                  : hard ? xasprintf("%.*s", (int)(hard - s), s) : xstrdup(s);
+        _cleanup_free_ char *name = arrow  ? xasprintf("%.*s", (int)(arrow - s), s)
+                                    : hard ? xasprintf("%.*s", (int)(hard - s), s)
+                                           : xstrdup(s);
         archive_entry_set_pathname(e, name);
         archive_entry_set_mtime(e, 1500000000, 0);
         if (arrow) {
@@ -394,10 +395,12 @@ static void test_escapes(void **state)
     put("b/dest/afile", "x", 0644);
     make_tar("d2f.tar", (const char *const[]){"adir", NULL}, false);
     assert_int_equal(extract_file("b", "/dest", "d2f.tar", &o, &err), -EISDIR);
-    assert_non_null(strstr(err.msg, "cannot overwrite directory \"/dest/adir\" with non-directory"));
+    assert_non_null(
+        strstr(err.msg, "cannot overwrite directory \"/dest/adir\" with non-directory"));
     make_tar("f2d.tar", (const char *const[]){"afile/", NULL}, false);
     assert_int_equal(extract_file("b", "/dest", "f2d.tar", &o, &err), -ENOTDIR);
-    assert_non_null(strstr(err.msg, "cannot overwrite non-directory \"/dest/afile\" with directory"));
+    assert_non_null(
+        strstr(err.msg, "cannot overwrite non-directory \"/dest/afile\" with directory"));
     struct rootcopy_extract_opts loose = {0};
     assert_int_equal(extract_file("b", "/dest", "d2f.tar", &loose, &err), 0);
     _cleanup_free_ char *replaced = slurp("b/dest/adir");
