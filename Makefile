@@ -64,7 +64,7 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true \
 	    -Db_sanitize=address,undefined -Db_lundef=false
-	set -e; for t in spec format registry dockerapi dockerfile; do \
+	set -e; for t in spec format registry dockerapi dockerfile rootcopy; do \
 	    ninja -C $(FUZZ_BUILD) tests/fuzz/fuzz_$$t; \
 	    mkdir -p $(FUZZ_BUILD)/corpus-$$t; \
 	    $(FUZZ_BUILD)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \

@@ -204,6 +204,11 @@ const char *wharf_time_rfc3339(char *buf, size_t len);
  * HumanDuration): "Less than a second", "1 second", "About a minute",
  * "3 hours", "2 weeks". Appended to out. */
 void wharf_human_duration(int64_t seconds, strbuf *out);
+/* Go's time.ParseDuration ("1h30m", "2.5s", "-100ms", "0"): 0 and the
+ * nanoseconds in *ns, or -EINVAL (-ERANGE beyond 290 years). */
+int wharf_parse_go_duration(const char *s, int64_t *ns);
+/* Go's Duration.String() ("1m30s", "500ms", "1.5µs", "0s"), appended. */
+void wharf_format_go_duration(int64_t ns, strbuf *out);
 
 /* ---------------------------------------------------------------- detach keys */
 

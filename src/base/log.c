@@ -2,7 +2,9 @@
  * times as text (RFC 3339, Docker's human durations). */
 #include "base.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <string.h>
 #include <time.h>
@@ -89,6 +91,140 @@ void wharf_human_duration(int64_t seconds, strbuf *out)
         strbuf_addf(out, "%lld months", (long long)(hours / 24 / 30));
     else
         strbuf_addf(out, "%lld years", (long long)(seconds / 3600 / 24 / 365));
+}
+
+int wharf_parse_go_duration(const char *s, int64_t *ns)
+{
+    static const struct {
+        const char *unit;
+        uint64_t ns;
+    } units[] = {
+        {"ns", 1},       {"us", 1000},         {"\xc2\xb5s", 1000},   {"\xce\xbcs", 1000},
+        {"ms", 1000000}, {"s", 1000000000ULL}, {"m", 60000000000ULL}, {"h", 3600000000000ULL}};
+    const uint64_t max = (uint64_t)INT64_MAX + 1; /* the most a negative one may reach */
+    const char *p = s;
+    bool neg = false;
+    if (*p == '-' || *p == '+')
+        neg = *p++ == '-';
+    if (strcmp(p, "0") == 0) {
+        *ns = 0;
+        return 0;
+    }
+    if (!*p)
+        return -EINVAL;
+    uint64_t total = 0;
+    while (*p) {
+        uint64_t whole = 0, frac = 0, scale = 1;
+        bool digits = false;
+        for (; isdigit((unsigned char)*p); p++, digits = true) {
+            if (whole > (max - 9) / 10)
+                return -ERANGE;
+            whole = whole * 10 + (uint64_t)(*p - '0');
+        }
+        if (*p == '.') {
+            for (p++; isdigit((unsigned char)*p); p++, digits = true) {
+                if (scale < 1000000000000000000ULL) { /* further digits are below 1ns */
+                    frac = frac * 10 + (uint64_t)(*p - '0');
+                    scale *= 10;
+                }
+            }
+        }
+        if (!digits)
+            return -EINVAL;
+        size_t best = 0;
+        uint64_t unit = 0;
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            size_t n = strlen(units[i].unit);
+            if (n > best && strncmp(p, units[i].unit, n) == 0) {
+                best = n;
+                unit = units[i].ns;
+            }
+        }
+        if (!best)
+            return -EINVAL;
+        p += best;
+        if (whole > max / unit)
+            return -ERANGE;
+        uint64_t v =
+            whole * unit + (uint64_t)((long double)frac * (long double)unit / (long double)scale);
+        if (v > max - total)
+            return -ERANGE;
+        total += v;
+    }
+    if (!neg && total > (uint64_t)INT64_MAX)
+        return -ERANGE;
+    *ns = neg ? (int64_t)(0 - total) : (int64_t)total;
+    return 0;
+}
+
+/* v / 10^prec as ".ddd" without trailing zeros (nothing for a whole number)
+ * prepended at *w in buf; returns v / 10^prec. */
+static uint64_t go_frac(char *buf, size_t *w, uint64_t v, int prec)
+{
+    bool print = false;
+    for (int i = 0; i < prec; i++) {
+        int digit = (int)(v % 10);
+        print = print || digit != 0;
+        if (print)
+            buf[--*w] = (char)('0' + digit);
+        v /= 10;
+    }
+    if (print)
+        buf[--*w] = '.';
+    return v;
+}
+
+static void go_int(char *buf, size_t *w, uint64_t v)
+{
+    do {
+        buf[--*w] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+}
+
+void wharf_format_go_duration(int64_t ns, strbuf *out)
+{
+    char buf[40];
+    size_t w = sizeof(buf);
+    uint64_t u = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
+    if (u == 0) {
+        strbuf_addstr(out, "0s");
+        return;
+    }
+    buf[--w] = 's';
+    if (u < 1000000000ULL) {
+        /* under a second: the largest unit below it, with a fraction */
+        int prec;
+        if (u < 1000) {
+            prec = 0;
+            buf[--w] = 'n';
+        } else if (u < 1000000) {
+            prec = 3;
+            buf[--w] = '\xb5'; /* U+00B5, the micro sign Go prints */
+            buf[--w] = '\xc2';
+        } else {
+            prec = 6;
+            buf[--w] = 'm';
+        }
+        u = go_frac(buf, &w, u, prec);
+        go_int(buf, &w, u);
+    } else {
+        u = go_frac(buf, &w, u, 9);
+        go_int(buf, &w, u % 60);
+        u /= 60;
+        if (u > 0) {
+            buf[--w] = 'm';
+            go_int(buf, &w, u % 60);
+            u /= 60;
+            if (u > 0) {
+                buf[--w] = 'h';
+                go_int(buf, &w, u);
+            }
+        }
+    }
+    if (ns < 0)
+        buf[--w] = '-';
+    strbuf_add(out, buf + w, sizeof(buf) - w);
 }
 
 static void json_escape(strbuf *sb, const char *s)

@@ -18,7 +18,8 @@ static void grow(strbuf *sb, size_t extra)
 void strbuf_add(strbuf *sb, const void *data, size_t len)
 {
     grow(sb, len);
-    memcpy(sb->buf + sb->len, data, len);
+    if (len) /* data may be NULL then (an empty strbuf's buf) */
+        memcpy(sb->buf + sb->len, data, len);
     sb->len += len;
     sb->buf[sb->len] = '\0';
 }

@@ -321,49 +321,6 @@ static void upper(char *dst, const char *src, size_t n)
     dst[i] = '\0';
 }
 
-/* Go's time.ParseDuration for HEALTHCHECK's flags: "30s", "1m30s", "1.5h",
- * "100ms"; nanoseconds into *ns. */
-static int parse_go_duration(const char *s, int64_t *ns)
-{
-    static const struct {
-        const char *unit;
-        double ns;
-    } units[] = {{"ns", 1},  {"us", 1e3}, {"µs", 1e3},  {"ms", 1e6},
-                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
-    double total = 0;
-    const char *p = s;
-    if (strcmp(s, "0") == 0) {
-        *ns = 0;
-        return 0;
-    }
-    if (!*p)
-        return -EINVAL;
-    while (*p) {
-        char *end;
-        if (!isdigit((unsigned char)*p) && *p != '.')
-            return -EINVAL;
-        double v = strtod(p, &end);
-        if (end == p)
-            return -EINVAL;
-        p = end;
-        size_t best = 0;
-        double mult = 0;
-        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-            size_t l = strlen(units[i].unit);
-            if (strncmp(p, units[i].unit, l) == 0 && l > best) {
-                best = l;
-                mult = units[i].ns;
-            }
-        }
-        if (!best)
-            return -EINVAL;
-        p += best;
-        total += v * mult;
-    }
-    *ns = (int64_t)total;
-    return 0;
-}
-
 static int check_healthcheck(const char *where, struct build_instruction *in, wharf_error *err)
 {
     for (size_t i = 0; i < in->n_flags; i++) {
@@ -380,7 +337,7 @@ static int check_healthcheck(const char *where, struct build_instruction *in, wh
         }
         int64_t ns;
         int flen = (int)(strchr(f, '=') - f);
-        if (parse_go_duration(v, &ns) < 0)
+        if (wharf_parse_go_duration(v, &ns) < 0)
             return FAIL("%s: HEALTHCHECK: --%.*s: time: invalid duration \"%s\"", where, flen, f,
                         v);
         if (ns != 0 && ns < 1000000)

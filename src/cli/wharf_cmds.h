@@ -211,4 +211,31 @@ enum {
 int wcmd_network_run_flag(struct wcmd_ctx *ctx, int opt, const char *arg, json_t *body);
 void wcmd_network_run_finish(json_t *body);
 
+/* wharf_update.c: `wharf update`, and run/create's resource flags ('c' and
+ * the codes below, into body's HostConfig) and health check flags (into
+ * body's Healthcheck); 0 or the exit code of a usage error (printed).
+ * wcmd_limits_run_finish once all flags are read (docker's conflicts). */
+enum {
+    WCMD_OPT_MEMORY_RESERVATION = 0x1100,
+    WCMD_OPT_MEMORY_SWAP,
+    WCMD_OPT_CPU_PERIOD,
+    WCMD_OPT_CPU_QUOTA,
+    WCMD_OPT_BLKIO_WEIGHT,
+    WCMD_OPT_HEALTH_CMD, /* the health options from here on */
+    WCMD_OPT_HEALTH_INTERVAL,
+    WCMD_OPT_HEALTH_TIMEOUT,
+    WCMD_OPT_HEALTH_START_PERIOD,
+    WCMD_OPT_HEALTH_START_INTERVAL,
+    WCMD_OPT_HEALTH_RETRIES,
+    WCMD_OPT_NO_HEALTHCHECK,
+};
+int wcmd_limits_run_flag(struct wcmd_ctx *ctx, int opt, const char *arg, json_t *body);
+int wcmd_limits_run_finish(struct wcmd_ctx *ctx, json_t *body);
+int wcmd_update(struct wcmd_ctx *ctx, int argc, char **argv);
+/* docker's ParseRestartPolicy ("no", "always", "on-failure[:N]",
+ * "unless-stopped"): a new {Name, MaximumRetryCount}, or NULL and *why. */
+json_t *wcmd_parse_restart(const char *arg, char **why);
+/* wharf_cp.c */
+int wcmd_cp(struct wcmd_ctx *ctx, int argc, char **argv);
+
 #endif

@@ -25,6 +25,7 @@ static void usage(FILE *f)
             "  build, pull, push, login, logout\n"
             "  ps, create, run, start, attach, exec, logs, stop, kill, rm, wait, inspect\n"
             "  restart, rename, pause, unpause, top, stats, export, diff, container prune\n"
+            "  update, cp\n"
             "  system df, system prune\n"
             "  network create/ls/inspect/rm/connect/disconnect/prune, port\n"
             "  help      this text\n\n"
@@ -119,6 +120,10 @@ static const struct {
     {"container", "export", wcmd_export},
     {"container", "diff", wcmd_diff},
     {"container", "prune", wcmd_container_prune},
+    {"container", "update", wcmd_update},
+    {"container", "cp", wcmd_cp},
+    {"update", NULL, wcmd_update},
+    {"cp", NULL, wcmd_cp},
     {"network", "create", wcmd_network_create},
     {"network", "ls", wcmd_network_ls},
     {"network", "list", wcmd_network_ls},

@@ -157,7 +157,7 @@ static bool sysctl_allowed(const char *arg)
 
 /* docker's ParseRestartPolicy: "no", "always", "on-failure[:N]",
  * "unless-stopped" (names are checked by the daemon). */
-static json_t *parse_restart(const char *arg, char **why)
+json_t *wcmd_parse_restart(const char *arg, char **why)
 {
     const char *colon = strchr(arg, ':');
     if (colon == arg) {
@@ -232,6 +232,20 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
         {"dns-search", required_argument, 0, WCMD_OPT_DNS_SEARCH},
         {"dns-option", required_argument, 0, WCMD_OPT_DNS_OPTION},
         {"add-host", required_argument, 0, WCMD_OPT_ADD_HOST},
+        /* limits and health checks (wharf_update.c) */
+        {"memory-reservation", required_argument, 0, WCMD_OPT_MEMORY_RESERVATION},
+        {"memory-swap", required_argument, 0, WCMD_OPT_MEMORY_SWAP},
+        {"cpu-shares", required_argument, 0, 'c'},
+        {"cpu-period", required_argument, 0, WCMD_OPT_CPU_PERIOD},
+        {"cpu-quota", required_argument, 0, WCMD_OPT_CPU_QUOTA},
+        {"blkio-weight", required_argument, 0, WCMD_OPT_BLKIO_WEIGHT},
+        {"health-cmd", required_argument, 0, WCMD_OPT_HEALTH_CMD},
+        {"health-interval", required_argument, 0, WCMD_OPT_HEALTH_INTERVAL},
+        {"health-timeout", required_argument, 0, WCMD_OPT_HEALTH_TIMEOUT},
+        {"health-start-period", required_argument, 0, WCMD_OPT_HEALTH_START_PERIOD},
+        {"health-start-interval", required_argument, 0, WCMD_OPT_HEALTH_START_INTERVAL},
+        {"health-retries", required_argument, 0, WCMD_OPT_HEALTH_RETRIES},
+        {"no-healthcheck", no_argument, 0, WCMD_OPT_NO_HEALTHCHECK},
         {"interactive", no_argument, 0, 'i'},
         {"tty", no_argument, 0, 't'},
         {"detach-keys", required_argument, 0, OPT_DETACH_KEYS},
@@ -254,7 +268,7 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
     int ch;
     char *end;
     wcmd_getopt_reset();
-    while ((ch = getopt_long(argc, argv, "+de:w:u:l:m:h:v:p:Pit", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+de:w:u:l:m:h:v:p:Pitc:", opts, NULL)) != -1) {
         switch (ch) {
         case 'p':
         case 'P':
@@ -269,6 +283,24 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
             int nr = wcmd_network_run_flag(ctx, ch, optarg, body);
             if (nr)
                 return nr;
+            break;
+        }
+        case 'c':
+        case WCMD_OPT_MEMORY_RESERVATION:
+        case WCMD_OPT_MEMORY_SWAP:
+        case WCMD_OPT_CPU_PERIOD:
+        case WCMD_OPT_CPU_QUOTA:
+        case WCMD_OPT_BLKIO_WEIGHT:
+        case WCMD_OPT_HEALTH_CMD:
+        case WCMD_OPT_HEALTH_INTERVAL:
+        case WCMD_OPT_HEALTH_TIMEOUT:
+        case WCMD_OPT_HEALTH_START_PERIOD:
+        case WCMD_OPT_HEALTH_START_INTERVAL:
+        case WCMD_OPT_HEALTH_RETRIES:
+        case WCMD_OPT_NO_HEALTHCHECK: {
+            int lr = wcmd_limits_run_flag(ctx, ch, optarg, body);
+            if (lr)
+                return lr;
             break;
         }
         case 'd':
@@ -467,7 +499,7 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
             break;
         case OPT_RESTART: {
             _cleanup_free_ char *why = NULL;
-            json_t *rp = parse_restart(optarg, &why);
+            json_t *rp = wcmd_parse_restart(optarg, &why);
             if (!rp)
                 return wcmd_usage_error(ctx, WCMD_EXIT_USAGE, "%s", why);
             json_object_set_new(host, "RestartPolicy", rp);
@@ -509,6 +541,9 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
         }
     }
     wcmd_network_run_finish(body);
+    int lr = wcmd_limits_run_finish(ctx, body);
+    if (lr)
+        return lr;
     if (!is_run && *detach)
         return wcmd_usage_error(ctx, WCMD_EXIT_USAGE, "unknown shorthand flag: 'd' in -d");
     if (json_array_size(file_env)) {

@@ -110,10 +110,34 @@ const char *client_api_version(const struct client *c)
 void client_response_release(struct client_response *r)
 {
     strbuf_release(&r->body);
+    strbuf_release(&r->headers);
     if (r->json)
         json_decref(r->json);
     r->json = NULL;
     r->status = 0;
+}
+
+char *client_response_header(const struct client_response *r, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = r->headers.buf;
+    while (p && *p) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > n && p[n] == ':' && strncasecmp(p, name, n) == 0) {
+            const char *v = p + n + 1;
+            size_t vl = len - n - 1;
+            while (vl && (*v == ' ' || *v == '\t')) {
+                v++;
+                vl--;
+            }
+            while (vl && (v[vl - 1] == '\r' || v[vl - 1] == ' '))
+                vl--;
+            return xasprintf("%.*s", (int)vl, v);
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return NULL;
 }
 
 const char *client_error_message(const struct client_response *r)
@@ -137,6 +161,7 @@ static int version_cmp(const char *a, const char *b)
 
 struct transfer {
     strbuf *body;          /* collected body */
+    strbuf *headers;       /* header lines (NULL: not kept) */
     client_data_fn on_data; /* or streamed */
     client_headers_fn on_headers;
     bool headers_done;
@@ -162,6 +187,12 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
                 t->on_headers(t->data, status);
         }
         return len;
+    }
+    if (t->headers) {
+        /* a new status line (after a 100 Continue): its own headers */
+        if (len > 5 && strncmp(buf, "HTTP/", 5) == 0)
+            strbuf_reset(t->headers);
+        strbuf_add(t->headers, buf, len);
     }
     if (len > sizeof(key) && strncasecmp(buf, key, sizeof(key) - 1) == 0) {
         const char *v = buf + sizeof(key) - 1;
@@ -302,7 +333,7 @@ int client_request(struct client *c, const char *method, const char *path, json_
     int r = ensure_ping(c, err);
     if (r < 0)
         return r;
-    struct transfer t = {.body = &resp->body};
+    struct transfer t = {.body = &resp->body, .headers = &resp->headers};
     if ((r = perform(c, method, path, true, body, -1, NULL, &t, err)) < 0)
         return r;
     finish(resp, &t);
@@ -323,8 +354,11 @@ int client_stream_notify(struct client *c, const char *method, const char *path,
     int r = ensure_ping(c, err);
     if (r < 0)
         return r;
-    struct transfer t = {
-        .body = &resp->body, .on_data = on_data, .on_headers = on_headers, .data = data};
+    struct transfer t = {.body = &resp->body,
+                         .headers = &resp->headers,
+                         .on_data = on_data,
+                         .on_headers = on_headers,
+                         .data = data};
     if ((r = perform(c, method, path, true, body, -1, NULL, &t, err)) < 0)
         return r;
     finish(resp, &t);
@@ -338,7 +372,7 @@ int client_upload(struct client *c, const char *method, const char *path,
     int r = ensure_ping(c, err);
     if (r < 0)
         return r;
-    struct transfer t = {.body = &resp->body};
+    struct transfer t = {.body = &resp->body, .headers = &resp->headers};
     if ((r = perform(c, method, path, true, NULL, fd, content_type, &t, err)) < 0)
         return r;
     finish(resp, &t);
@@ -352,7 +386,8 @@ int client_upload_stream(struct client *c, const char *method, const char *path,
     int r = ensure_ping(c, err);
     if (r < 0)
         return r;
-    struct transfer t = {.body = &resp->body, .on_data = on_data, .data = data};
+    struct transfer t = {
+        .body = &resp->body, .headers = &resp->headers, .on_data = on_data, .data = data};
     if ((r = perform(c, method, path, true, NULL, fd, content_type, &t, err)) < 0)
         return r;
     finish(resp, &t);

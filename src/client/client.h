@@ -4,8 +4,9 @@
  *
  * Owns: where the daemon is (-H, WHARF_HOST, DOCKER_HOST: unix:///path,
  * tcp://host:port or a bare socket path), API version negotiation through
- * /_ping, JSON requests, responses streamed as they arrive (logs --follow,
- * events, pull progress), uploads from an fd (load, import), hijacked raw
+ * /_ping, JSON requests, response headers, responses streamed as they
+ * arrive (logs --follow, events, pull progress), uploads from an fd (load,
+ * import, cp), hijacked raw
  * connections (attach, exec start), and decoding Docker's 8-byte
  * multiplexed stdout/stderr stream.
  *
@@ -45,9 +46,13 @@ struct client_response {
     long status;
     strbuf body;  /* raw body */
     json_t *json; /* parsed body when it is JSON, else NULL; owned */
+    strbuf headers; /* the response's header lines, as received */
 };
-#define CLIENT_RESPONSE_INIT {0, STRBUF_INIT, NULL}
+#define CLIENT_RESPONSE_INIT {0, STRBUF_INIT, NULL, STRBUF_INIT}
 void client_response_release(struct client_response *r);
+/* The value of a response header (case-insensitive name), or NULL. Caller
+ * frees. Available from on_headers and on_data on, during streams too. */
+char *client_response_header(const struct client_response *r, const char *name);
 /* The daemon's {"message": ...} of an error response, else its body text. */
 const char *client_error_message(const struct client_response *r);
 

@@ -978,21 +978,27 @@ int cri_container_unpause(struct cri *cri, const char *id, wharf_error *err)
 
 int cri_container_update(struct cri *cri, const char *id, json_t *resources, wharf_error *err)
 {
-    _cleanup_json_ json_t *rec = NULL;
-    struct task_state ts;
-    int r = running_container(cri, id, &rec, &ts, err);
-    if (r < 0)
-        return r;
+    _cleanup_json_ json_t *rec = load_container(cri, id, err);
+    if (!rec)
+        return err->code;
     _cleanup_json_ json_t *oci = cri_generate_resources(resources, err);
     if (!oci)
         return wharf_error_prefix(err, "container %s", id);
-    _cleanup_free_ char *path = xasprintf("%s/containers/%s/update.json", cri->root, id);
-    if ((r = save_json(path, oci, err)) < 0)
-        return r;
-    r = cri_runtime_cmd(cri, err, "update", "--resources", path, id, NULL);
-    unlink(path);
-    if (r < 0)
-        return wharf_error_prefix(err, "container %s", id);
+    _cleanup_free_ char *shim_dir = xasprintf("%s/containers/%s/shim", cri->root, id);
+    struct task_state ts;
+    task_state(rec, shim_dir, &ts);
+    int r;
+    /* A container that does not run only records them: its next start
+     * generates its cgroup from the merged resources. */
+    if (task_running(&ts)) {
+        _cleanup_free_ char *path = xasprintf("%s/containers/%s/update.json", cri->root, id);
+        if ((r = save_json(path, oci, err)) < 0)
+            return r;
+        r = cri_runtime_cmd(cri, err, "update", "--resources", path, id, NULL);
+        unlink(path);
+        if (r < 0)
+            return wharf_error_prefix(err, "container %s", id);
+    }
     /* Later starts apply the merged resources. */
     json_t *config = json_object_get(rec, "config");
     json_t *res = json_object_get(config, "resources");
@@ -1349,7 +1355,7 @@ static void relay_pty(int master, int in_fd, int out_fd)
     }
 }
 
-static int do_exec(struct cri *cri, const char *id, const struct cri_exec_opts *o, int timeout_s,
+static int do_exec(struct cri *cri, const char *id, const struct cri_exec_opts *o, int timeout_ms,
                    strbuf *out, strbuf *errout, int *exit_code, wharf_error *err)
 {
     _cleanup_json_ json_t *rec = NULL;
@@ -1427,9 +1433,13 @@ static int do_exec(struct cri *cri, const char *id, const struct cri_exec_opts *
         if (o->on_terminal)
             o->on_terminal(-1, o->userdata);
     } else {
-        struct cri_run run = {.argv = argv, .in_fd = o->in_fd, .out_fd = o->out_fd,
-                              .err_fd = o->err_fd, .out = out, .errout = errout,
-                              .timeout_ms = timeout_s > 0 ? timeout_s * 1000 : 0,
+        struct cri_run run = {.argv = argv,
+                              .in_fd = o->in_fd,
+                              .out_fd = o->out_fd,
+                              .err_fd = o->err_fd,
+                              .out = out,
+                              .errout = errout,
+                              .timeout_ms = timeout_ms > 0 ? timeout_ms : 0,
                               .pid_file = pid_path};
         if ((r = cri_run(&run, &status, err)) < 0) {
             wharf_error_prefix(err, "container %s: exec", id);
@@ -1469,9 +1479,17 @@ int cri_container_exec_sync(struct cri *cri, const char *id, const char *const *
                             int timeout_s, strbuf *out, strbuf *errout, int *exit_code,
                             wharf_error *err)
 {
+    return cri_container_exec_sync_ms(cri, id, argv, timeout_s > 0 ? timeout_s * 1000 : 0, out,
+                                      errout, exit_code, err);
+}
+
+int cri_container_exec_sync_ms(struct cri *cri, const char *id, const char *const *argv,
+                               int timeout_ms, strbuf *out, strbuf *errout, int *exit_code,
+                               wharf_error *err)
+{
     strbuf discard_out = STRBUF_INIT, discard_err = STRBUF_INIT;
     struct cri_exec_opts o = {.argv = argv, .in_fd = -1, .out_fd = -1, .err_fd = -1};
-    int r = do_exec(cri, id, &o, timeout_s, out ? out : &discard_out,
+    int r = do_exec(cri, id, &o, timeout_ms, out ? out : &discard_out,
                     errout ? errout : &discard_err, exit_code, err);
     strbuf_release(&discard_out);
     strbuf_release(&discard_err);

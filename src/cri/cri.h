@@ -139,7 +139,7 @@ void cri_sandbox_status_release(struct cri_sandbox_status *st);
  *   "no_new_privileges": bool
  *   "seccomp": object         an OCI linux.seccomp object; absent = unconfined
  *   "resources": {"memory", "memory_reservation", "memory_swap", "cpu_shares",
- *                 "cpu_quota", "cpu_period", "pids_limit": N,
+ *                 "cpu_quota", "cpu_period", "pids_limit", "blkio_weight": N,
  *                 "cpuset_cpus", "cpuset_mems": string}
  *   "ulimits": [{"name": "nofile", "soft": N, "hard": N}]
  *   "oom_score_adj": N, "sysctls": {k: v}
@@ -172,8 +172,9 @@ int cri_container_kill(struct cri *cri, const char *id, int sig, wharf_error *er
 int cri_container_remove(struct cri *cri, const char *id, bool force, wharf_error *err);
 int cri_container_pause(struct cri *cri, const char *id, wharf_error *err);
 int cri_container_unpause(struct cri *cri, const char *id, wharf_error *err);
-/* Applies a "resources" object (the container config's schema) to a running
- * container and records it for later starts. */
+/* Records a "resources" object (the container config's schema, merged
+ * into the config's) for later starts and, when the container runs, applies
+ * it to its cgroup now. */
 int cri_container_update(struct cri *cri, const char *id, json_t *resources, wharf_error *err);
 /* Gives the container a new config "name" and merges annotations (an object
  * of strings, may be NULL) into its config's, in one record write. The name
@@ -251,6 +252,10 @@ int cri_container_exec(struct cri *cri, const char *id, const struct cri_exec_op
 int cri_container_exec_sync(struct cri *cri, const char *id, const char *const *argv,
                             int timeout_s, strbuf *out, strbuf *errout, int *exit_code,
                             wharf_error *err);
+/* The same with the timeout in milliseconds (health checks take Go durations). */
+int cri_container_exec_sync_ms(struct cri *cri, const char *id, const char *const *argv,
+                               int timeout_ms, strbuf *out, strbuf *errout, int *exit_code,
+                               wharf_error *err);
 /* Connects the fds to the running container's shim (its stdin and its live
  * output, see shim.h) until the container exits. At EOF of in_fd,
  * close_stdin closes the container's stdin (its pipe; a terminal stays) and

@@ -208,6 +208,7 @@ json_t *cri_generate_resources(json_t *res, wharf_error *err)
         {"cpu_quota", "cpu", "quota", false},
         {"cpu_period", "cpu", "period", true},
         {"pids_limit", "pids", "limit", false},
+        {"blkio_weight", "blockIO", "weight", true},
     };
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
         int64_t v;

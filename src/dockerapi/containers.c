@@ -204,6 +204,10 @@ static http_response *create(http_request *req, void *ud)
     json_t *st = json_object_get(body, "StopTimeout");
     if (json_is_integer(st))
         json_object_set(cfg, "stop_timeout", st);
+    if (dockerapi_health_merge_config(body, image_cfg, &err) < 0) {
+        resp = http_response_error(400, "%s", err.msg);
+        goto out;
+    }
     if (dockerapi_apply_host_config(api, host, cfg, &err) < 0) {
         resp = http_response_error(err.code == -EOPNOTSUPP ? 501 : 400, "%s", err.msg);
         goto out;
@@ -536,6 +540,7 @@ static http_response *inspect(struct dockerapi *api, http_request *req,
     if (meta)
         json_decref(meta);
     dockerapi_network_describe(api, st.id, j, false);
+    dockerapi_health_describe(api, stp, j);
     return http_response_json(200, j);
 }
 
@@ -692,7 +697,9 @@ int dockerapi_register(struct dockerapi *api, http_router *r, wharf_error *err)
         (rc = dockerapi_register_exec(api, r, err)) < 0 ||
         (rc = dockerapi_register_build(api, r, err)) < 0 ||
         (rc = dockerapi_register_container_ops(api, r, err)) < 0 ||
-        (rc = dockerapi_register_networks(api, r, err)) < 0)
+        (rc = dockerapi_register_networks(api, r, err)) < 0 ||
+        (rc = dockerapi_register_limits(api, r, err)) < 0 ||
+        (rc = dockerapi_register_archive(api, r, err)) < 0)
         return rc;
     return 0;
 }

@@ -166,6 +166,13 @@ json_t *dockerapi_container_summary(struct dockerapi *api, const struct cri_cont
                           status, "HostConfig", "NetworkMode", "none", "NetworkSettings",
                           "Networks", networks(), "Mounts", dockerapi_mount_points(host));
     dockerapi_network_describe(api, st->id, s, true);
+    /* dockerd's State.String(): the health of a running container */
+    const char *health = dockerapi_health_status(api, st);
+    if (health && st->state == CRI_STATE_RUNNING && !rs.restarting)
+        json_object_set_new(s, "Status",
+                            json_sprintf("%s (%s%s)", status,
+                                         strcmp(health, "starting") == 0 ? "health: " : "",
+                                         health));
     return s;
 }
 
@@ -231,6 +238,7 @@ static int port_filter(const char *key, json_t *values, json_t *set, wharf_error
 }
 
 struct list_query {
+    struct dockerapi *api;
     json_t *filters;
     bool all;
     int64_t limit;
@@ -283,6 +291,7 @@ static int resolve_bound(struct dockerapi *api, json_t *filters, const char *key
 static int build_query(struct dockerapi *api, http_request *req, struct list_query *q,
                        wharf_error *err)
 {
+    q->api = api;
     int r = dockerapi_filters_parse(http_request_query(req, "filters"), accepted, &q->filters, err);
     if (r < 0)
         return r;
@@ -401,8 +410,9 @@ static bool matches(const struct list_query *q, const struct cri_container_statu
     }
     if (!dockerapi_filters_match(f, "status", json_string_value(json_object_get(s, "State"))))
         return false;
-    if (!dockerapi_filters_exact(f, "health", "none"))
-        return false; /* no health checks yet: every container is "none" */
+    const char *health = dockerapi_health_status(q->api, st);
+    if (!dockerapi_filters_exact(f, "health", health ? health : "none"))
+        return false;
     if (dockerapi_filters_has(f, "volume")) {
         json_t *by = json_object();
         size_t i;

@@ -5,10 +5,11 @@
  * codes, so the docker CLI and SDKs work against the wharf daemon.
  *
  * Owns: request/response shapes of the API (swagger in shared/reference),
- * the event bus behind GET /events (the last events in memory), and the
- * container monitor: "die" for every exit and HostConfig.RestartPolicy, with
- * what restarts need to survive a daemon restart (RestartCount, a stop by
- * the user) under ROOT/monitor/.
+ * the event bus behind GET /events (the last events in memory), the
+ * container monitor: "die" (after "oom") for every exit and
+ * HostConfig.RestartPolicy, with what restarts need to survive a daemon
+ * restart (RestartCount, a stop by the user) under ROOT/monitor/; health
+ * checks and their state under ROOT/health/.
  * Must not: know how images or containers are stored.
  *
  * So far: /_ping, /version, /info, /images/json, /images/load,
@@ -19,6 +20,7 @@
  * /containers/{id}/json|start|stop|kill|wait|logs,
  * /containers/{id}/restart|rename|pause|unpause|top|stats|export|changes,
  * /containers/{id}/attach|resize|exec, /exec/{id}/start|json|resize,
+ * /containers/{id}/update, HEAD|GET|PUT /containers/{id}/archive,
  * /containers/prune, DELETE /containers/{id}, /events; /system/df, the
  * (empty) /build/prune that docker system prune calls, and /networks (list,
  * inspect, create, remove, connect, disconnect, prune). A Docker container
@@ -36,6 +38,7 @@ struct cri;
 struct network_mgr;
 struct dockerapi_events;  /* events.c */
 struct dockerapi_monitor; /* monitor.c */
+struct dockerapi_health;  /* health.c */
 
 #define DOCKERAPI_VERSION "1.47"     /* the newest API version served */
 #define DOCKERAPI_MIN_VERSION "1.24" /* the oldest */
@@ -50,6 +53,7 @@ struct dockerapi {
     /* Private, set up by dockerapi_register and freed by dockerapi_close. */
     struct dockerapi_events *events;
     struct dockerapi_monitor *monitor;
+    struct dockerapi_health *health;
     /* the wharf-registry helper that pulls and pushes (NULL: from PATH) */
     const char *registry_helper;
     /* daemon.json's insecure-registries and registry-mirrors (borrowed) */

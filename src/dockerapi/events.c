@@ -157,6 +157,9 @@ void dockerapi_event(struct dockerapi *api, const char *type, const char *action
     /* A container began a run: the monitor watches for its exit. */
     if (container && strcmp(action, "start") == 0)
         dockerapi_monitor_wake(api);
+    /* Health checks follow starts, exits, pauses and removals. */
+    if (container)
+        dockerapi_health_notify(api, id, action);
 }
 
 /* Labels, image and name, as dockerd puts them on every container event. */

@@ -165,56 +165,11 @@ int dockerapi_filters_bool(json_t *filters, const char *key, bool dflt, bool *ou
     return 0;
 }
 
-/* A Go duration ("90m", "1h30m", "2.5s"): 0 and the nanoseconds, or -EINVAL. */
-static int parse_go_duration(const char *s, long double *ns)
-{
-    static const struct {
-        const char *unit;
-        long double ns;
-    } units[] = {{"ns", 1},  {"us", 1e3}, {"µs", 1e3},  {"ms", 1e6},
-                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
-    const char *p = s;
-    bool neg = false;
-    if (*p == '-' || *p == '+')
-        neg = *p++ == '-';
-    if (!*p)
-        return -EINVAL;
-    long double total = 0;
-    if (strcmp(p, "0") == 0) {
-        *ns = 0;
-        return 0;
-    }
-    while (*p) {
-        char *end;
-        if (!isdigit((unsigned char)*p) && *p != '.')
-            return -EINVAL;
-        long double v = strtold(p, &end);
-        if (end == p)
-            return -EINVAL;
-        p = end;
-        size_t best = 0;
-        long double mult = 0;
-        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-            size_t n = strlen(units[i].unit);
-            if (n > best && strncmp(p, units[i].unit, n) == 0) {
-                best = n;
-                mult = units[i].ns;
-            }
-        }
-        if (!best)
-            return -EINVAL;
-        p += best;
-        total += v * mult;
-    }
-    *ns = neg ? -total : total;
-    return 0;
-}
-
 int dockerapi_parse_timestamp(const char *value, time_t now, struct timespec *out, wharf_error *err)
 {
-    long double ns;
-    if (parse_go_duration(value, &ns) == 0) {
-        long double t = (long double)now - ns / 1e9L;
+    int64_t ns;
+    if (wharf_parse_go_duration(value, &ns) == 0) {
+        long double t = (long double)now - (long double)ns / 1e9L;
         out->tv_sec = (time_t)t;
         out->tv_nsec = (long)((t - (long double)out->tv_sec) * 1e9L);
         return 0;

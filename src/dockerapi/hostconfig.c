@@ -1,7 +1,7 @@
 /*
  * hostconfig.c — a create request's HostConfig (and the few Config fields
  * that behave like it) turned into the CRI container config, with dockerd's
- * checks and messages: resources, cpusets, ulimits, sysctls, the OOM score,
+ * checks and messages: resources (limits.c's), cpusets, ulimits, sysctls, the OOM score,
  * capabilities, security options, /dev/shm, tmpfs mounts and host-path
  * binds. (The restart policy is monitor.c's.)
  *
@@ -359,42 +359,12 @@ static int security_options(json_t *opts, json_t *cfg, wharf_error *err)
 
 /* ---------------------------------------------------------------- the lot */
 
-static int add_resources(json_t *host, json_t *cfg, wharf_error *err)
+int dockerapi_check_cpuset(const char *value, bool mems, wharf_error *err)
 {
-    json_t *res = json_object();
-    json_object_set_new(cfg, "resources", res);
-    static const char *map[][2] = {
-        {"Memory", "memory"},          {"MemoryReservation", "memory_reservation"},
-        {"MemorySwap", "memory_swap"}, {"CpuShares", "cpu_shares"},
-        {"CpuQuota", "cpu_quota"},     {"CpuPeriod", "cpu_period"},
-        {"PidsLimit", "pids_limit"}};
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-        json_t *v = json_object_get(host, map[i][0]);
-        if (json_is_integer(v) && json_integer_value(v) != 0)
-            json_object_set(res, map[i][1], v);
-    }
-    json_t *nano = json_object_get(host, "NanoCpus");
-    if (json_is_integer(nano) && json_integer_value(nano) > 0) {
-        json_object_set_new(res, "cpu_period", json_integer(100000));
-        json_object_set_new(res, "cpu_quota",
-                            json_integer(json_integer_value(nano) * 100000 / 1000000000));
-    }
-    const char *cpus = json_string_value(json_object_get(host, "CpusetCpus"));
-    const char *mems = json_string_value(json_object_get(host, "CpusetMems"));
-    int r;
-    if (cpus && *cpus) {
-        if ((r = check_cpuset(cpus, "/sys/devices/system/cpu/online", "CPUs", "cpuset cpus", err)) <
-            0)
-            return r;
-        json_object_set_new(res, "cpuset_cpus", json_string(cpus));
-    }
-    if (mems && *mems) {
-        if ((r = check_cpuset(mems, "/sys/devices/system/node/online", "memory nodes",
-                              "cpuset mems", err)) < 0)
-            return r;
-        json_object_set_new(res, "cpuset_mems", json_string(mems));
-    }
-    return 0;
+    if (mems)
+        return check_cpuset(value, "/sys/devices/system/node/online", "memory nodes", "cpuset mems",
+                            err);
+    return check_cpuset(value, "/sys/devices/system/cpu/online", "CPUs", "cpuset cpus", err);
 }
 
 static int add_limits(json_t *host, json_t *cfg, wharf_error *err)
@@ -504,8 +474,8 @@ int dockerapi_apply_host_config(struct dockerapi *api, json_t *host, json_t *cfg
     if (!json_is_object(host))
         return 0;
     int r;
-    if ((r = add_resources(host, cfg, err)) < 0 || (r = add_limits(host, cfg, err)) < 0 ||
-        (r = add_mounts(host, cfg, err)) < 0 ||
+    if ((r = dockerapi_create_resources(host, cfg, err)) < 0 ||
+        (r = add_limits(host, cfg, err)) < 0 || (r = add_mounts(host, cfg, err)) < 0 ||
         (r = security_options(json_object_get(host, "SecurityOpt"), cfg, err)) < 0)
         return r;
     if (json_is_true(json_object_get(host, "Privileged")))

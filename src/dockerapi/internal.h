@@ -174,6 +174,25 @@ struct dockerapi_run_state {
 void dockerapi_run_state(struct dockerapi *api, const struct cri_container_status *st,
                          struct dockerapi_run_state *out);
 
+/* ---------------------------------------------------------------- health.c */
+
+/* At create: checks the request's Config.Healthcheck as dockerd does and
+ * merges the image's under it (body is the request's Config). -EINVAL with
+ * dockerd's message. */
+int dockerapi_health_merge_config(json_t *body, json_t *image_cfg, wharf_error *err);
+/* Starts the health check scheduler (with the monitor) / stops it. */
+int dockerapi_health_start(struct dockerapi *api, wharf_error *err);
+void dockerapi_health_close(struct dockerapi *api);
+/* A container event was published (start, die, pause, unpause and destroy
+ * matter): the scheduler looks at the container again. Never blocks long. */
+void dockerapi_health_notify(struct dockerapi *api, const char *id, const char *action);
+/* Sets State.Health on an inspect object when the container has a check
+ * and it has run. */
+void dockerapi_health_describe(struct dockerapi *api, const struct cri_container_status *st,
+                               json_t *inspect);
+/* "starting", "healthy", "unhealthy", or NULL (no check, or never run). */
+const char *dockerapi_health_status(struct dockerapi *api, const struct cri_container_status *st);
+
 /* ---------------------------------------------------------------- filters.c */
 
 /* Docker's filters parameter (text may be NULL or ""): *out gets a new object
@@ -222,6 +241,26 @@ int dockerapi_make_bind_sources(json_t *host_config, wharf_error *err);
  * security options, privileges, init). -EINVAL with dockerd's message. */
 int dockerapi_apply_host_config(struct dockerapi *api, json_t *host, json_t *cfg,
                                 wharf_error *err);
+
+/* Docker's cpuset syntax ("0-2,4") against the host's online CPUs (or, with
+ * mems, memory nodes): -EINVAL with dockerd's message. */
+int dockerapi_check_cpuset(const char *value, bool mems, wharf_error *err);
+
+/* ---------------------------------------------------------------- archive.c */
+
+/* HEAD, GET and PUT /containers/{id}/archive (docker cp). */
+int dockerapi_register_archive(struct dockerapi *api, http_router *r, wharf_error *err);
+
+/* ---------------------------------------------------------------- limits.c */
+
+/* POST /containers/{id}/update. */
+int dockerapi_register_limits(struct dockerapi *api, http_router *r, wharf_error *err);
+/* A create request's resource limits (HostConfig: Memory, MemoryReservation,
+ * MemorySwap, NanoCpus, CpuShares, CpuPeriod, CpuQuota, CpusetCpus,
+ * CpusetMems, PidsLimit, BlkioWeight) checked as dockerd does, into cfg's
+ * "resources"; fills in host what dockerd does (MemorySwap twice Memory, a
+ * PidsLimit of 0 or less null). -EINVAL with dockerd's message. */
+int dockerapi_create_resources(json_t *host, json_t *cfg, wharf_error *err);
 
 /* ---------------------------------------------------------------- containers_list.c */
 

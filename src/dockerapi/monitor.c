@@ -8,6 +8,7 @@
  * started behind our back, a pid reused before we opened it). When an init
  * dies, the shim still drains its output before writing the exit record;
  * the monitor re-reads the status until it says "exited", then emits "die"
+ * (after "oom" when the memory cgroup OOM-killed something)
  * and applies HostConfig.RestartPolicy the way dockerd's restart manager
  * does: a back-off of 100 ms doubling per restart up to a minute, reset by a
  * run of 10 s or more; on-failure only after a non-zero exit and while
@@ -284,6 +285,9 @@ static void handle_exit_locked(struct dockerapi_monitor *m, struct watch *w,
     char code[16], duration[24];
     snprintf(code, sizeof(code), "%d", st->exit_code);
     snprintf(duration, sizeof(duration), "%lld", ran > 0 ? ran : 0);
+    /* dockerd reports the memory cgroup's OOM kill first, then the exit */
+    if (st->oom_killed)
+        dockerapi_container_event(m->api, st->id, st, "oom", NULL);
     dockerapi_container_event(m->api, st->id, st, "die",
                               json_pack("{s:s, s:s}", "exitCode", code, "execDuration", duration));
     if (!at_boot && !w->removing)
@@ -606,7 +610,7 @@ int dockerapi_start_monitor(struct dockerapi *api, wharf_error *err)
     if ((r = pthread_create(&m->thread, NULL, monitor_thread, m)) != 0)
         return wharf_error_errno(err, r, "start the container monitor");
     m->running = true;
-    return 0;
+    return dockerapi_health_start(api, err);
 }
 
 void dockerapi_close(struct dockerapi *api)
@@ -615,6 +619,7 @@ void dockerapi_close(struct dockerapi *api)
      * soon, and may still report events or remove a container meanwhile. */
     if (!dockerapi_wait_threads(10000))
         wlog_warn("dockerapi: threads still running at shutdown");
+    dockerapi_health_close(api);
     struct dockerapi_monitor *m = api->monitor;
     if (m) {
         pthread_mutex_lock(&m->lock);

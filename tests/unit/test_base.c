@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -210,6 +211,67 @@ static void test_human_duration(void **state)
     }
 }
 
+/* Go's time.ParseDuration and Duration.String(), as docker's flags and
+ * dockerd's messages use them. */
+static void test_go_durations(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int64_t ns;
+    } ok[] = {
+        {"0", 0},
+        {"1s", 1000000000},
+        {"1.5s", 1500000000},
+        {".5s", 500000000},
+        {"1h30m", 5400000000000},
+        {"100ms", 100000000},
+        {"3us", 3000},
+        {"3\xc2\xb5s", 3000},
+        {"7ns", 7},
+        {"-2m", -120000000000},
+        {"+4s", 4000000000},
+        {"1m0.000000001s", 60000000001},
+        {"2562047h47m16.854775807s", INT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        int64_t ns = -1;
+        assert_int_equal(wharf_parse_go_duration(ok[i].text, &ns), 0);
+        assert_true(ns == ok[i].ns);
+    }
+    static const char *const bad[] = {"", "5", "s", "1x", "1.", ".", "1s2", "-", "1 s", "ms"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int64_t ns = 0;
+        assert_int_equal(wharf_parse_go_duration(bad[i], &ns), -EINVAL);
+    }
+    int64_t ns;
+    assert_int_equal(wharf_parse_go_duration("1.s", &ns), 0);
+    assert_int_equal(wharf_parse_go_duration("9999999h", &ns), -ERANGE);
+
+    static const struct {
+        int64_t ns;
+        const char *text;
+    } fmt[] = {
+        {0, "0s"},
+        {1, "1ns"},
+        {1500, "1.5\xc2\xb5s"},
+        {500000000, "500ms"},
+        {1500000, "1.5ms"},
+        {1000000000, "1s"},
+        {30000000000, "30s"},
+        {90000000000, "1m30s"},
+        {3600000000000, "1h0m0s"},
+        {2500000000, "2.5s"},
+        {-2000000000, "-2s"},
+    };
+    for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+        strbuf sb = STRBUF_INIT;
+        wharf_format_go_duration(fmt[i].ns, &sb);
+        assert_string_equal(strbuf_str(&sb), fmt[i].text);
+        strbuf_release(&sb);
+    }
+}
+
 static void test_detach_keys(void **state)
 {
     (void)state;
@@ -249,11 +311,11 @@ static void test_detach_keys(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_error_messages),   cmocka_unit_test(test_strbuf),
+        cmocka_unit_test(test_error_messages),        cmocka_unit_test(test_strbuf),
         cmocka_unit_test(test_atomic_write_and_read), cmocka_unit_test(test_in_root_resolution),
-        cmocka_unit_test(test_json_fields),      cmocka_unit_test(test_json_load_errors),
-        cmocka_unit_test(test_log_formats),      cmocka_unit_test(test_human_duration),
-        cmocka_unit_test(test_detach_keys),
+        cmocka_unit_test(test_json_fields),           cmocka_unit_test(test_json_load_errors),
+        cmocka_unit_test(test_log_formats),           cmocka_unit_test(test_human_duration),
+        cmocka_unit_test(test_go_durations),          cmocka_unit_test(test_detach_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -395,6 +395,15 @@ static void test_create_resources_stats_kill(void **state)
         apply_ok(cg, "{\"memory\":{\"limit\":41943040,\"swap\":41943040}}");
         _cleanup_free_ char *l3 = read_str(md, "memory.limit_in_bytes");
         assert_string_equal(l3, "41943040");
+        /* docker's --blkio-weight: the bfq scheduler's file where the legacy one is gone */
+        _cleanup_free_ char *bd = v1dir("blkio", path);
+        if (bd && (cgroup_file_exists(bd, "blkio.weight") ||
+                   cgroup_file_exists(bd, "blkio.bfq.weight"))) {
+            apply_ok(cg, "{\"blockIO\":{\"weight\":300}}");
+            _cleanup_free_ char *bw = read_str(
+                bd, cgroup_file_exists(bd, "blkio.weight") ? "blkio.weight" : "blkio.bfq.weight");
+            assert_non_null(strstr(bw, "300"));
+        }
         apply_ok(cg, "{\"pids\":{\"limit\":-1},\"cpu\":{\"quota\":-1}}");
         _cleanup_free_ char *pmax2 = read_str(pd, "pids.max");
         _cleanup_free_ char *q2 = read_str(cd, "cpu.cfs_quota_us");

@@ -108,6 +108,11 @@ static void test_json_request_and_errors(void **state)
         json_string_value(json_object_get(json_object_get(resp.json, "body"), "Image")),
         "busybox");
     assert_true(json_is_null(json_object_get(resp.json, "registry_auth")));
+    /* response headers by name, any case (docker cp's path stat rides in one) */
+    char *ct = client_response_header(&resp, "content-type");
+    assert_string_equal(ct, "application/json");
+    free(ct);
+    assert_null(client_response_header(&resp, "X-Docker-Container-Path-Stat"));
     client_response_release(&resp);
 
     /* an extra header (X-Registry-Auth for pull/push) rides on every request until dropped */

@@ -247,7 +247,7 @@ static void test_spec_resources(void **state)
     json_t *spec = gen("{\"args\": [\"x\"], \"resources\": {\"memory\": 67108864,"
                        " \"memory_reservation\": 33554432, \"memory_swap\": -1,"
                        " \"cpu_shares\": 512, \"cpu_quota\": 50000, \"cpu_period\": 100000,"
-                       " \"cpuset_cpus\": \"0\", \"pids_limit\": 64},"
+                       " \"cpuset_cpus\": \"0\", \"pids_limit\": 64, \"blkio_weight\": 300},"
                        " \"ulimits\": [{\"name\": \"nofile\", \"soft\": 100, \"hard\": 200}],"
                        " \"oom_score_adj\": 500, \"sysctls\": {\"net.ipv4.ip_forward\": \"1\"}}",
                        NULL);
@@ -260,6 +260,7 @@ static void test_spec_resources(void **state)
     assert_int_equal(json_integer_value(path(spec, "linux.resources.cpu.period")), 100000);
     assert_string_equal(json_string_value(path(spec, "linux.resources.cpu.cpus")), "0");
     assert_int_equal(json_integer_value(path(spec, "linux.resources.pids.limit")), 64);
+    assert_int_equal(json_integer_value(path(spec, "linux.resources.blockIO.weight")), 300);
     json_t *rl = json_array_get(path(spec, "process.rlimits"), 0);
     assert_string_equal(json_string_value(json_object_get(rl, "type")), "RLIMIT_NOFILE");
     assert_int_equal(json_integer_value(json_object_get(rl, "soft")), 100);
@@ -271,6 +272,8 @@ static void test_spec_resources(void **state)
     json_decref(spec);
 
     gen_fails("{\"args\": [\"x\"], \"resources\": {\"memory\": -5}}", "resources.memory");
+    gen_fails("{\"args\": [\"x\"], \"resources\": {\"blkio_weight\": -1}}",
+              "resources.blkio_weight");
     gen_fails("{\"args\": [\"x\"], \"resources\": {\"cpu_shares\": \"lots\"}}",
               "resources.cpu_shares");
     gen_fails("{\"args\": [\"x\"], \"ulimits\": [{\"name\": \"bogus\", \"soft\": 1}]}",
@@ -531,6 +534,26 @@ static void test_state_round_trip(void **state)
     assert_int_equal(cri_sandbox_list(cri, NULL, &sbs, &n, &err), 0);
     assert_int_equal(n, 1);
     cri_sandbox_status_array_free(sbs, n);
+
+    /* update of a container that does not run records the resources for
+     * its next start (merged: what was not given stays) */
+    json_t *res = cfg("{\"memory\": 33554432, \"pids_limit\": 20}");
+    assert_int_equal(cri_container_update(cri, "c1", res, &err), 0);
+    json_decref(res);
+    res = cfg("{\"blkio_weight\": 500, \"pids_limit\": 30}");
+    assert_int_equal(cri_container_update(cri, "c1", res, &err), 0);
+    json_decref(res);
+    res = cfg("{\"memory\": -2}");
+    assert_int_equal(cri_container_update(cri, "c1", res, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "resources.memory"));
+    json_decref(res);
+    assert_int_equal(cri_container_update(cri, "nosuch", NULL, &err), -ENOENT);
+    assert_int_equal(cri_container_status(cri, "c1", &st, &err), 0);
+    json_t *rec_res = json_object_get(st.config, "resources");
+    assert_int_equal(json_integer_value(json_object_get(rec_res, "memory")), 33554432);
+    assert_int_equal(json_integer_value(json_object_get(rec_res, "pids_limit")), 30);
+    assert_int_equal(json_integer_value(json_object_get(rec_res, "blkio_weight")), 500);
+    cri_container_status_release(&st);
 
     /* operations that need a running container say so */
     assert_int_equal(cri_container_kill(cri, "c1", SIGTERM, &err), -ESRCH);

@@ -534,7 +534,7 @@ static void test_host_config(void **state)
                         "\"Tmpfs\": {\"/run\": \"size=1m,exec\"}, \"Binds\": [\"/h:/c:ro\"],"
                         "\"SecurityOpt\": [\"no-new-privileges:true\", \"seccomp=unconfined\"],"
                         "\"RestartPolicy\": {\"Name\": \"on-failure\", \"MaximumRetryCount\": 2},"
-                        "\"Init\": true, \"CapAdd\": [\"NET_ADMIN\"], \"Memory\": 4194304}",
+                        "\"Init\": true, \"CapAdd\": [\"NET_ADMIN\"], \"Memory\": 8388608}",
                         0);
     char *text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
     assert_string_equal(
@@ -544,7 +544,8 @@ static void test_host_config(void **state)
               "[\"size=1m\",\"exec\"],\"type\":\"tmpfs\"},{\"destination\":\"/c\",\"options\":"
               "[\"rprivate\"],\"readonly\":true,\"source\":\"/h\",\"type\":\"bind\"}],"
               "\"no_new_privileges\":true,\"oom_score_adj\":7,\"resources\":{\"cpuset_cpus\":"
-              "\"0\",\"memory\":4194304},\"sysctls\":{\"net.ipv4.ip_forward\":\"1\"},"
+              "\"0\",\"memory\":8388608,\"memory_swap\":16777216},\"sysctls\":{\"net.ipv4.ip_"
+              "forward\":\"1\"},"
               "\"ulimits\":[{\"hard\":20,\"name\":\"nofile\",\"soft\":10}]}");
     free(text);
     json_decref(cfg);
@@ -561,6 +562,58 @@ static void test_host_config(void **state)
     expect_host_error("{\"CpusetCpus\": \"100000\"}", "Requested CPUs are not available");
     expect_host_error("{\"Ulimits\": [{\"Name\": \"nofile\"}]}", "HostConfig.Ulimits[0]");
     json_decref(apply("{\"Binds\": [\"vol:/d\"]}", -EOPNOTSUPP));
+}
+
+/* Resource limits at create: dockerd's checks and what it fills in. */
+static void test_limits(void **state)
+{
+    (void)state;
+    json_t *host = parse("{\"Memory\": 33554432, \"MemoryReservation\": 16777216,"
+                         "\"NanoCpus\": 500000000, \"CpuShares\": 512, \"PidsLimit\": 0,"
+                         "\"BlkioWeight\": 300}");
+    json_t *cfg = json_object();
+    wharf_error err = {0};
+    assert_int_equal(dockerapi_create_resources(host, cfg, &err), 0);
+    char *text = json_dumps(json_object_get(cfg, "resources"), JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(text, "{\"blkio_weight\":300,\"cpu_period\":100000,\"cpu_quota\":50000,"
+                              "\"cpu_shares\":512,\"memory\":33554432,\"memory_reservation\":"
+                              "16777216,\"memory_swap\":67108864}");
+    free(text);
+    /* what inspect shows: swap twice the memory, no pids limit */
+    assert_int_equal(json_integer_value(json_object_get(host, "MemorySwap")), 67108864);
+    assert_true(json_is_null(json_object_get(host, "PidsLimit")));
+    json_decref(cfg);
+    json_decref(host);
+
+    host = parse("{\"PidsLimit\": 50, \"MemorySwap\": -1, \"Memory\": 8388608,"
+                 "\"CpuPeriod\": 50000, \"CpuQuota\": 25000}");
+    cfg = json_object();
+    assert_int_equal(dockerapi_create_resources(host, cfg, &err), 0);
+    text = json_dumps(json_object_get(cfg, "resources"), JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(text, "{\"cpu_period\":50000,\"cpu_quota\":25000,\"memory\":8388608,"
+                              "\"memory_swap\":-1,\"pids_limit\":50}");
+    free(text);
+    json_decref(cfg);
+    json_decref(host);
+
+    expect_host_error("{\"Memory\": 1048576}", "Minimum memory limit allowed is 6MB");
+    expect_host_error("{\"Memory\": 16777216, \"MemorySwap\": 8388608}",
+                      "Minimum memoryswap limit should be larger than memory limit");
+    expect_host_error("{\"MemorySwap\": 16777216}",
+                      "You should always set the Memory limit when using Memoryswap limit");
+    expect_host_error("{\"MemoryReservation\": 1000}", "Minimum memory reservation allowed is 6MB");
+    expect_host_error("{\"Memory\": 8388608, \"MemoryReservation\": 16777216}",
+                      "Minimum memory limit can not be less than memory reservation limit");
+    expect_host_error("{\"NanoCpus\": 1000000000, \"CpuPeriod\": 100000}",
+                      "Nano CPUs and CPU Period cannot both be set");
+    expect_host_error("{\"NanoCpus\": 1000000000, \"CpuQuota\": 100000}",
+                      "Nano CPUs and CPU Quota cannot both be set");
+    expect_host_error("{\"NanoCpus\": 1000000000000}", "Range of CPUs is from 0.01 to");
+    expect_host_error("{\"CpuPeriod\": 500}", "CPU cfs period can not be less than 1ms");
+    expect_host_error("{\"CpuQuota\": 999}", "CPU cfs quota can not be less than 1ms");
+    expect_host_error("{\"BlkioWeight\": 5}", "Range of blkio weight is from 10 to 1000");
+    expect_host_error("{\"BlkioWeight\": 1001}", "Range of blkio weight is from 10 to 1000");
+    expect_host_error("{\"Memory\": \"lots\"}", "HostConfig.Memory: expected an integer");
 }
 
 /* ---------------------------------------------------------------- users */
@@ -683,6 +736,7 @@ int main(void)
         cmocka_unit_test(test_timestamps),
         cmocka_unit_test(test_binds),
         cmocka_unit_test(test_host_config),
+        cmocka_unit_test(test_limits),
         cmocka_unit_test_setup_teardown(test_users, make_root, remove_root),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
