@@ -34,6 +34,7 @@
 
 struct cri;
 struct network_mgr;
+struct volume_store;
 struct dockerapi_events;  /* events.c */
 struct dockerapi_monitor; /* monitor.c */
 
@@ -44,6 +45,7 @@ struct dockerapi {
     image_store *images; /* borrowed */
     struct cri *cri;     /* borrowed: the container layer */
     struct network_mgr *net; /* borrowed: networks; NULL: containers get an empty netns */
+    struct volume_store *volumes; /* borrowed: the local volume driver; NULL: no volumes */
     const char *init_path; /* wharf-init, for HostConfig.Init */
     const char *root;    /* the daemon's data root, for info */
     const char *tmp_dir; /* where uploads are spooled */
