@@ -232,6 +232,8 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
         {"dns-search", required_argument, 0, WCMD_OPT_DNS_SEARCH},
         {"dns-option", required_argument, 0, WCMD_OPT_DNS_OPTION},
         {"add-host", required_argument, 0, WCMD_OPT_ADD_HOST},
+        /* volumes: -v is here, --mount is wharf_volume.c's */
+        {"mount", required_argument, 0, WCMD_OPT_MOUNT},
         {"interactive", no_argument, 0, 'i'},
         {"tty", no_argument, 0, 't'},
         {"detach-keys", required_argument, 0, OPT_DETACH_KEYS},
@@ -269,6 +271,12 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
             int nr = wcmd_network_run_flag(ctx, ch, optarg, body);
             if (nr)
                 return nr;
+            break;
+        }
+        case WCMD_OPT_MOUNT: {
+            int vr = wcmd_volume_run_flag(ctx, ch, optarg, body);
+            if (vr)
+                return vr;
             break;
         }
         case 'd':
