@@ -4,8 +4,8 @@
  * WorkingDir, User, Labels, StopSignal) the way dockerd does; the root
  * filesystem is an overlay of the image mounted at create and removed with
  * the container. Users by name and the working directory are settled in that
- * root filesystem at create; HostConfig is hostconfig.c's, the list
- * containers_list.c's.
+ * root filesystem at create; HostConfig is hostconfig.c's, binds and
+ * volumes mounts.c's, the list containers_list.c's.
  */
 #include "internal.h"
 

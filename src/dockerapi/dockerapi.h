@@ -9,7 +9,7 @@
  * container monitor: "die" for every exit and HostConfig.RestartPolicy, with
  * what restarts need to survive a daemon restart (RestartCount, a stop by
  * the user) under ROOT/monitor/.
- * Must not: know how images or containers are stored.
+ * Must not: know how images, containers or volumes are stored.
  *
  * So far: /_ping, /version, /info, /images/json, /images/load,
  * /images/{name}/json, /images/{name}/history, /images/{name}/tag,
@@ -20,10 +20,12 @@
  * /containers/{id}/restart|rename|pause|unpause|top|stats|export|changes,
  * /containers/{id}/attach|resize|exec, /exec/{id}/start|json|resize,
  * /containers/prune, DELETE /containers/{id}, /events; /system/df, the
- * (empty) /build/prune that docker system prune calls, and /networks (list,
- * inspect, create, remove, connect, disconnect, prune). A Docker container
- * is a CRI sandbox of one; its Docker-only settings (image, name, original
- * Config and HostConfig) ride in the container's annotations.
+ * (empty) /build/prune that docker system prune calls, /networks (list,
+ * inspect, create, remove, connect, disconnect, prune) and /volumes (list,
+ * create, inspect, remove, prune) over the local volume driver (volume.h).
+ * A Docker container is a CRI sandbox of one; its Docker-only settings
+ * (image, name, original Config and HostConfig, mount points) ride in the
+ * container's annotations.
  */
 #ifndef WHARF_DOCKERAPI_H
 #define WHARF_DOCKERAPI_H
