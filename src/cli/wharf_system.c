@@ -514,10 +514,10 @@ int wcmd_system_prune(struct wcmd_ctx *ctx, int argc, char **argv)
     }
     if (!force) {
         _cleanup_strbuf_ strbuf msg = STRBUF_INIT;
-        strbuf_addf(&msg, "WARNING! This will remove:\n  - all stopped containers\n  - all "
-                          "networks not used by at least one container\n%s  - %s\n  - %s\n",
-                    volumes ? "  - all anonymous volumes not used by at least one container\n"
-                            : "",
+        strbuf_addf(&msg,
+                    "WARNING! This will remove:\n  - all stopped containers\n  - all "
+                    "networks not used by at least one container\n%s  - %s\n  - %s\n",
+                    volumes ? "  - all anonymous volumes not used by at least one container\n" : "",
                     all ? "all images without at least one container associated to them"
                         : "all dangling images",
                     all ? "all build cache" : "unused build cache");

@@ -147,8 +147,8 @@ static json_t *parse_mount(const char *value, char **why)
     {
         const char *field = json_string_value(jf);
         const char *eq = strchr(field, '=');
-        _cleanup_free_ char *key = eq ? xasprintf("%.*s", (int)(eq - field), field)
-                                      : xstrdup(field);
+        _cleanup_free_ char *key =
+            eq ? xasprintf("%.*s", (int)(eq - field), field) : xstrdup(field);
         for (char *c = key; *c; c++)
             *c = (char)tolower((unsigned char)*c);
         const char *val = eq ? eq + 1 : NULL;
@@ -242,8 +242,7 @@ static json_t *parse_mount(const char *value, char **why)
             char *end;
             errno = 0;
             unsigned long mode = strtoul(val, &end, 8);
-            if (!*val || *end || errno || mode > 0xffffffffUL || val[0] == '-' ||
-                val[0] == '+') {
+            if (!*val || *end || errno || mode > 0xffffffffUL || val[0] == '-' || val[0] == '+') {
                 *why = xasprintf("invalid value for %s: %s", key, val);
                 goto bad;
             }
@@ -269,8 +268,8 @@ static json_t *parse_mount(const char *value, char **why)
                  {"TmpfsOptions", "tmpfs", "tmpfs"}};
     for (size_t k = 0; k < 3; k++) {
         if (json_object_get(m, mixes[k].key) && strcmp(type, mixes[k].type) != 0) {
-            *why = xasprintf("cannot mix '%s-*' options with mount type '%s'", mixes[k].prefix,
-                             type);
+            *why =
+                xasprintf("cannot mix '%s-*' options with mount type '%s'", mixes[k].prefix, type);
             goto bad;
         }
     }
@@ -292,7 +291,8 @@ int wcmd_volume_run_flag(struct wcmd_ctx *ctx, int opt, const char *arg, json_t 
         _cleanup_free_ char *quoted = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
         if (js)
             json_decref(js);
-        return wcmd_usage_error(ctx, WCMD_EXIT_USAGE, "invalid argument %s for \"--mount\" flag: %s",
+        return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                "invalid argument %s for \"--mount\" flag: %s",
                                 quoted ? quoted : "\"\"", why);
     }
     json_t *host = sub(body, "HostConfig");
@@ -424,15 +424,13 @@ static json_t *volume_row(json_t *v)
     _cleanup_json_ json_t *pairs = json_array();
     const char *k;
     json_t *val;
-    json_object_foreach(json_object_get(v, "Labels"), k, val)
-        json_array_append_new(pairs, json_sprintf("%s=%s", k,
-                                                  json_string_value(val) ? json_string_value(val)
-                                                                         : ""));
+    json_object_foreach(json_object_get(v, "Labels"), k, val) json_array_append_new(
+        pairs, json_sprintf("%s=%s", k, json_string_value(val) ? json_string_value(val) : ""));
     json_t *usage = json_object_get(v, "UsageData");
     json_t *links, *size;
     if (usage) {
-        links = json_sprintf("%lld",
-                             (long long)json_integer_value(json_object_get(usage, "RefCount")));
+        links =
+            json_sprintf("%lld", (long long)json_integer_value(json_object_get(usage, "RefCount")));
         strbuf sz = STRBUF_INIT;
         wcmd_human_size_prec((double)json_integer_value(json_object_get(usage, "Size")), 4, &sz);
         size = json_string(strbuf_str(&sz));
@@ -449,8 +447,8 @@ static json_t *volume_row(json_t *v)
     return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:o, s:s}", "Availability", "N/A",
                      "Driver", driver ? driver : "", "Group", "N/A", "Labels",
                      wcmd_join_sorted(pairs, ","), "Links", links, "Mountpoint", mp ? mp : "",
-                     "Name", name ? name : "", "Scope", scope ? scope : "", "Size", size,
-                     "Status", "N/A");
+                     "Name", name ? name : "", "Scope", scope ? scope : "", "Size", size, "Status",
+                     "N/A");
 }
 
 static const format_header volume_headers[] = {{"Name", "VOLUME NAME"}, {NULL, NULL}};
@@ -577,8 +575,7 @@ int wcmd_volume_inspect(struct wcmd_ctx *ctx, int argc, char **argv)
             rc = WCMD_EXIT_ERROR;
         } else if (resp.status >= 400) {
             /* docker prints what it found first, then the errors */
-            strbuf_addf(&errors, "Error response from daemon: %s\n",
-                        client_error_message(&resp));
+            strbuf_addf(&errors, "Error response from daemon: %s\n", client_error_message(&resp));
             rc = WCMD_EXIT_ERROR;
         } else if (resp.json) {
             elems[got] = json_incref(resp.json);

@@ -150,7 +150,6 @@ void dockerapi_unmount_rootfs(struct dockerapi *api, const char *id)
     wharf_rm_rf(dir, NULL);
 }
 
-
 /* The container, its sandbox of one, its root filesystem (and with
  * remove_volumes its anonymous volumes), with dockerd's events: kill and die
  * first for a running one, then destroy. */

@@ -208,12 +208,12 @@ int dockerapi_parse_timestamp(const char *value, time_t now, struct timespec *ou
 /* One "-v SOURCE:DEST[:MODE]" spec (HostConfig.Binds), parsed the way
  * dockerd does: a host path (absolute) or a volume name as its source. */
 struct dockerapi_bind {
-    char *source;       /* a cleaned absolute host path, or the volume name */
-    char *destination;  /* cleaned absolute path */
-    char *mode;         /* as given ("ro,z"), "" when none */
+    char *source;      /* a cleaned absolute host path, or the volume name */
+    char *destination; /* cleaned absolute path */
+    char *mode;        /* as given ("ro,z"), "" when none */
     bool readonly;
-    bool volume;        /* source names a volume */
-    bool nocopy;        /* a volume's mode says "nocopy": no copy-up */
+    bool volume;             /* source names a volume */
+    bool nocopy;             /* a volume's mode says "nocopy": no copy-up */
     const char *propagation; /* binds: "rprivate" unless the mode names one; volumes: "" */
 };
 /* -EINVAL with dockerd's message for a bad spec. Release with
@@ -245,8 +245,8 @@ int dockerapi_mounts_plan(json_t *body, json_t *image_cfg, json_t **plan, wharf_
  * that a parent is mounted before what is mounted inside it) and the mount
  * points to meta's "MountPoints". The volumes stay reserved for container id
  * until dockerapi_mounts_done. On failure, what it made is undone. */
-int dockerapi_mounts_apply(struct dockerapi *api, const char *id, json_t *plan,
-                           const char *rootfs, json_t *cfg, json_t *meta, wharf_error *err);
+int dockerapi_mounts_apply(struct dockerapi *api, const char *id, json_t *plan, const char *rootfs,
+                           json_t *cfg, json_t *meta, wharf_error *err);
 /* The create of container id (meta as apply filled it) has ended: created,
  * its record now holds its volumes; otherwise its anonymous volumes go. */
 void dockerapi_mounts_done(struct dockerapi *api, const char *id, json_t *meta, bool created);

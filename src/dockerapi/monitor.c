@@ -490,8 +490,8 @@ static void run_removals(struct dockerapi_monitor *m)
             return;
         wharf_error err = {0};
         /* dockerd's auto-removal takes the anonymous volumes too */
-        if (dockerapi_remove_container(m->api, id, false, true, &err) < 0 &&
-            err.code != -ENOENT && err.code != -EALREADY)
+        if (dockerapi_remove_container(m->api, id, false, true, &err) < 0 && err.code != -ENOENT &&
+            err.code != -EALREADY)
             wlog_warn("auto-remove: %s", err.msg);
     }
 }

@@ -544,9 +544,9 @@ static json_t *plan_of(const char *body_text, const char *image_text, int want, 
     if (r != want)
         fail_msg("%s: got %d (%s), want %d", body_text, r, err.msg, want);
     if (msg)
-        *msg = r < 0 ? strdup(err.msg) : json_dumps(json_object_get(body, "Volumes"),
-                                                      JSON_COMPACT | JSON_SORT_KEYS |
-                                                          JSON_ENCODE_ANY);
+        *msg = r < 0 ? strdup(err.msg)
+                     : json_dumps(json_object_get(body, "Volumes"),
+                                  JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     json_decref(image);
     json_decref(body);
     return plan;
@@ -617,9 +617,11 @@ static void test_mounts_plan(void **state)
     expect_plan_error("{\"HostConfig\": {\"Binds\": [\"x:/d\"]}}", -EINVAL,
                       "create x: volume name is too short");
     expect_plan_error("{\"HostConfig\": {\"Binds\": [\"vol:/d\"], \"VolumeDriver\": \"nfsplug\"}}",
-                      -ENOENT, "error looking up volume plugin nfsplug: plugin \"nfsplug\" not found");
-    expect_plan_error("{\"HostConfig\": {\"Mounts\": [{\"Type\": \"floppy\", \"Target\": \"/f\"}]}}",
-                      -EINVAL, "invalid mount config for type \"floppy\": mount type unknown");
+                      -ENOENT,
+                      "error looking up volume plugin nfsplug: plugin \"nfsplug\" not found");
+    expect_plan_error(
+        "{\"HostConfig\": {\"Mounts\": [{\"Type\": \"floppy\", \"Target\": \"/f\"}]}}", -EINVAL,
+        "invalid mount config for type \"floppy\": mount type unknown");
     expect_plan_error("{\"HostConfig\": {\"Mounts\": [{\"Type\": \"volume\"}]}}", -EINVAL,
                       "invalid mount config for type \"volume\": field Target must not be empty");
     expect_plan_error("{\"HostConfig\": {\"Mounts\": [{\"Type\": \"volume\", \"Target\": \"t\"}]}}",
@@ -642,7 +644,8 @@ static void test_mounts_plan(void **state)
                       -EINVAL, "must not set ReadOnly mode when using anonymous volumes");
     expect_plan_error("{\"HostConfig\": {\"Mounts\": [{\"Type\": \"tmpfs\", \"Target\": \"/b\", "
                       "\"Source\": \"x\"}]}}",
-                      -EINVAL, "invalid mount config for type \"tmpfs\": field Source must not be "
+                      -EINVAL,
+                      "invalid mount config for type \"tmpfs\": field Source must not be "
                       "specified");
     expect_plan_error("{\"Volumes\": {\"rel\": {}}}", -EINVAL,
                       "invalid mount path: 'rel' mount path must be absolute");
