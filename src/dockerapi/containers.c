@@ -251,7 +251,7 @@ static http_response *create(http_request *req, void *ud)
     json_decref(sandbox);
     if (r == 0 && (r = cri_container_create(api->cri, id, sandbox_id, rootfs, cfg, &err)) < 0)
         cri_sandbox_remove(api->cri, sandbox_id, NULL);
-    dockerapi_mounts_done(api, id, meta, r == 0);
+    dockerapi_mounts_done(api, id, r == 0);
     if (r < 0) {
         dockerapi_network_detach(api, id);
         dockerapi_unmount_rootfs(api, id);

@@ -244,12 +244,12 @@ int dockerapi_mounts_plan(json_t *body, json_t *image_cfg, json_t **plan, wharf_
  * missing -v bind sources, appends the mounts to cfg's "mounts" (sorted so
  * that a parent is mounted before what is mounted inside it) and the mount
  * points to meta's "MountPoints". The volumes stay reserved for container id
- * until dockerapi_mounts_done. On failure, what it made is undone. */
+ * until dockerapi_mounts_done. On failure, the volumes it made go again. */
 int dockerapi_mounts_apply(struct dockerapi *api, const char *id, json_t *plan, const char *rootfs,
                            json_t *cfg, json_t *meta, wharf_error *err);
-/* The create of container id (meta as apply filled it) has ended: created,
- * its record now holds its volumes; otherwise its anonymous volumes go. */
-void dockerapi_mounts_done(struct dockerapi *api, const char *id, json_t *meta, bool created);
+/* The create of container id has ended: created, its record now holds its
+ * volumes; otherwise the volumes made for it go. */
+void dockerapi_mounts_done(struct dockerapi *api, const char *id, bool created);
 /* After a container is removed: with remove_volumes (rm -v, AutoRemove), the
  * anonymous volumes it used go unless another container uses them. */
 void dockerapi_mounts_release(struct dockerapi *api, json_t *meta, bool remove_volumes);
@@ -266,9 +266,10 @@ int dockerapi_register_volumes(struct dockerapi *api, http_router *r, wharf_erro
 void dockerapi_volumes_lock(void);
 void dockerapi_volumes_unlock(void);
 /* Under the lock: container id (being created) uses volume name from now
- * until dockerapi_volume_unreserve(id). */
-void dockerapi_volume_reserve(const char *name, const char *id);
-void dockerapi_volume_unreserve(const char *id);
+ * until dockerapi_volume_unreserve(id); fresh: this create made it. */
+void dockerapi_volume_reserve(const char *name, const char *id, bool fresh);
+/* Ends id's reservations: a new array of the names of the fresh ones. */
+json_t *dockerapi_volume_unreserve(const char *id);
 /* Volume name -> array of the ids of the containers using it (recorded, or
  * reserved): a new object. */
 json_t *dockerapi_volume_users(struct dockerapi *api);

@@ -489,24 +489,32 @@ static int copy_up(struct dockerapi *api, int root_fd, const char *rootfs, const
     return r < 0 ? r : 0;
 }
 
-/* Removes the anonymous volumes among points (a create that failed). */
-static void remove_anonymous(struct dockerapi *api, json_t *points)
+/* Under the lock: removes the volumes named in names (an array of
+ * strings) that no container uses. */
+static void remove_unused(struct dockerapi *api, json_t *names)
 {
-    if (!api->volumes)
+    if (!api->volumes || !json_array_size(names))
         return;
     _cleanup_json_ json_t *users = dockerapi_volume_users(api);
     size_t i;
-    json_t *p;
-    json_array_foreach(points, i, p)
+    json_t *n;
+    json_array_foreach(names, i, n)
     {
-        const char *name = json_string_value(json_object_get(p, "Name"));
-        if (!json_is_true(json_object_get(p, "Anonymous")) || !name)
-            continue;
         wharf_error e = {0};
-        int r = dockerapi_volume_remove_unused(api, name, users, &e);
+        int r = dockerapi_volume_remove_unused(api, json_string_value(n), users, &e);
         if (r < 0 && r != -ENOENT && r != -EBUSY)
-            wlog_warn("volume %s: %s", name, e.msg);
+            wlog_warn("volume %s: %s", json_string_value(n), e.msg);
     }
+}
+
+/* A create that failed: its reservations end, and the volumes it made go
+ * (a fresh one may hold half a copy-up). */
+static void undo_create(struct dockerapi *api, const char *id)
+{
+    dockerapi_volumes_lock();
+    _cleanup_json_ json_t *fresh = dockerapi_volume_unreserve(id);
+    remove_unused(api, fresh);
+    dockerapi_volumes_unlock();
 }
 
 static int apply_volume(struct dockerapi *api, const char *id, int root_fd, const char *rootfs,
@@ -525,7 +533,7 @@ static int apply_volume(struct dockerapi *api, const char *id, int root_fd, cons
     if (r == 0) {
         if (created)
             dockerapi_volume_event(api, name, "create");
-        dockerapi_volume_reserve(name, id);
+        dockerapi_volume_reserve(name, id, created);
         /* recorded now, so that a failure below removes it with the rest */
         json_array_append_new(points,
                               json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:b}", "Type",
@@ -609,10 +617,7 @@ int dockerapi_mounts_apply(struct dockerapi *api, const char *id, json_t *plan, 
             break;
     }
     if (r < 0) {
-        dockerapi_volumes_lock();
-        dockerapi_volume_unreserve(id);
-        remove_anonymous(api, points);
-        dockerapi_volumes_unlock();
+        undo_create(api, id);
         json_decref(points);
         return r;
     }
@@ -621,12 +626,14 @@ int dockerapi_mounts_apply(struct dockerapi *api, const char *id, json_t *plan, 
     return 0;
 }
 
-void dockerapi_mounts_done(struct dockerapi *api, const char *id, json_t *meta, bool created)
+void dockerapi_mounts_done(struct dockerapi *api, const char *id, bool created)
 {
+    if (!created) {
+        undo_create(api, id);
+        return;
+    }
     dockerapi_volumes_lock();
-    dockerapi_volume_unreserve(id);
-    if (!created)
-        remove_anonymous(api, json_object_get(meta, "MountPoints"));
+    json_decref(dockerapi_volume_unreserve(id));
     dockerapi_volumes_unlock();
 }
 
@@ -634,8 +641,17 @@ void dockerapi_mounts_release(struct dockerapi *api, json_t *meta, bool remove_v
 {
     if (!remove_volumes)
         return;
+    _cleanup_json_ json_t *names = json_array();
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(meta, "MountPoints"), i, p)
+    {
+        json_t *name = json_object_get(p, "Name");
+        if (json_is_true(json_object_get(p, "Anonymous")) && json_is_string(name))
+            json_array_append(names, name);
+    }
     dockerapi_volumes_lock();
-    remove_anonymous(api, json_object_get(meta, "MountPoints"));
+    remove_unused(api, names);
     dockerapi_volumes_unlock();
 }
 

@@ -28,6 +28,7 @@ static pthread_mutex_t volumes_lock = PTHREAD_MUTEX_INITIALIZER;
 struct reservation {
     char *name;
     char id[65];
+    bool fresh; /* this create made the volume */
 };
 static struct reservation *reservations;
 static size_t n_reservations, cap_reservations;
@@ -42,7 +43,7 @@ void dockerapi_volumes_unlock(void)
     pthread_mutex_unlock(&volumes_lock);
 }
 
-void dockerapi_volume_reserve(const char *name, const char *id)
+void dockerapi_volume_reserve(const char *name, const char *id, bool fresh)
 {
     if (n_reservations == cap_reservations) {
         cap_reservations = cap_reservations ? 2 * cap_reservations : 8;
@@ -51,18 +52,24 @@ void dockerapi_volume_reserve(const char *name, const char *id)
     struct reservation *r = &reservations[n_reservations++];
     r->name = xstrdup(name);
     snprintf(r->id, sizeof(r->id), "%s", id);
+    r->fresh = fresh;
 }
 
-void dockerapi_volume_unreserve(const char *id)
+json_t *dockerapi_volume_unreserve(const char *id)
 {
+    json_t *fresh = json_array();
     size_t k = 0;
     for (size_t i = 0; i < n_reservations; i++) {
-        if (strcmp(reservations[i].id, id) == 0)
+        if (strcmp(reservations[i].id, id) == 0) {
+            if (reservations[i].fresh)
+                json_array_append_new(fresh, json_string(reservations[i].name));
             free(reservations[i].name);
-        else
+        } else {
             reservations[k++] = reservations[i];
+        }
     }
     n_reservations = k;
+    return fresh;
 }
 
 static void add_user(json_t *users, const char *name, const char *id)

@@ -229,22 +229,6 @@ static int copy_tree(struct copy_ctx *c, int src, int dst, const char *rel, int 
     return r;
 }
 
-/* Deletes what a failed copy left in _data, so the next mount tries again. */
-static void empty_dir(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d)
-        return;
-    char **names = NULL;
-    size_t n = wharf_dir_names_sorted(d, &names);
-    for (size_t i = 0; i < n; i++) {
-        _cleanup_free_ char *p = xasprintf("%s/%s", path, names[i]);
-        wharf_rm_rf(p, NULL);
-        free(names[i]);
-    }
-    free(names);
-}
-
 static bool dir_is_empty(int fd, wharf_error *err, int *r)
 {
     int dfd = dup(fd);
@@ -283,10 +267,10 @@ int volume_populate(struct volume_store *vs, const char *name, int src_fd, wharf
     for (size_t i = 0; i < c.n_links; i++)
         free(c.links[i].path);
     free(c.links);
-    if (r < 0) {
-        empty_dir(data);
+    /* What a failed copy wrote stays (a container may share the volume
+     * already): a caller that made the volume for this removes it. */
+    if (r < 0)
         return wharf_error_prefix(err, "volume %s", name);
-    }
     return 1;
 }
 

@@ -71,7 +71,9 @@ char *volume_data_path(struct volume_store *vs, const char *name);
  * fifos, hard links within the tree, with owners, modes, times and extended
  * attributes — and gives _data the source directory's owner and mode.
  * Nothing under src_fd or _data is reached through a symlink. Returns 1
- * when it copied, 0 when _data was not empty (nothing done), or -errno.
+ * when it copied, 0 when _data was not empty (nothing done), or -errno
+ * (what was copied stays: a volume made for the copy is the caller's to
+ * remove).
  */
 int volume_populate(struct volume_store *vs, const char *name, int src_fd, wharf_error *err);
 

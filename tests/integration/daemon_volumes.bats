@@ -345,8 +345,9 @@ IMG=localhost/wharf-vol:1
     run dk run --rm -v va:/same -v vb:/same "$IMG" true
     [ "$status" -eq 125 ]
     [[ "${lines[0]}" == *"Duplicate mount point: /same"* ]]
-    # the image's VOLUME over a file
-    run dk create localhost/wharf-volfile:1 true
+    # the image's VOLUME over a file: found once the named volume was made,
+    # which goes again
+    run dk create -v made-first:/x localhost/wharf-volfile:1 true
     [ "$status" -eq 1 ]
     [[ "${lines[0]}" == *"cannot mount volume over existing file, file exists"*"/afile"* ]]
     # nothing was left: no container, no volume, no rootfs
