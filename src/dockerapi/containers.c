@@ -209,7 +209,7 @@ static http_response *create(http_request *req, void *ud)
         goto out;
     }
     /* binds, volumes, --mount: checked now, made once the rootfs is there */
-    if (dockerapi_mounts_plan(body, image_cfg, &mount_plan, &err) < 0) {
+    if (dockerapi_mounts_plan(api, body, image_cfg, &mount_plan, &err) < 0) {
         resp = http_response_from_error(&err);
         goto out;
     }

@@ -232,13 +232,15 @@ int dockerapi_apply_host_config(struct dockerapi *api, json_t *host, json_t *cfg
 
 /*
  * A create request's mounts besides /dev/shm and --tmpfs (hostconfig.c's):
+ * HostConfig.VolumesFrom (the mount points of those containers of api),
  * HostConfig.Binds, HostConfig.Mounts, Config.Volumes and the image's
  * volumes, checked as dockerd does before anything is made. *plan gets a new
  * array for dockerapi_mounts_apply; body's Config.Volumes becomes the merge
  * of the request's and the image's (what inspect shows). -EINVAL (400) with
  * dockerd's message, -ENOENT (404) for a volume driver that does not exist.
  */
-int dockerapi_mounts_plan(json_t *body, json_t *image_cfg, json_t **plan, wharf_error *err);
+int dockerapi_mounts_plan(struct dockerapi *api, json_t *body, json_t *image_cfg, json_t **plan,
+                          wharf_error *err);
 /* Once the root filesystem is mounted at rootfs: gets or creates the
  * volumes (copying the image's content into new, empty ones), creates
  * missing -v bind sources, appends the mounts to cfg's "mounts" (sorted so

@@ -1,7 +1,8 @@
 /*
  * mounts.c — a container's binds, volumes and --mount tmpfs mounts, the way
- * dockerd's registerMountPoints does them: HostConfig.Binds (-v), then
- * HostConfig.Mounts (--mount), then an anonymous volume for every
+ * dockerd's registerMountPoints does them: the mount points of the
+ * HostConfig.VolumesFrom containers, HostConfig.Binds (-v, which may replace
+ * those), HostConfig.Mounts (--mount), then an anonymous volume for every
  * Config.Volumes entry (the request's and the image's VOLUMEs) that nothing
  * else covers; a volume that is new (or still empty) is first filled with
  * what the image has at that path (dockerd's populateVolumes, at create).
@@ -57,12 +58,103 @@ static int check_volume_name(const char *name, wharf_error *err)
     return r < 0 ? wharf_error_prefix(err, "create %s", name) : 0;
 }
 
-static int take_destination(json_t *taken, json_t *tmpfs, const char *dest, const char *shown,
-                            wharf_error *err)
+static json_t *recorded_mounts(json_t *meta);
+
+static const char *str_or_empty(json_t *v)
 {
-    if (json_object_get(taken, dest) || json_object_get(tmpfs, dest))
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* A bind or --mount takes its destination: twice is an error, but one a
+ * --volumes-from container brought is replaced (its plan entry goes). */
+static int take_destination(json_t *taken, json_t *tmpfs, const char *dest, const char *shown,
+                            json_t *plan, wharf_error *err)
+{
+    json_t *was = json_object_get(taken, dest);
+    if ((was && !json_is_string(was)) || json_object_get(tmpfs, dest))
         return wharf_error_set(err, -EINVAL, "Duplicate mount point: %s", shown);
+    if (was) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(plan, i, e)
+        {
+            if (json_is_true(json_object_get(e, "from")) &&
+                strcmp(json_string_value(json_object_get(e, "destination")), dest) == 0) {
+                json_array_remove(plan, i);
+                break;
+            }
+        }
+    }
     json_object_set_new(taken, dest, json_true());
+    return 0;
+}
+
+/* dockerd's ParseVolumesFrom: "container[:ro|rw]", and the mount points of
+ * that container (its binds and volumes, no copy-up, read-only when asked)
+ * first in the plan. */
+static int plan_volumes_from(struct dockerapi *api, json_t *host, json_t *taken, json_t *plan,
+                             wharf_error *err)
+{
+    json_t *from = json_object_get(host, "VolumesFrom");
+    if (from && !json_is_null(from) && !json_is_array(from))
+        return wharf_error_set(err, -EINVAL, "HostConfig.VolumesFrom: expected an array");
+    size_t i;
+    json_t *v;
+    json_array_foreach(from, i, v)
+    {
+        const char *spec = json_string_value(v);
+        if (!spec || !*spec)
+            return wharf_error_set(err, -EINVAL,
+                                   "volumes-from specification cannot be an empty string");
+        const char *colon = strchr(spec, ':');
+        _cleanup_free_ char *ref =
+            colon ? xasprintf("%.*s", (int)(colon - spec), spec) : xstrdup(spec);
+        const char *mode = colon && colon[1] ? colon + 1 : "rw";
+        if (strcmp(mode, "rw") != 0 && strcmp(mode, "ro") != 0 && strcmp(mode, "z") != 0 &&
+            strcmp(mode, "Z") != 0 && strcmp(mode, "ro,z") != 0 && strcmp(mode, "rw,z") != 0 &&
+            strcmp(mode, "ro,Z") != 0 && strcmp(mode, "rw,Z") != 0)
+            return wharf_error_set(err, -EINVAL, "invalid mode: %s", mode);
+        bool ro = strncmp(mode, "ro", 2) == 0;
+        char id[65];
+        struct cri_container_status st;
+        if (!api || !api->cri || dockerapi_resolve(api, ref, id) < 0 ||
+            cri_container_status(api->cri, id, &st, err) < 0)
+            return wharf_error_set(err, -EINVAL, "No such container: %s", ref);
+        _cleanup_json_ json_t *meta = dockerapi_meta(&st);
+        cri_container_status_release(&st);
+        _cleanup_json_ json_t *points = recorded_mounts(meta);
+        size_t k;
+        json_t *p;
+        json_array_foreach(points, k, p)
+        {
+            const char *type = json_string_value(json_object_get(p, "Type"));
+            const char *dest = json_string_value(json_object_get(p, "Destination"));
+            if (!type || !dest || strcmp(type, "tmpfs") == 0)
+                continue; /* a tmpfs is the container's own */
+            bool rw = json_is_true(json_object_get(p, "RW")) && !ro;
+            bool volume = strcmp(type, "volume") == 0;
+            json_t *e = json_pack(
+                "{s:s, s:s, s:s, s:b, s:s, s:s, s:b, s:b, s:b}", "kind", volume ? "volume" : "bind",
+                "source",
+                str_or_empty(json_object_get(p, volume ? "Name" : "Source")),
+                "destination", dest, "readonly", !rw, "mode", "", "propagation",
+                str_or_empty(json_object_get(p, "Propagation")), "copy", 0, "from",
+                1, "anonymous", json_is_true(json_object_get(p, "Anonymous")));
+            /* a later --volumes-from for the same path wins, as in dockerd */
+            json_object_del(taken, dest);
+            size_t j;
+            json_t *old;
+            json_array_foreach(plan, j, old)
+            {
+                if (strcmp(json_string_value(json_object_get(old, "destination")), dest) == 0) {
+                    json_array_remove(plan, j);
+                    break;
+                }
+            }
+            json_object_set_new(taken, dest, json_string("from"));
+            json_array_append_new(plan, e);
+        }
+    }
     return 0;
 }
 
@@ -82,7 +174,8 @@ static int plan_binds(json_t *host, json_t *taken, json_t *tmpfs, const char *vd
         int r = dockerapi_parse_bind(json_string_value(b), &bind, err);
         if (r < 0)
             return r;
-        if ((r = take_destination(taken, tmpfs, bind.destination, bind.destination, err)) == 0 &&
+        if ((r = take_destination(taken, tmpfs, bind.destination, bind.destination, plan, err)) ==
+                0 &&
             bind.volume) {
             if (!is_local_driver(vdriver))
                 r = no_plugin(vdriver, err);
@@ -341,7 +434,7 @@ static int plan_mounts(json_t *host, json_t *taken, json_t *tmpfs, const char *v
             r = plan_tmpfs_mount(m, where, source, dest, ro, plan, err);
         else
             r = mount_config_error(err, type, "mount type unknown");
-        if (r < 0 || (r = take_destination(taken, tmpfs, dest, target, err)) < 0)
+        if (r < 0 || (r = take_destination(taken, tmpfs, dest, target, plan, err)) < 0)
             return r;
     }
     return 0;
@@ -405,7 +498,8 @@ static int plan_config_volumes(json_t *body, json_t *image_cfg, json_t *taken, j
     return r;
 }
 
-int dockerapi_mounts_plan(json_t *body, json_t *image_cfg, json_t **plan, wharf_error *err)
+int dockerapi_mounts_plan(struct dockerapi *api, json_t *body, json_t *image_cfg, json_t **plan,
+                          wharf_error *err)
 {
     *plan = NULL;
     json_t *host = json_object_get(body, "HostConfig");
@@ -426,7 +520,8 @@ int dockerapi_mounts_plan(json_t *body, json_t *image_cfg, json_t **plan, wharf_
     _cleanup_json_ json_t *taken = json_object();
     json_t *out = json_array();
     int r;
-    if ((r = plan_binds(host, taken, tmpfs, vdriver, out, err)) < 0 ||
+    if ((r = plan_volumes_from(api, host, taken, out, err)) < 0 ||
+        (r = plan_binds(host, taken, tmpfs, vdriver, out, err)) < 0 ||
         (r = plan_mounts(host, taken, tmpfs, vdriver, out, err)) < 0 ||
         (r = plan_config_volumes(body, image_cfg, taken, tmpfs, vdriver, out, err)) < 0) {
         json_decref(out);
@@ -523,11 +618,16 @@ static int apply_volume(struct dockerapi *api, const char *id, int root_fd, cons
     const char *source = json_string_value(json_object_get(e, "source"));
     const char *dest = json_string_value(json_object_get(e, "destination"));
     bool ro = json_is_true(json_object_get(e, "readonly"));
-    bool anonymous = !*source;
+    bool from = json_is_true(json_object_get(e, "from"));
+    bool anonymous = from ? json_is_true(json_object_get(e, "anonymous")) : !*source;
     json_t *rec = NULL;
     bool created = false;
     dockerapi_volumes_lock();
-    int r = volume_create(api->volumes, source, json_object_get(e, "labels"),
+    int r = 0;
+    if (from) /* another container's volume: it must still be there */
+        r = (rec = volume_get(api->volumes, source, err)) ? 0 : err->code;
+    else
+        r = volume_create(api->volumes, source, json_object_get(e, "labels"),
                           json_object_get(e, "options"), &rec, &created, err);
     const char *name = rec ? json_string_value(json_object_get(rec, "name")) : NULL;
     if (r == 0) {
@@ -657,30 +757,16 @@ void dockerapi_mounts_release(struct dockerapi *api, json_t *meta, bool remove_v
 
 /* ---------------------------------------------------------------- view */
 
-json_t *dockerapi_mount_points(json_t *meta)
+/* The mount points recorded at create, or for containers made before they
+ * were recorded, their host-path binds: a new array. */
+static json_t *recorded_mounts(json_t *meta)
 {
-    json_t *out = json_array();
     json_t *points = json_object_get(meta, "MountPoints");
+    if (json_is_array(points))
+        return json_incref(points);
+    json_t *out = json_array();
     size_t i;
     json_t *p;
-    if (json_is_array(points)) {
-        json_array_foreach(points, i, p)
-        {
-            /* MountPoint's field order; Name and Driver are omitted when empty */
-            json_t *o = json_object();
-            static const char *const keys[] = {"Type",   "Name", "Source", "Destination",
-                                               "Driver", "Mode", "RW",     "Propagation"};
-            for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-                json_t *v = json_object_get(p, keys[k]);
-                if (!v || ((k == 1 || k == 4) && (!json_is_string(v) || !*json_string_value(v))))
-                    continue;
-                json_object_set(o, keys[k], v);
-            }
-            json_array_append_new(out, o);
-        }
-        return out;
-    }
-    /* Containers made before mount points were recorded: their binds. */
     json_array_foreach(json_object_get(json_object_get(meta, "HostConfig"), "Binds"), i, p)
     {
         struct dockerapi_bind bind;
@@ -691,8 +777,32 @@ json_t *dockerapi_mount_points(json_t *meta)
             json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "Type", "bind",
                                                  "Source", bind.source, "Destination",
                                                  bind.destination, "Mode", bind.mode, "RW",
-                                                 !bind.readonly, "Propagation", bind.propagation));
+                                                 !bind.readonly, "Propagation",
+                                                 bind.propagation));
         dockerapi_bind_release(&bind);
+    }
+    return out;
+}
+
+json_t *dockerapi_mount_points(json_t *meta)
+{
+    json_t *out = json_array();
+    _cleanup_json_ json_t *points = recorded_mounts(meta);
+    size_t i;
+    json_t *p;
+    json_array_foreach(points, i, p)
+    {
+        /* MountPoint's field order; Name and Driver are omitted when empty */
+        json_t *o = json_object();
+        static const char *const keys[] = {"Type",   "Name", "Source", "Destination",
+                                           "Driver", "Mode", "RW",     "Propagation"};
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+            json_t *v = json_object_get(p, keys[k]);
+            if (!v || ((k == 1 || k == 4) && (!json_is_string(v) || !*json_string_value(v))))
+                continue;
+            json_object_set(o, keys[k], v);
+        }
+        json_array_append_new(out, o);
     }
     return out;
 }

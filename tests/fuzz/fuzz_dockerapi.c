@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_decref(mp);
         /* the same text as a create body and as the image's config */
         json_t *plan = NULL;
-        if (dockerapi_mounts_plan(host, host, &plan, &err) == 0)
+        if (dockerapi_mounts_plan(&api, host, host, &plan, &err) == 0)
             json_decref(plan);
         json_decref(cfg);
         json_decref(host);

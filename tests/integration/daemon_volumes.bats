@@ -297,6 +297,31 @@ IMG=localhost/wharf-vol:1
     [ "$(cat "$DD/root/volumes/mv/_data/m")" = m ]
 }
 
+@test "--volumes-from shares another container's volumes and binds, ro when asked" {
+    mkdir -p "$DD/fromhost"
+    src=$(dk create --name vsrc -v shared-vol:/sv -v "$DD/fromhost:/fh" "$IMG" true)
+    run dk run --rm --volumes-from vsrc "$IMG" sh -c 'cat /data/greeting; echo w > /sv/f; echo h > /fh/f'
+    [ "$status" -eq 0 ]
+    [ "$output" = hello ] # the source's anonymous /data, filled when it was made
+    [ "$(cat "$DD/root/volumes/shared-vol/_data/f")" = w ]
+    [ "$(cat "$DD/fromhost/f")" = h ]
+    run dk run --rm --volumes-from vsrc:ro "$IMG" sh -c 'cat /sv/f; touch /sv/g'
+    [ "$status" -ne 0 ]
+    [[ "$output" == w*"Read-only file system"* ]]
+    id=$(dk create --volumes-from vsrc -v other-vol:/sv "$IMG" true)
+    run dk inspect -f '{{range .Mounts}}{{.Destination}}={{.Type}}:{{.Name}}{{.Source}}:{{.RW}} {{end}}' "$id"
+    [[ "$output" == *"/sv=volume:other-vol"* ]]
+    [[ "$output" == *"/fh=bind:$DD/fromhost:true"* ]]
+    # the shared volume is in use by both
+    dk rm "$id" >/dev/null
+    id=$(dk create --volumes-from vsrc "$IMG" true)
+    run dk volume rm shared-vol
+    [[ "$output" == *"volume is in use"*"$src"* && "$output" == *"$id"* ]]
+    run dk run --rm --volumes-from nosuch "$IMG" true
+    [ "$status" -eq 125 ]
+    [[ "${lines[0]}" == *"No such container: nosuch"* ]]
+}
+
 @test "mounts nest in path order: a bind inside a volume" {
     mkdir -p "$DD/inner" && echo in >"$DD/inner/x"
     run dk run --rm -v "$DD/inner:/data/inner" -v nest:/data "$IMG" sh -c 'cat /data/inner/x /data/greeting'

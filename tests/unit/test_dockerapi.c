@@ -540,7 +540,8 @@ static json_t *plan_of(const char *body_text, const char *image_text, int want, 
     json_t *image = parse(image_text ? image_text : "{}");
     json_t *plan = NULL;
     wharf_error err = {0};
-    int r = dockerapi_mounts_plan(body, image, &plan, &err);
+    struct dockerapi api = {0};
+    int r = dockerapi_mounts_plan(&api, body, image, &plan, &err);
     if (r != want)
         fail_msg("%s: got %d (%s), want %d", body_text, r, err.msg, want);
     if (msg)
@@ -647,6 +648,12 @@ static void test_mounts_plan(void **state)
                       -EINVAL,
                       "invalid mount config for type \"tmpfs\": field Source must not be "
                       "specified");
+    expect_plan_error("{\"HostConfig\": {\"VolumesFrom\": [\"nosuch:ro\"]}}", -EINVAL,
+                      "No such container: nosuch");
+    expect_plan_error("{\"HostConfig\": {\"VolumesFrom\": [\"x:rshared\"]}}", -EINVAL,
+                      "invalid mode: rshared");
+    expect_plan_error("{\"HostConfig\": {\"VolumesFrom\": [\"\"]}}", -EINVAL,
+                      "volumes-from specification cannot be an empty string");
     expect_plan_error("{\"Volumes\": {\"rel\": {}}}", -EINVAL,
                       "invalid mount path: 'rel' mount path must be absolute");
 }
