@@ -135,11 +135,10 @@ static int plan_volumes_from(struct dockerapi *api, json_t *host, json_t *taken,
             bool volume = strcmp(type, "volume") == 0;
             json_t *e = json_pack(
                 "{s:s, s:s, s:s, s:b, s:s, s:s, s:b, s:b, s:b}", "kind", volume ? "volume" : "bind",
-                "source",
-                str_or_empty(json_object_get(p, volume ? "Name" : "Source")),
+                "source", str_or_empty(json_object_get(p, volume ? "Name" : "Source")),
                 "destination", dest, "readonly", !rw, "mode", "", "propagation",
-                str_or_empty(json_object_get(p, "Propagation")), "copy", 0, "from",
-                1, "anonymous", json_is_true(json_object_get(p, "Anonymous")));
+                str_or_empty(json_object_get(p, "Propagation")), "copy", 0, "from", 1, "anonymous",
+                json_is_true(json_object_get(p, "Anonymous")));
             /* a later --volumes-from for the same path wins, as in dockerd */
             json_object_del(taken, dest);
             size_t j;
@@ -777,8 +776,7 @@ static json_t *recorded_mounts(json_t *meta)
             json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "Type", "bind",
                                                  "Source", bind.source, "Destination",
                                                  bind.destination, "Mode", bind.mode, "RW",
-                                                 !bind.readonly, "Propagation",
-                                                 bind.propagation));
+                                                 !bind.readonly, "Propagation", bind.propagation));
         dockerapi_bind_release(&bind);
     }
     return out;
