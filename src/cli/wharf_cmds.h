@@ -237,5 +237,21 @@ int wcmd_update(struct wcmd_ctx *ctx, int argc, char **argv);
 json_t *wcmd_parse_restart(const char *arg, char **why);
 /* wharf_cp.c */
 int wcmd_cp(struct wcmd_ctx *ctx, int argc, char **argv);
+/* wharf_volume.c */
+int wcmd_volume_create(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_volume_ls(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_volume_inspect(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_volume_rm(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_volume_prune(struct wcmd_ctx *ctx, int argc, char **argv);
+/* POST /volumes/prune with filters and prints its report ("Deleted
+ * Volumes:"); adds the space reclaimed. -1 after printing an error. */
+int wcmd_prune_volumes(struct client *c, json_t *filters, uint64_t *reclaimed);
+/* docker's volume rows (Name, Driver, Links, Size, ...: strings) of Volume
+ * objects, for ls and system df -v: a new array. */
+json_t *wcmd_volume_df_rows(json_t *volumes);
+/* run/create's --mount (the docker CLI's CSV syntax) into HostConfig.Mounts;
+ * 0 or the exit code of a usage error (printed). */
+enum { WCMD_OPT_MOUNT = 0x1200 };
+int wcmd_volume_run_flag(struct wcmd_ctx *ctx, int opt, const char *arg, json_t *body);
 
 #endif

@@ -28,6 +28,7 @@ static void usage(FILE *f)
             "  update, cp\n"
             "  system df, system prune\n"
             "  network create/ls/inspect/rm/connect/disconnect/prune, port\n"
+            "  volume create/ls/inspect/rm/prune\n"
             "  help      this text\n\n"
             "Client commands take docker's flags; the daemon is -H/--host, else\n"
             "WHARF_HOST, else DOCKER_HOST, else the local one where its daemon.json\n"
@@ -124,6 +125,13 @@ static const struct {
     {"container", "cp", wcmd_cp},
     {"update", NULL, wcmd_update},
     {"cp", NULL, wcmd_cp},
+    {"volume", "create", wcmd_volume_create},
+    {"volume", "ls", wcmd_volume_ls},
+    {"volume", "list", wcmd_volume_ls},
+    {"volume", "inspect", wcmd_volume_inspect},
+    {"volume", "rm", wcmd_volume_rm},
+    {"volume", "remove", wcmd_volume_rm},
+    {"volume", "prune", wcmd_volume_prune},
     {"network", "create", wcmd_network_create},
     {"network", "ls", wcmd_network_ls},
     {"network", "list", wcmd_network_ls},

@@ -246,6 +246,8 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
         {"health-start-interval", required_argument, 0, WCMD_OPT_HEALTH_START_INTERVAL},
         {"health-retries", required_argument, 0, WCMD_OPT_HEALTH_RETRIES},
         {"no-healthcheck", no_argument, 0, WCMD_OPT_NO_HEALTHCHECK},
+        /* volumes: -v is here, --mount is wharf_volume.c's */
+        {"mount", required_argument, 0, WCMD_OPT_MOUNT},
         {"interactive", no_argument, 0, 'i'},
         {"tty", no_argument, 0, 't'},
         {"detach-keys", required_argument, 0, OPT_DETACH_KEYS},
@@ -301,6 +303,12 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
             int lr = wcmd_limits_run_flag(ctx, ch, optarg, body);
             if (lr)
                 return lr;
+            break;
+        }
+        case WCMD_OPT_MOUNT: {
+            int vr = wcmd_volume_run_flag(ctx, ch, optarg, body);
+            if (vr)
+                return vr;
             break;
         }
         case 'd':

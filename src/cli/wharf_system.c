@@ -382,12 +382,13 @@ static int df_verbose(json_t *du)
                      containers, ct_headers);
     if (rc)
         return rc;
-    /* wharf keeps no volumes or build cache yet: the tables have headers only */
-    _cleanup_json_ json_t *none = json_array();
+    _cleanup_json_ json_t *vols = wcmd_volume_df_rows(json_object_get(du, "Volumes"));
     static const format_header vol_headers[] = {{"Name", "VOLUME NAME"}, {NULL, NULL}};
     printf("\nLocal Volumes space usage:\n\n");
-    if ((rc = render_rows("table {{.Name}}\t{{.Links}}\t{{.Size}}", none, vol_headers)))
+    if ((rc = render_rows("table {{.Name}}\t{{.Links}}\t{{.Size}}", vols, vol_headers)))
         return rc;
+    /* the daemon keeps no build cache: that table has its header only */
+    _cleanup_json_ json_t *none = json_array();
     _cleanup_strbuf_ strbuf bsz = STRBUF_INIT;
     wcmd_human_size_prec((double)json_integer_value(json_object_get(du, "BuilderSize")), 4, &bsz);
     printf("\nBuild cache usage: %s\n\n", strbuf_str(&bsz));
@@ -478,8 +479,9 @@ int wcmd_system_prune(struct wcmd_ctx *ctx, int argc, char **argv)
     static const struct option opts[] = {{"all", no_argument, 0, 'a'},
                                          {"force", no_argument, 0, 'f'},
                                          {"filter", required_argument, 0, 'F'},
+                                         {"volumes", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
-    bool all = false, force = false;
+    bool all = false, force = false, volumes = false;
     _cleanup_json_ json_t *filters = json_object();
     int ch;
     wcmd_getopt_reset();
@@ -490,6 +492,9 @@ int wcmd_system_prune(struct wcmd_ctx *ctx, int argc, char **argv)
             break;
         case 'f':
             force = true;
+            break;
+        case 'V':
+            volumes = true;
             break;
         case 'F': {
             int r = wcmd_add_filter(ctx, filters, optarg, "--filter");
@@ -503,10 +508,16 @@ int wcmd_system_prune(struct wcmd_ctx *ctx, int argc, char **argv)
     }
     if (optind < argc)
         return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf system prune' accepts no arguments");
+    if (volumes && json_object_get(filters, "until")) {
+        fprintf(stderr, "ERROR: The \"until\" filter is not supported with \"--volumes\"\n");
+        return WCMD_EXIT_ERROR;
+    }
     if (!force) {
         _cleanup_strbuf_ strbuf msg = STRBUF_INIT;
-        strbuf_addf(&msg, "WARNING! This will remove:\n  - all stopped containers\n  - all "
-                          "networks not used by at least one container\n  - %s\n  - %s\n",
+        strbuf_addf(&msg,
+                    "WARNING! This will remove:\n  - all stopped containers\n  - all "
+                    "networks not used by at least one container\n%s  - %s\n  - %s\n",
+                    volumes ? "  - all anonymous volumes not used by at least one container\n" : "",
                     all ? "all images without at least one container associated to them"
                         : "all dangling images",
                     all ? "all build cache" : "unused build cache");
@@ -529,7 +540,7 @@ int wcmd_system_prune(struct wcmd_ctx *ctx, int argc, char **argv)
     if (!c)
         return WCMD_EXIT_ERROR;
     uint64_t reclaimed = 0;
-    /* docker's order: containers, networks, images, build cache */
+    /* docker's order: containers, networks, volumes, images, build cache */
     _cleanup_free_ char *build_path = xstrdup(all ? "/build/prune?all=1" : "/build/prune");
     _cleanup_strbuf_ strbuf sz = STRBUF_INIT;
     int rc = WCMD_EXIT_ERROR;
@@ -537,6 +548,7 @@ int wcmd_system_prune(struct wcmd_ctx *ctx, int argc, char **argv)
                   &reclaimed) < 0 ||
         prune_one(c, "/networks/prune", filters, "NetworksDeleted", "Deleted Networks",
                   &reclaimed) < 0 ||
+        (volumes && wcmd_prune_volumes(c, filters, &reclaimed) < 0) ||
         wcmd_prune_images(c, filters, all, &reclaimed) < 0 ||
         prune_one(c, build_path, filters, "CachesDeleted", "Deleted build cache objects",
                   &reclaimed) < 0)

@@ -150,10 +150,16 @@ void dockerapi_unmount_rootfs(struct dockerapi *api, const char *id)
     wharf_rm_rf(dir, NULL);
 }
 
-
-/* The container, its sandbox of one and its root filesystem, with dockerd's
- * events: kill and die first for a running one, then destroy. */
+/* The container, its sandbox of one, its root filesystem (and with
+ * remove_volumes its anonymous volumes), with dockerd's events: kill and die
+ * first for a running one, then destroy. */
 int dockerapi_remove(struct dockerapi *api, const char *id, bool force, wharf_error *err)
+{
+    return dockerapi_remove_container(api, id, force, false, err);
+}
+
+int dockerapi_remove_container(struct dockerapi *api, const char *id, bool force,
+                               bool remove_volumes, wharf_error *err)
 {
     struct cri_container_status st;
     int r = cri_container_status(api->cri, id, &st, err);
@@ -193,6 +199,9 @@ int dockerapi_remove(struct dockerapi *api, const char *id, bool force, wharf_er
     dockerapi_network_detach(api, id);
     dockerapi_unmount_rootfs(api, id);
     dockerapi_monitor_removed(api, id, true);
+    /* dockerd removes the volumes before it reports the destroy */
+    _cleanup_json_ json_t *meta = dockerapi_meta(&st);
+    dockerapi_mounts_release(api, meta, remove_volumes);
     dockerapi_container_event(api, id, &st, "destroy", NULL);
     cri_container_status_release(&st);
     return 0;

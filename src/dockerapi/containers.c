@@ -4,8 +4,8 @@
  * WorkingDir, User, Labels, StopSignal) the way dockerd does; the root
  * filesystem is an overlay of the image mounted at create and removed with
  * the container. Users by name and the working directory are settled in that
- * root filesystem at create; HostConfig is hostconfig.c's, the list
- * containers_list.c's.
+ * root filesystem at create; HostConfig is hostconfig.c's, binds and
+ * volumes mounts.c's, the list containers_list.c's.
  */
 #include "internal.h"
 
@@ -101,7 +101,7 @@ static http_response *create(http_request *req, void *ud)
     if (!body)
         return http_response_error(400, "%s", err.msg);
     http_response *resp = NULL;
-    json_t *cfg = NULL, *image_cfg = NULL, *meta = NULL;
+    json_t *cfg = NULL, *image_cfg = NULL, *meta = NULL, *mount_plan = NULL;
     char *rootfs = NULL, *sandbox_id = NULL, *wd = NULL;
     char id[65];
     new_id(id);
@@ -212,6 +212,11 @@ static http_response *create(http_request *req, void *ud)
         resp = http_response_error(err.code == -EOPNOTSUPP ? 501 : 400, "%s", err.msg);
         goto out;
     }
+    /* binds, volumes, --mount: checked now, made once the rootfs is there */
+    if (dockerapi_mounts_plan(api, body, image_cfg, &mount_plan, &err) < 0) {
+        resp = http_response_from_error(&err);
+        goto out;
+    }
     if ((resp = dockerapi_network_attach(api, id, name && *name ? name : short_id, body, image_cfg,
                                          cfg)))
         goto out;
@@ -224,9 +229,6 @@ static http_response *create(http_request *req, void *ud)
     char created[48];
     wharf_time_rfc3339(created, sizeof(created));
     json_object_set_new(meta, "Created", json_string(created));
-    char *meta_text = json_dumps(meta, JSON_COMPACT);
-    json_object_set_new(cfg, "annotations", json_pack("{s:s}", DOCKERAPI_ANNOTATION, meta_text));
-    free(meta_text);
     if (!json_object_get(cfg, "name"))
         json_object_set_new(cfg, "name", json_string(short_id));
 
@@ -236,12 +238,15 @@ static http_response *create(http_request *req, void *ud)
         goto out;
     }
     if (prepare_rootfs(rootfs, user, json_object_get(host, "GroupAdd"), wd, cfg, &err) < 0 ||
-        dockerapi_make_bind_sources(host, &err) < 0) {
+        dockerapi_mounts_apply(api, id, mount_plan, rootfs, cfg, meta, &err) < 0) {
         dockerapi_network_detach(api, id);
         dockerapi_unmount_rootfs(api, id);
         resp = http_response_error(err.code == -EINVAL ? 400 : 500, "%s", err.msg);
         goto out;
     }
+    char *meta_text = json_dumps(meta, JSON_COMPACT);
+    json_object_set_new(cfg, "annotations", json_pack("{s:s}", DOCKERAPI_ANNOTATION, meta_text));
+    free(meta_text);
     json_t *sandbox = json_pack("{s:s, s:s, s:b}", "name", json_string_value(json_object_get(cfg, "name")),
                                 "hostname", json_string_value(json_object_get(cfg, "hostname")),
                                 "infra", 0);
@@ -250,6 +255,7 @@ static http_response *create(http_request *req, void *ud)
     json_decref(sandbox);
     if (r == 0 && (r = cri_container_create(api->cri, id, sandbox_id, rootfs, cfg, &err)) < 0)
         cri_sandbox_remove(api->cri, sandbox_id, NULL);
+    dockerapi_mounts_done(api, id, r == 0);
     if (r < 0) {
         dockerapi_network_detach(api, id);
         dockerapi_unmount_rootfs(api, id);
@@ -268,6 +274,8 @@ out:
         json_decref(image_cfg);
     if (meta)
         json_decref(meta);
+    if (mount_plan)
+        json_decref(mount_plan);
     json_decref(body);
     return resp;
 }
@@ -319,7 +327,7 @@ static http_response *start(struct dockerapi *api, http_request *req,
         json_t *meta = dockerapi_meta(st);
         wharf_error ignored = {0};
         if (json_is_true(json_object_get(json_object_get(meta, "HostConfig"), "AutoRemove")))
-            dockerapi_remove(api, st->id, true, &ignored);
+            dockerapi_remove_container(api, st->id, true, true, &ignored);
         if (meta)
             json_decref(meta);
         return resp;
@@ -459,8 +467,9 @@ static http_response *remove_container(struct dockerapi *api, http_request *req,
 {
     const char *id = st->id;
     bool force = http_request_query_bool(req, "force", false);
+    bool volumes = http_request_query_bool(req, "v", false);
     wharf_error err = {0};
-    if (dockerapi_remove(api, id, force, &err) < 0) {
+    if (dockerapi_remove_container(api, id, force, volumes, &err) < 0) {
         if (err.code == -EBUSY)
             return http_response_error(409, "cannot remove container \"%s\": %s: stop the "
                                             "container before removing or force remove",
@@ -474,7 +483,7 @@ static http_response *remove_container(struct dockerapi *api, http_request *req,
 static void auto_remove(struct dockerapi *api, const char *id)
 {
     wharf_error ignored = {0}; /* it may be gone already (a start that failed) */
-    dockerapi_remove(api, id, true, &ignored);
+    dockerapi_remove_container(api, id, true, true, &ignored);
 }
 
 /* The HostConfig the container was created with, completed with what
@@ -536,7 +545,7 @@ static http_response *inspect(struct dockerapi *api, http_request *req,
         "RestartCount", (int)rs.restart_count, "Driver", "overlay2", "Config", config,
         "HostConfig", host_config_view(meta), "Mounts",
         "NetworkSettings", "Networks", "LogPath", st.log_path ? st.log_path : "");
-    json_object_set_new(j, "Mounts", dockerapi_mount_points(json_object_get(meta, "HostConfig")));
+    json_object_set_new(j, "Mounts", dockerapi_mount_points(meta));
     if (meta)
         json_decref(meta);
     dockerapi_network_describe(api, st.id, j, false);
@@ -699,7 +708,8 @@ int dockerapi_register(struct dockerapi *api, http_router *r, wharf_error *err)
         (rc = dockerapi_register_container_ops(api, r, err)) < 0 ||
         (rc = dockerapi_register_networks(api, r, err)) < 0 ||
         (rc = dockerapi_register_limits(api, r, err)) < 0 ||
-        (rc = dockerapi_register_archive(api, r, err)) < 0)
+        (rc = dockerapi_register_archive(api, r, err)) < 0 ||
+        (rc = dockerapi_register_volumes(api, r, err)) < 0)
         return rc;
     return 0;
 }

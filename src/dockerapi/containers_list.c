@@ -153,7 +153,6 @@ json_t *dockerapi_container_summary(struct dockerapi *api, const struct cri_cont
     _cleanup_free_ char *status = human_status(st, &rs);
     _cleanup_free_ char *name = xasprintf("/%s", st->name ? st->name : "");
     json_t *labels = json_object_get(st->config, "labels");
-    json_t *host = json_object_get(meta, "HostConfig");
     const char *image = json_string_value(json_object_get(meta, "Image"));
     const char *image_id = json_string_value(json_object_get(meta, "ImageID"));
     json_t *s = json_pack("{s:s, s:[s], s:s, s:s, s:s, s:I, s:[], s:o, s:s, s:s, s:{s:s}, "
@@ -164,7 +163,7 @@ json_t *dockerapi_container_summary(struct dockerapi *api, const struct cri_cont
                           json_is_object(labels) ? json_incref(labels) : json_object(), "State",
                           rs.restarting ? "restarting" : dockerapi_state_name(st->state), "Status",
                           status, "HostConfig", "NetworkMode", "none", "NetworkSettings",
-                          "Networks", networks(), "Mounts", dockerapi_mount_points(host));
+                          "Networks", networks(), "Mounts", dockerapi_mount_points(meta));
     dockerapi_network_describe(api, st->id, s, true);
     /* dockerd's State.String(): the health of a running container */
     const char *health = dockerapi_health_status(api, st);

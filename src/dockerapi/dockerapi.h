@@ -10,7 +10,7 @@
  * HostConfig.RestartPolicy, with what restarts need to survive a daemon
  * restart (RestartCount, a stop by the user) under ROOT/monitor/; health
  * checks and their state under ROOT/health/.
- * Must not: know how images or containers are stored.
+ * Must not: know how images, containers or volumes are stored.
  *
  * So far: /_ping, /version, /info, /images/json, /images/load,
  * /images/{name}/json, /images/{name}/history, /images/{name}/tag,
@@ -22,10 +22,12 @@
  * /containers/{id}/attach|resize|exec, /exec/{id}/start|json|resize,
  * /containers/{id}/update, HEAD|GET|PUT /containers/{id}/archive,
  * /containers/prune, DELETE /containers/{id}, /events; /system/df, the
- * (empty) /build/prune that docker system prune calls, and /networks (list,
- * inspect, create, remove, connect, disconnect, prune). A Docker container
- * is a CRI sandbox of one; its Docker-only settings (image, name, original
- * Config and HostConfig) ride in the container's annotations.
+ * (empty) /build/prune that docker system prune calls, /networks (list,
+ * inspect, create, remove, connect, disconnect, prune) and /volumes (list,
+ * create, inspect, remove, prune) over the local volume driver (volume.h).
+ * A Docker container is a CRI sandbox of one; its Docker-only settings
+ * (image, name, original Config and HostConfig, mount points) ride in the
+ * container's annotations.
  */
 #ifndef WHARF_DOCKERAPI_H
 #define WHARF_DOCKERAPI_H
@@ -36,6 +38,7 @@
 
 struct cri;
 struct network_mgr;
+struct volume_store;
 struct dockerapi_events;  /* events.c */
 struct dockerapi_monitor; /* monitor.c */
 struct dockerapi_health;  /* health.c */
@@ -47,6 +50,7 @@ struct dockerapi {
     image_store *images; /* borrowed */
     struct cri *cri;     /* borrowed: the container layer */
     struct network_mgr *net; /* borrowed: networks; NULL: containers get an empty netns */
+    struct volume_store *volumes; /* borrowed: the local volume driver; NULL: no volumes */
     const char *init_path; /* wharf-init, for HostConfig.Init */
     const char *root;    /* the daemon's data root, for info */
     const char *tmp_dir; /* where uploads are spooled */

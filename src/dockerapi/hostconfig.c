@@ -1,13 +1,12 @@
 /*
  * hostconfig.c — a create request's HostConfig (and the few Config fields
  * that behave like it) turned into the CRI container config, with dockerd's
- * checks and messages: resources (limits.c's), cpusets, ulimits, sysctls, the OOM score,
- * capabilities, security options, /dev/shm, tmpfs mounts and host-path
- * binds. (The restart policy is monitor.c's.)
+ * checks and messages: resources (limits.c's), cpusets, ulimits, sysctls,
+ * the OOM score, capabilities, security options, /dev/shm and tmpfs mounts,
+ * and the syntax of -v specs (HostConfig.Binds: host paths and volume
+ * names), whose mounts mounts.c makes. (The restart policy is monitor.c's.)
  *
- * Nothing here touches the container's root filesystem; host directories
- * named by binds are created (as docker's -v does) only by
- * dockerapi_make_bind_sources, once every check has passed.
+ * Nothing here touches the container's root filesystem or the host.
  */
 #include "internal.h"
 
@@ -65,6 +64,14 @@ static bool mode_has(const char *mode, const char *word)
     return false;
 }
 
+static bool mode_names_propagation(const char *mode)
+{
+    for (size_t i = 0; propagation_modes[i]; i++)
+        if (mode_has(mode, propagation_modes[i]))
+            return true;
+    return false;
+}
+
 static const char *mode_propagation(const char *mode)
 {
     for (size_t i = 0; propagation_modes[i]; i++)
@@ -73,7 +80,7 @@ static const char *mode_propagation(const char *mode)
     return "rprivate";
 }
 
-static char *clean_path(const char *p)
+char *dockerapi_clean_path(const char *p)
 {
     /* path.Clean for absolute paths: no "//", "/./", trailing "/" or "..". */
     strbuf out = STRBUF_INIT;
@@ -124,37 +131,44 @@ int dockerapi_parse_bind(const char *spec, struct dockerapi_bind *out, wharf_err
         goto invalid; /* "/dst:ro": a destination and a mode */
     if (!valid_mode(mode))
         return wharf_error_set(err, -EINVAL, "invalid mode: %s", mode);
-    if (parts[0][0] != '/')
-        return wharf_error_set(err, -EOPNOTSUPP,
-                               "invalid volume specification: '%s': named volumes are not "
-                               "supported by this daemon yet; bind a host path (an absolute "
-                               "path) instead",
-                               spec);
+    /* A source that is not an absolute path names a volume (checked as a
+     * name when the volume is made). */
+    bool volume = parts[0][0] != '/';
+    const char *type = volume ? "volume" : "bind";
     if (!*parts[1])
         goto invalid;
     if (parts[1][0] != '/')
         return wharf_error_set(err, -EINVAL,
                                "invalid volume specification: '%s': invalid mount config for "
-                               "type \"bind\": invalid mount path: '%s' mount path must be "
+                               "type \"%s\": invalid mount path: '%s' mount path must be "
                                "absolute",
-                               spec, parts[1]);
-    if (mode_has(mode, "nocopy"))
+                               spec, type, parts[1]);
+    if (!volume && mode_has(mode, "nocopy"))
         return wharf_error_set(err, -EINVAL,
                                "invalid volume specification: '%s': invalid mount config for "
                                "type \"bind\": field VolumeOptions must not be specified",
                                spec);
-    out->source = clean_path(parts[0]);
-    out->destination = clean_path(parts[1]);
+    out->destination = dockerapi_clean_path(parts[1]);
     if (strcmp(out->destination, "/") == 0) {
         dockerapi_bind_release(out);
         return wharf_error_set(err, -EINVAL,
                                "invalid volume specification: '%s': invalid mount config for "
-                               "type \"bind\": invalid specification: destination can't be '/'",
+                               "type \"%s\": invalid specification: destination can't be '/'",
+                               spec, type);
+    }
+    if (volume && mode_names_propagation(mode)) {
+        dockerapi_bind_release(out);
+        return wharf_error_set(err, -EINVAL,
+                               "invalid volume specification: '%s': invalid mount config for "
+                               "type \"volume\": field BindOptions must not be specified",
                                spec);
     }
+    out->source = volume ? xstrdup(parts[0]) : dockerapi_clean_path(parts[0]);
+    out->volume = volume;
+    out->nocopy = volume && mode_has(mode, "nocopy");
     out->mode = xstrdup(mode);
     out->readonly = mode_has(mode, "ro");
-    out->propagation = mode_propagation(mode);
+    out->propagation = volume ? "" : mode_propagation(mode);
     return 0;
 invalid:
     return wharf_error_set(err, -EINVAL, "invalid volume specification: '%s'", spec);
@@ -166,47 +180,6 @@ void dockerapi_bind_release(struct dockerapi_bind *b)
     free(b->destination);
     free(b->mode);
     memset(b, 0, sizeof(*b));
-}
-
-json_t *dockerapi_mount_points(json_t *host_config)
-{
-    json_t *out = json_array();
-    size_t i;
-    json_t *b;
-    json_array_foreach(json_object_get(host_config, "Binds"), i, b)
-    {
-        struct dockerapi_bind bind;
-        wharf_error err = {0};
-        if (!json_is_string(b) || dockerapi_parse_bind(json_string_value(b), &bind, &err) < 0)
-            continue; /* refused at create: never stored */
-        json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "Type", "bind",
-                                             "Source", bind.source, "Destination", bind.destination,
-                                             "Mode", bind.mode, "RW", !bind.readonly, "Propagation",
-                                             bind.propagation));
-        dockerapi_bind_release(&bind);
-    }
-    return out;
-}
-
-int dockerapi_make_bind_sources(json_t *host_config, wharf_error *err)
-{
-    size_t i;
-    json_t *b;
-    json_array_foreach(json_object_get(host_config, "Binds"), i, b)
-    {
-        struct dockerapi_bind bind;
-        int r = dockerapi_parse_bind(json_string_value(b), &bind, err);
-        if (r < 0)
-            return r;
-        /* docker's -v creates a missing host directory (--mount does not) */
-        struct stat st;
-        if (stat(bind.source, &st) < 0 && errno == ENOENT)
-            r = wharf_mkdir_p(bind.source, 0755, err);
-        dockerapi_bind_release(&bind);
-        if (r < 0)
-            return wharf_error_prefix(err, "bind source");
-    }
-    return 0;
 }
 
 /* ---------------------------------------------------------------- tmpfs */
@@ -419,53 +392,21 @@ static int add_mounts(json_t *host, json_t *cfg, wharf_error *err)
     json_t *tmpfs = json_object_get(host, "Tmpfs");
     const char *dest;
     json_t *data;
-    json_t *seen = json_object();
     json_object_foreach(tmpfs, dest, data)
     {
         json_t *opts = NULL;
-        if (dest[0] != '/') {
-            json_decref(seen);
+        if (dest[0] != '/')
             return wharf_error_set(err, -EINVAL,
                                    "invalid mount config for type \"tmpfs\": invalid mount path: "
                                    "'%s' mount path must be absolute",
                                    dest);
-        }
-        if ((r = tmpfs_options(dest, json_string_value(data), &opts, err)) < 0) {
-            json_decref(seen);
+        if ((r = tmpfs_options(dest, json_string_value(data), &opts, err)) < 0)
             return r;
-        }
-        _cleanup_free_ char *clean = clean_path(dest);
-        json_object_set_new(seen, clean, json_true());
+        _cleanup_free_ char *clean = dockerapi_clean_path(dest);
         json_array_append_new(mounts, json_pack("{s:s, s:s, s:o}", "type", "tmpfs", "destination",
                                                 clean, "options", opts));
     }
-    size_t i;
-    json_t *b;
-    json_array_foreach(json_object_get(host, "Binds"), i, b)
-    {
-        if (!json_is_string(b)) {
-            json_decref(seen);
-            return wharf_error_set(err, -EINVAL, "HostConfig.Binds[%zu]: expected a string", i);
-        }
-        struct dockerapi_bind bind;
-        if ((r = dockerapi_parse_bind(json_string_value(b), &bind, err)) < 0) {
-            json_decref(seen);
-            return r;
-        }
-        if (json_object_get(seen, bind.destination)) {
-            r = wharf_error_set(err, -EINVAL, "Duplicate mount point: %s", bind.destination);
-            dockerapi_bind_release(&bind);
-            json_decref(seen);
-            return r;
-        }
-        json_object_set_new(seen, bind.destination, json_true());
-        json_array_append_new(mounts,
-                              json_pack("{s:s, s:s, s:s, s:b, s:[s]}", "type", "bind", "source",
-                                        bind.source, "destination", bind.destination, "readonly",
-                                        bind.readonly, "options", bind.propagation));
-        dockerapi_bind_release(&bind);
-    }
-    json_decref(seen);
+    /* binds and volumes are mounts.c's (they need the image and the rootfs) */
     return 0;
 }
 

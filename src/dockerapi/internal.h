@@ -68,8 +68,12 @@ json_t *dockerapi_meta(const struct cri_container_status *st);
 int dockerapi_resolve(struct dockerapi *api, const char *ref, char id[65]);
 http_response *dockerapi_no_such_container(const char *ref);
 /* Removes the container, its sandbox of one and its root filesystem;
- * -EBUSY while running unless force. */
+ * -EBUSY while running unless force. Its volumes stay. */
 int dockerapi_remove(struct dockerapi *api, const char *id, bool force, wharf_error *err);
+/* The same; with remove_volumes (rm -v, and AutoRemove as dockerd does) its
+ * anonymous volumes go too, unless another container uses them. */
+int dockerapi_remove_container(struct dockerapi *api, const char *id, bool force,
+                               bool remove_volumes, wharf_error *err);
 /* Unmounts and deletes ROOT/rootfs/ID (the container's overlay). */
 void dockerapi_unmount_rootfs(struct dockerapi *api, const char *id);
 /* Docker's State.Status for a CRI state ("created", "running", ...). */
@@ -220,22 +224,23 @@ int dockerapi_parse_timestamp(const char *value, time_t now, struct timespec *ou
 
 /* ---------------------------------------------------------------- hostconfig.c */
 
-/* One "-v SOURCE:DEST[:MODE]" host-path bind, parsed the way dockerd does. */
+/* One "-v SOURCE:DEST[:MODE]" spec (HostConfig.Binds), parsed the way
+ * dockerd does: a host path (absolute) or a volume name as its source. */
 struct dockerapi_bind {
-    char *source, *destination; /* cleaned absolute paths */
-    char *mode;                 /* as given ("ro,z"), "" when none */
+    char *source;      /* a cleaned absolute host path, or the volume name */
+    char *destination; /* cleaned absolute path */
+    char *mode;        /* as given ("ro,z"), "" when none */
     bool readonly;
-    const char *propagation;    /* "rprivate" unless the mode names one */
+    bool volume;             /* source names a volume */
+    bool nocopy;             /* a volume's mode says "nocopy": no copy-up */
+    const char *propagation; /* binds: "rprivate" unless the mode names one; volumes: "" */
 };
-/* -EINVAL with dockerd's message for a bad spec; -EOPNOTSUPP for a named
- * volume (not served yet). Release with dockerapi_bind_release. */
+/* -EINVAL with dockerd's message for a bad spec. Release with
+ * dockerapi_bind_release. */
 int dockerapi_parse_bind(const char *spec, struct dockerapi_bind *out, wharf_error *err);
 void dockerapi_bind_release(struct dockerapi_bind *b);
-/* Docker's MountPoint array (Type, Source, Destination, Mode, RW,
- * Propagation) for a stored HostConfig: a new reference. */
-json_t *dockerapi_mount_points(json_t *host_config);
-/* Creates missing bind source directories on the host, as docker's -v does. */
-int dockerapi_make_bind_sources(json_t *host_config, wharf_error *err);
+/* Go's path.Clean of an absolute path. Caller frees. */
+char *dockerapi_clean_path(const char *p);
 /* Checks a create request's HostConfig and adds what it asks for to the CRI
  * container config cfg (resources, ulimits, sysctls, oom_score_adj, mounts,
  * security options, privileges, init). -EINVAL with dockerd's message. */
@@ -261,6 +266,63 @@ int dockerapi_register_limits(struct dockerapi *api, http_router *r, wharf_error
  * "resources"; fills in host what dockerd does (MemorySwap twice Memory, a
  * PidsLimit of 0 or less null). -EINVAL with dockerd's message. */
 int dockerapi_create_resources(json_t *host, json_t *cfg, wharf_error *err);
+/* ---------------------------------------------------------------- mounts.c */
+
+/*
+ * A create request's mounts besides /dev/shm and --tmpfs (hostconfig.c's):
+ * HostConfig.VolumesFrom (the mount points of those containers of api),
+ * HostConfig.Binds, HostConfig.Mounts, Config.Volumes and the image's
+ * volumes, checked as dockerd does before anything is made. *plan gets a new
+ * array for dockerapi_mounts_apply; body's Config.Volumes becomes the merge
+ * of the request's and the image's (what inspect shows). -EINVAL (400) with
+ * dockerd's message, -ENOENT (404) for a volume driver that does not exist.
+ */
+int dockerapi_mounts_plan(struct dockerapi *api, json_t *body, json_t *image_cfg, json_t **plan,
+                          wharf_error *err);
+/* Once the root filesystem is mounted at rootfs: gets or creates the
+ * volumes (copying the image's content into new, empty ones), creates
+ * missing -v bind sources, appends the mounts to cfg's "mounts" (sorted so
+ * that a parent is mounted before what is mounted inside it) and the mount
+ * points to meta's "MountPoints". The volumes stay reserved for container id
+ * until dockerapi_mounts_done. On failure, the volumes it made go again. */
+int dockerapi_mounts_apply(struct dockerapi *api, const char *id, json_t *plan, const char *rootfs,
+                           json_t *cfg, json_t *meta, wharf_error *err);
+/* The create of container id has ended: created, its record now holds its
+ * volumes; otherwise the volumes made for it go. */
+void dockerapi_mounts_done(struct dockerapi *api, const char *id, bool created);
+/* After a container is removed: with remove_volumes (rm -v, AutoRemove), the
+ * anonymous volumes it used go unless another container uses them. */
+void dockerapi_mounts_release(struct dockerapi *api, json_t *meta, bool remove_volumes);
+/* Docker's MountPoint array (Type, Name, Source, Destination, Driver, Mode,
+ * RW, Propagation) of a container's metadata: a new reference. */
+json_t *dockerapi_mount_points(json_t *meta);
+
+/* ---------------------------------------------------------------- volumes.c */
+
+/* GET /volumes, POST /volumes/create, GET and DELETE /volumes/{name},
+ * POST /volumes/prune (needs api->volumes; 501 without). */
+int dockerapi_register_volumes(struct dockerapi *api, http_router *r, wharf_error *err);
+/* Orders "which containers use a volume" against removals (see volumes.c). */
+void dockerapi_volumes_lock(void);
+void dockerapi_volumes_unlock(void);
+/* Under the lock: container id (being created) uses volume name from now
+ * until dockerapi_volume_unreserve(id); fresh: this create made it. */
+void dockerapi_volume_reserve(const char *name, const char *id, bool fresh);
+/* Ends id's reservations: a new array of the names of the fresh ones. */
+json_t *dockerapi_volume_unreserve(const char *id);
+/* Volume name -> array of the ids of the containers using it (recorded, or
+ * reserved): a new object. */
+json_t *dockerapi_volume_users(struct dockerapi *api);
+/* Under the lock: removes volume name unless users lists a container for it
+ * (-EBUSY "remove NAME: volume is in use - [ids]"), with its destroy event. */
+int dockerapi_volume_remove_unused(struct dockerapi *api, const char *name, json_t *users,
+                                   wharf_error *err);
+/* A volume event (create, destroy) with its driver attribute. */
+void dockerapi_volume_event(struct dockerapi *api, const char *name, const char *action);
+/* Docker's Volume object of a store record: a new reference. */
+json_t *dockerapi_volume_json(json_t *record);
+/* /system/df's Volumes: Volume objects with UsageData (Size, RefCount). */
+json_t *dockerapi_volumes_usage(struct dockerapi *api, wharf_error *err);
 
 /* ---------------------------------------------------------------- containers_list.c */
 

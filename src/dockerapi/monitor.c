@@ -493,7 +493,8 @@ static void run_removals(struct dockerapi_monitor *m)
         if (!w)
             return;
         wharf_error err = {0};
-        if (dockerapi_remove(m->api, id, false, &err) < 0 && err.code != -ENOENT &&
+        /* dockerd's auto-removal takes the anonymous volumes too */
+        if (dockerapi_remove_container(m->api, id, false, true, &err) < 0 && err.code != -ENOENT &&
             err.code != -EALREADY)
             wlog_warn("auto-remove: %s", err.msg);
     }

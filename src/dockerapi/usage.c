@@ -105,8 +105,17 @@ static http_response *disk_usage(http_request *req, void *ud)
         json_object_set_new(out, "LayersSize", json_integer(0));
         json_object_set_new(out, "Images", json_null());
     }
-    /* no volumes and no build cache are kept by wharf yet */
-    json_object_set_new(out, "Volumes", want[2] ? json_array() : json_null());
+    if (want[2]) {
+        json_t *vols = dockerapi_volumes_usage(api, &err);
+        if (!vols) {
+            json_decref(out);
+            return http_response_from_error(&err);
+        }
+        json_object_set_new(out, "Volumes", vols);
+    } else {
+        json_object_set_new(out, "Volumes", json_null());
+    }
+    /* no build cache is kept by the daemon */
     json_object_set_new(out, "BuildCache", want[3] ? json_array() : json_null());
     json_object_set_new(out, "BuilderSize", json_integer(0));
     return http_response_json(200, out);

@@ -15,6 +15,7 @@
 #include "image.h"
 #include "cri.h"
 #include "network.h"
+#include "volume.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -157,6 +158,7 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
     _cleanup_free_ char *tmp_dir = xasprintf("%s/tmp", cfg->root);
     _cleanup_free_ char *cri_dir = xasprintf("%s/containers", cfg->root);
     _cleanup_free_ char *net_dir = xasprintf("%s/network", cfg->root);
+    _cleanup_free_ char *volume_dir = xasprintf("%s/volumes", cfg->root);
     /* Each -H is one listener, but fd:// may be several. */
     size_t n_listeners = 0;
     _cleanup_free_ http_listener *listeners =
@@ -165,6 +167,7 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
     image_store *images = NULL;
     struct cri *cri = NULL;
     struct network_mgr *net = NULL;
+    struct volume_store *volumes = NULL;
     http_router *router = NULL;
     http_server *server = NULL;
     struct dockerapi api = {0};
@@ -223,10 +226,13 @@ int engine_daemon_run(const struct engine_config *cfg, wharf_error *err)
                                  .cni_bin_dir = cfg->cni_bin_dir};
     if ((r = network_open(&no, &net, err)) < 0)
         goto out;
+    if ((r = volume_store_open(volume_dir, &volumes, err)) < 0)
+        goto out;
     api = (struct dockerapi){
         .images = images,
         .cri = cri,
         .net = net,
+        .volumes = volumes,
         .root = cfg->root,
         .tmp_dir = tmp_dir,
         .init_path = init_path && access(init_path, X_OK) == 0 ? init_path : NULL,
@@ -282,6 +288,7 @@ out:
     http_router_free(router);
     dockerapi_close(&api);
     network_close(net);
+    volume_store_close(volumes);
     if (cri)
         cri_close(cri);
     if (images)

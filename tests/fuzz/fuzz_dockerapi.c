@@ -1,7 +1,8 @@
 /* libFuzzer target: arbitrary bytes through the dockerapi request parsers —
- * the filters parameter, until/since times, "-v" bind specs and a create
- * request's HostConfig — and, as /etc/passwd and /etc/group text, the user
- * resolution. Must never crash, leak or hang. */
+ * the filters parameter, until/since times, "-v" bind specs, a create
+ * request's HostConfig and its mounts (Binds, Mounts, Volumes) — and, as
+ * /etc/passwd and /etc/group text, the user resolution. Must never crash,
+ * leak or hang. */
 #include "internal.h"
 
 #include <fcntl.h>
@@ -78,6 +79,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         dockerapi_apply_host_config(&api, host, cfg, &err);
         json_t *mp = dockerapi_mount_points(host);
         json_decref(mp);
+        /* the same text as a create body and as the image's config */
+        json_t *plan = NULL;
+        if (dockerapi_mounts_plan(&api, host, host, &plan, &err) == 0)
+            json_decref(plan);
         json_decref(cfg);
         json_decref(host);
     }

@@ -205,6 +205,10 @@ cname() {
         .HostConfig.OomScoreAdj .HostConfig.CpusetCpus .Config.Env .Config.Hostname \
         .Config.Domainname .Config.Volumes .Config.User .Config.WorkingDir .Mounts; do
         x=$(dk inspect -f "{{json $k}}" "$a") y=$(dk inspect -f "{{json $k}}" "$b")
+        if [ "$k" = .Mounts ]; then # each has an anonymous volume of its own name
+            x=$(jq -c 'map(if .Type == "volume" then del(.Name, .Source) else . end)' <<<"$x")
+            y=$(jq -c 'map(if .Type == "volume" then del(.Name, .Source) else . end)' <<<"$y")
+        fi
         [ "$x" = "$y" ] || { echo "$k: wharf $x, docker $y"; false; }
     done
     [ "$(dk inspect -f '{{json .Config.Env}}' "$a")" = '["FROM_FILE=1","SPACED=two words","PASSED=through","A=file","A=flag"]' ]

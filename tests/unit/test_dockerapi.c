@@ -486,9 +486,25 @@ static void test_binds(void **state)
     expect_bind_error("/h:rel", -EINVAL, "mount path must be absolute");
     expect_bind_error("/h:/", -EINVAL, "destination can't be '/'");
     expect_bind_error("/h:/c:nocopy", -EINVAL, "VolumeOptions");
-    expect_bind_error("name:/c", -EOPNOTSUPP, "named volumes");
+    /* a source that is not a path names a volume */
+    assert_int_equal(dockerapi_parse_bind("data:/srv/", &b, &err), 0);
+    assert_true(b.volume);
+    assert_string_equal(b.source, "data");
+    assert_string_equal(b.destination, "/srv");
+    assert_string_equal(b.propagation, "");
+    assert_false(b.nocopy);
+    dockerapi_bind_release(&b);
+    assert_int_equal(dockerapi_parse_bind("data:/srv:ro,nocopy", &b, &err), 0);
+    assert_true(b.volume && b.readonly && b.nocopy);
+    dockerapi_bind_release(&b);
+    expect_bind_error("data:/srv:rshared", -EINVAL,
+                      "invalid mount config for type \"volume\": field BindOptions must not be "
+                      "specified");
+    expect_bind_error("data:srv", -EINVAL,
+                      "invalid mount config for type \"volume\": invalid mount path: 'srv'");
 
-    json_t *host = parse("{\"Binds\": [\"/a:/b:ro\", \"/c:/d\"]}");
+    /* containers made before mount points were recorded: their binds */
+    json_t *host = parse("{\"HostConfig\": {\"Binds\": [\"/a:/b:ro\", \"/c:/d\"]}}");
     json_t *mp = dockerapi_mount_points(host);
     char *text = json_dumps(mp, JSON_COMPACT);
     assert_string_equal(text, "[{\"Type\":\"bind\",\"Source\":\"/a\",\"Destination\":\"/b\","
@@ -498,6 +514,148 @@ static void test_binds(void **state)
     free(text);
     json_decref(mp);
     json_decref(host);
+    /* recorded ones: Name and Driver only when set; Anonymous is ours */
+    host = parse("{\"MountPoints\": [{\"Type\": \"volume\", \"Name\": \"v1\", \"Source\": "
+                 "\"/r/volumes/v1/_data\", \"Destination\": \"/data\", \"Driver\": \"local\", "
+                 "\"Mode\": \"z\", \"RW\": true, \"Propagation\": \"\", \"Anonymous\": false},"
+                 "{\"Type\": \"tmpfs\", \"Source\": \"\", \"Destination\": \"/t\", \"Mode\": "
+                 "\"\", \"RW\": false, \"Propagation\": \"\"}]}");
+    mp = dockerapi_mount_points(host);
+    text = json_dumps(mp, JSON_COMPACT);
+    assert_string_equal(text, "[{\"Type\":\"volume\",\"Name\":\"v1\",\"Source\":"
+                              "\"/r/volumes/v1/_data\",\"Destination\":\"/data\",\"Driver\":"
+                              "\"local\",\"Mode\":\"z\",\"RW\":true,\"Propagation\":\"\"},"
+                              "{\"Type\":\"tmpfs\",\"Source\":\"\",\"Destination\":\"/t\","
+                              "\"Mode\":\"\",\"RW\":false,\"Propagation\":\"\"}]");
+    free(text);
+    json_decref(mp);
+    json_decref(host);
+}
+
+/* The mount plan of a create body (Config with HostConfig) and an image
+ * config; NULL (and the message in *msg) when refused with code want. */
+static json_t *plan_of(const char *body_text, const char *image_text, int want, char **msg)
+{
+    json_t *body = parse(body_text);
+    json_t *image = parse(image_text ? image_text : "{}");
+    json_t *plan = NULL;
+    wharf_error err = {0};
+    struct dockerapi api = {0};
+    int r = dockerapi_mounts_plan(&api, body, image, &plan, &err);
+    if (r != want)
+        fail_msg("%s: got %d (%s), want %d", body_text, r, err.msg, want);
+    if (msg)
+        *msg = r < 0 ? strdup(err.msg)
+                     : json_dumps(json_object_get(body, "Volumes"),
+                                  JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    json_decref(image);
+    json_decref(body);
+    return plan;
+}
+
+static void expect_plan_error(const char *body_text, int code, const char *want)
+{
+    char *msg = NULL;
+    json_t *plan = plan_of(body_text, NULL, code, &msg);
+    assert_null(plan);
+    if (!strstr(msg, want))
+        fail_msg("%s: \"%s\" does not mention \"%s\"", body_text, msg, want);
+    free(msg);
+}
+
+static void test_mounts_plan(void **state)
+{
+    (void)state;
+    char *volumes = NULL;
+    json_t *plan = plan_of(
+        "{\"Volumes\": {\"/req\": {}}, \"HostConfig\": {"
+        "\"Binds\": [\"/h:/c:ro\", \"data:/data\", \"cache:/cache:nocopy\"],"
+        "\"Tmpfs\": {\"/run\": \"\"},"
+        "\"Mounts\": [{\"Type\": \"bind\", \"Source\": \"/tmp\", \"Target\": \"/mnt/\","
+        "  \"BindOptions\": {\"Propagation\": \"rslave\"}},"
+        " {\"Type\": \"volume\", \"Source\": \"v2\", \"Target\": \"/v2\", \"ReadOnly\": true,"
+        "  \"VolumeOptions\": {\"Labels\": {\"k\": \"v\"}, \"NoCopy\": true}},"
+        " {\"Type\": \"volume\", \"Target\": \"/anon\"},"
+        " {\"Type\": \"tmpfs\", \"Target\": \"/scratch\", \"TmpfsOptions\": "
+        "  {\"SizeBytes\": 2097152, \"Mode\": 448, \"Options\": [[\"exec\"]]}}]}}",
+        "{\"Volumes\": {\"/data\": {}, \"/img\": {}, \"/run\": {}}}", 0, &volumes);
+    /* the image's volumes under the request's, as inspect shows them */
+    assert_string_equal(volumes, "{\"/data\":{},\"/img\":{},\"/req\":{},\"/run\":{}}");
+    free(volumes);
+    char *text = json_dumps(plan, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(
+        text,
+        "[{\"destination\":\"/c\",\"kind\":\"bind\",\"make_source\":true,\"mode\":\"ro\","
+        "\"propagation\":\"rprivate\",\"readonly\":true,\"source\":\"/h\"},"
+        "{\"copy\":true,\"destination\":\"/data\",\"kind\":\"volume\",\"mode\":\"z\","
+        "\"propagation\":\"\",\"readonly\":false,\"source\":\"data\"},"
+        "{\"copy\":false,\"destination\":\"/cache\",\"kind\":\"volume\",\"mode\":\"nocopy\","
+        "\"propagation\":\"\",\"readonly\":false,\"source\":\"cache\"},"
+        "{\"destination\":\"/mnt\",\"kind\":\"bind\",\"make_source\":false,\"mode\":\"\","
+        "\"propagation\":\"rslave\",\"readonly\":false,\"source\":\"/tmp\"},"
+        "{\"copy\":false,\"destination\":\"/v2\",\"kind\":\"volume\",\"labels\":{\"k\":\"v\"},"
+        "\"mode\":\"z\",\"propagation\":\"\",\"readonly\":true,\"source\":\"v2\"},"
+        "{\"copy\":true,\"destination\":\"/anon\",\"kind\":\"volume\",\"mode\":\"z\","
+        "\"propagation\":\"\",\"readonly\":false,\"source\":\"\"},"
+        "{\"destination\":\"/scratch\",\"kind\":\"tmpfs\",\"mode\":\"\",\"propagation\":\"\","
+        "\"readonly\":false,\"source\":\"\",\"tmpfs\":[\"mode=700\",\"size=2m\",\"exec\"]},"
+        "{\"config_volume\":true,\"copy\":true,\"destination\":\"/img\",\"kind\":\"volume\","
+        "\"mode\":\"\",\"propagation\":\"\",\"readonly\":false,\"source\":\"\"},"
+        "{\"config_volume\":true,\"copy\":true,\"destination\":\"/req\",\"kind\":\"volume\","
+        "\"mode\":\"\",\"propagation\":\"\",\"readonly\":false,\"source\":\"\"}]");
+    free(text);
+    json_decref(plan);
+
+    expect_plan_error("{\"HostConfig\": {\"Binds\": [\"/a:/d\", \"/b:/d\"]}}", -EINVAL,
+                      "Duplicate mount point: /d");
+    expect_plan_error("{\"HostConfig\": {\"Binds\": [\"v1:/t\"], \"Tmpfs\": {\"/t\": \"\"}}}",
+                      -EINVAL, "Duplicate mount point: /t");
+    expect_plan_error("{\"HostConfig\": {\"Binds\": [\"/a:/d\"], \"Mounts\": [{\"Type\": "
+                      "\"volume\", \"Target\": \"/d/\"}]}}",
+                      -EINVAL, "Duplicate mount point: /d/");
+    expect_plan_error("{\"HostConfig\": {\"Binds\": [\"a b:/d\"]}}", -EINVAL,
+                      "create a b: \"a b\" includes invalid characters for a local volume name");
+    expect_plan_error("{\"HostConfig\": {\"Binds\": [\"x:/d\"]}}", -EINVAL,
+                      "create x: volume name is too short");
+    expect_plan_error("{\"HostConfig\": {\"Binds\": [\"vol:/d\"], \"VolumeDriver\": \"nfsplug\"}}",
+                      -ENOENT,
+                      "error looking up volume plugin nfsplug: plugin \"nfsplug\" not found");
+    expect_plan_error(
+        "{\"HostConfig\": {\"Mounts\": [{\"Type\": \"floppy\", \"Target\": \"/f\"}]}}", -EINVAL,
+        "invalid mount config for type \"floppy\": mount type unknown");
+    expect_plan_error("{\"HostConfig\": {\"Mounts\": [{\"Type\": \"volume\"}]}}", -EINVAL,
+                      "invalid mount config for type \"volume\": field Target must not be empty");
+    expect_plan_error("{\"HostConfig\": {\"Mounts\": [{\"Type\": \"volume\", \"Target\": \"t\"}]}}",
+                      -EINVAL, "invalid mount path: 't' mount path must be absolute");
+    expect_plan_error("{\"HostConfig\": {\"Mounts\": [{\"Type\": \"bind\", \"Target\": \"/\", "
+                      "\"Source\": \"/tmp\"}]}}",
+                      -EINVAL, "destination can't be '/'");
+    expect_plan_error("{\"HostConfig\": {\"Mounts\": [{\"Type\": \"bind\", \"Target\": \"/b\", "
+                      "\"Source\": \"/nonexistent-wharf-test\"}]}}",
+                      -EINVAL,
+                      "invalid mount config for type \"bind\": bind source path does not exist: "
+                      "/nonexistent-wharf-test");
+    expect_plan_error("{\"HostConfig\": {\"Mounts\": [{\"Type\": \"bind\", \"Target\": \"/b\"}]}}",
+                      -EINVAL, "field Source must not be empty");
+    expect_plan_error("{\"HostConfig\": {\"Mounts\": [{\"Type\": \"volume\", \"Target\": \"/b\", "
+                      "\"BindOptions\": {}}]}}",
+                      -EINVAL, "field BindOptions must not be specified");
+    expect_plan_error("{\"HostConfig\": {\"Mounts\": [{\"Type\": \"volume\", \"Target\": \"/b\", "
+                      "\"ReadOnly\": true}]}}",
+                      -EINVAL, "must not set ReadOnly mode when using anonymous volumes");
+    expect_plan_error("{\"HostConfig\": {\"Mounts\": [{\"Type\": \"tmpfs\", \"Target\": \"/b\", "
+                      "\"Source\": \"x\"}]}}",
+                      -EINVAL,
+                      "invalid mount config for type \"tmpfs\": field Source must not be "
+                      "specified");
+    expect_plan_error("{\"HostConfig\": {\"VolumesFrom\": [\"nosuch:ro\"]}}", -EINVAL,
+                      "No such container: nosuch");
+    expect_plan_error("{\"HostConfig\": {\"VolumesFrom\": [\"x:rshared\"]}}", -EINVAL,
+                      "invalid mode: rshared");
+    expect_plan_error("{\"HostConfig\": {\"VolumesFrom\": [\"\"]}}", -EINVAL,
+                      "volumes-from specification cannot be an empty string");
+    expect_plan_error("{\"Volumes\": {\"rel\": {}}}", -EINVAL,
+                      "invalid mount path: 'rel' mount path must be absolute");
 }
 
 static json_t *apply(const char *host_text, int want)
@@ -531,7 +689,7 @@ static void test_host_config(void **state)
     json_t *cfg = apply("{\"Ulimits\": [{\"Name\": \"nofile\", \"Soft\": 10, \"Hard\": 20}],"
                         "\"Sysctls\": {\"net.ipv4.ip_forward\": \"1\"}, \"OomScoreAdj\": 7,"
                         "\"CpusetCpus\": \"0\", \"ShmSize\": 1048576,"
-                        "\"Tmpfs\": {\"/run\": \"size=1m,exec\"}, \"Binds\": [\"/h:/c:ro\"],"
+                        "\"Tmpfs\": {\"/run\": \"size=1m,exec\"},"
                         "\"SecurityOpt\": [\"no-new-privileges:true\", \"seccomp=unconfined\"],"
                         "\"RestartPolicy\": {\"Name\": \"on-failure\", \"MaximumRetryCount\": 2},"
                         "\"Init\": true, \"CapAdd\": [\"NET_ADMIN\"], \"Memory\": 8388608}",
@@ -541,8 +699,7 @@ static void test_host_config(void **state)
         text, "{\"cap_add\":[\"NET_ADMIN\"],\"init\":\"/usr/bin/wharf-init\","
               "\"mounts\":[{\"destination\":\"/dev/shm\",\"options\":[\"mode=1777\","
               "\"size=1048576\"],\"type\":\"tmpfs\"},{\"destination\":\"/run\",\"options\":"
-              "[\"size=1m\",\"exec\"],\"type\":\"tmpfs\"},{\"destination\":\"/c\",\"options\":"
-              "[\"rprivate\"],\"readonly\":true,\"source\":\"/h\",\"type\":\"bind\"}],"
+              "[\"size=1m\",\"exec\"],\"type\":\"tmpfs\"}],"
               "\"no_new_privileges\":true,\"oom_score_adj\":7,\"resources\":{\"cpuset_cpus\":"
               "\"0\",\"memory\":8388608,\"memory_swap\":16777216},\"sysctls\":{\"net.ipv4.ip_"
               "forward\":\"1\"},"
@@ -553,7 +710,6 @@ static void test_host_config(void **state)
     expect_host_error("{\"ShmSize\": -1}", "SHM size can not be less than 0");
     expect_host_error("{\"Tmpfs\": {\"/x\": \"bogus\"}}", "invalid tmpfs option \"bogus\"");
     expect_host_error("{\"Tmpfs\": {\"rel\": \"\"}}", "mount path must be absolute");
-    expect_host_error("{\"Binds\": [\"/a:/d\", \"/b:/d\"]}", "Duplicate mount point: /d");
     expect_host_error("{\"SecurityOpt\": [\"apparmor=strict\"]}", "invalid --security-opt 2");
     expect_host_error("{\"SecurityOpt\": [\"oops\"]}", "invalid --security-opt 1");
     expect_host_error("{\"SecurityOpt\": [\"no-new-privileges=maybe\"]}",
@@ -561,7 +717,6 @@ static void test_host_config(void **state)
     expect_host_error("{\"CpusetCpus\": \"0-\"}", "Invalid value 0- for cpuset cpus");
     expect_host_error("{\"CpusetCpus\": \"100000\"}", "Requested CPUs are not available");
     expect_host_error("{\"Ulimits\": [{\"Name\": \"nofile\"}]}", "HostConfig.Ulimits[0]");
-    json_decref(apply("{\"Binds\": [\"vol:/d\"]}", -EOPNOTSUPP));
 }
 
 /* Resource limits at create: dockerd's checks and what it fills in. */
@@ -735,6 +890,7 @@ int main(void)
         cmocka_unit_test(test_filter_parameter),
         cmocka_unit_test(test_timestamps),
         cmocka_unit_test(test_binds),
+        cmocka_unit_test(test_mounts_plan),
         cmocka_unit_test(test_host_config),
         cmocka_unit_test(test_limits),
         cmocka_unit_test_setup_teardown(test_users, make_root, remove_root),
