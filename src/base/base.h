@@ -126,6 +126,10 @@ int wharf_rm_rf(const char *path, wharf_error *err);
 int wharf_write_all(int fd, const void *buf, size_t len);
 /* Reads until EOF or len bytes; returns the count or -errno. */
 ssize_t wharf_read_all(int fd, void *buf, size_t len);
+/* Copies everything from in (from its offset) to out: copy_file_range where
+ * the filesystems allow it (reflinks), else read/write. 0, or -errno with
+ * *in_failed telling whether reading (true) or writing failed. */
+int wharf_copy_fd(int in, int out, bool *in_failed);
 
 /*
  * Symlink-safe resolution inside a root (CVE-class: paths from a bundle or an

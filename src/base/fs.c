@@ -26,6 +26,36 @@ int wharf_write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+int wharf_copy_fd(int in, int out, bool *in_failed)
+{
+    *in_failed = false;
+    for (;;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+        if (n == 0)
+            return 0;
+        if (n > 0 || errno == EINTR)
+            continue;
+        if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+            return -errno;
+        break; /* not between these filesystems: copy by hand */
+    }
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n == 0)
+            return 0;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            *in_failed = true;
+            return -errno;
+        }
+        int r = wharf_write_all(out, buf, (size_t)n);
+        if (r < 0)
+            return r;
+    }
+}
+
 ssize_t wharf_read_all(int fd, void *buf, size_t len)
 {
     size_t got = 0;

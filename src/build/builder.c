@@ -1681,31 +1681,11 @@ static int set_meta(int dirfd, const char *name, const struct stat *st, const st
 
 static int copy_data(int in, int out, const char *what, wharf_error *err)
 {
-    for (;;) {
-        ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
-        if (n == 0)
-            return 0;
-        if (n > 0)
-            continue;
-        if (errno == EINTR)
-            continue;
-        if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-            return wharf_error_errno(err, errno, "copy %s", what);
-        break;
-    }
-    char buf[65536];
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return wharf_error_errno(err, errno, "read %s", what);
-        if (n == 0)
-            return 0;
-        int r = wharf_write_all(out, buf, (size_t)n);
-        if (r < 0)
-            return wharf_error_errno(err, -r, "write %s", what);
-    }
+    bool in_failed;
+    int r = wharf_copy_fd(in, out, &in_failed);
+    if (r < 0)
+        return wharf_error_errno(err, -r, "%s %s", in_failed ? "read" : "write", what);
+    return 0;
 }
 
 static int copy_children(int src_dir, int dst_dir, const struct copy_opts *o, const char *rel,

@@ -82,10 +82,21 @@ char *wcmd_ellipsis(const char *s, size_t max);
 void wcmd_json_indent(const char *raw, size_t len, strbuf *out);
 /* Writes all of buf to fd; -errno on failure. */
 int wcmd_write_all(int fd, const char *buf, size_t len);
-/* Prints the inspect results (raw JSON texts) as docker does: an indented
- * array, or fmt (a plain Go template, may be NULL) once per element.
- * Returns 0, or 1 after printing a template error. */
-int wcmd_print_inspect(json_t **elems, const strbuf *raws, size_t n, const char *fmt);
+/* What an inspect command found, printed as docker does once every name is
+ * looked up: the objects first, then the errors gathered for the others. */
+struct wcmd_inspect {
+    json_t **elems;
+    strbuf *raws; /* each object's JSON text as the daemon sent it */
+    size_t n;
+    strbuf errors; /* lines for stderr */
+};
+void wcmd_inspect_init(struct wcmd_inspect *in, size_t capacity);
+/* Takes resp's JSON and body (resp keeps neither). */
+void wcmd_inspect_add(struct wcmd_inspect *in, struct client_response *resp);
+/* Prints the objects (an indented array of their texts, or fmt, a plain Go
+ * template that may be NULL, once per object) and then the errors, and frees
+ * in. Returns 0, or 1 after printing a template error. */
+int wcmd_inspect_finish(struct wcmd_inspect *in, const char *fmt);
 
 /* docker's --filter K=V (flag names the flag for the message): adds V under
  * K in filters ({"k": {"v": true}}, the docker CLI's encoding). Returns 0 or

@@ -250,7 +250,23 @@ int wcmd_write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-int wcmd_print_inspect(json_t **elems, const strbuf *raws, size_t n, const char *fmt)
+void wcmd_inspect_init(struct wcmd_inspect *in, size_t capacity)
+{
+    in->elems = xcalloc(capacity, sizeof(*in->elems));
+    in->raws = xcalloc(capacity, sizeof(*in->raws));
+    in->n = 0;
+    in->errors = (strbuf)STRBUF_INIT;
+}
+
+void wcmd_inspect_add(struct wcmd_inspect *in, struct client_response *resp)
+{
+    in->elems[in->n] = json_incref(resp->json);
+    in->raws[in->n] = resp->body;
+    resp->body = (strbuf)STRBUF_INIT;
+    in->n++;
+}
+
+static int print_inspect(json_t **elems, const strbuf *raws, size_t n, const char *fmt)
 {
     if (fmt && *fmt) {
         wharf_error err = {0};
@@ -285,6 +301,21 @@ int wcmd_print_inspect(json_t **elems, const strbuf *raws, size_t n, const char 
     wcmd_json_indent(all.buf, all.len, &out);
     printf("%s\n", strbuf_str(&out));
     return 0;
+}
+
+int wcmd_inspect_finish(struct wcmd_inspect *in, const char *fmt)
+{
+    int rc = print_inspect(in->elems, in->raws, in->n, fmt);
+    fflush(stdout);
+    fputs(strbuf_str(&in->errors), stderr);
+    for (size_t i = 0; i < in->n; i++) {
+        json_decref(in->elems[i]);
+        strbuf_release(&in->raws[i]);
+    }
+    free(in->elems);
+    free(in->raws);
+    strbuf_release(&in->errors);
+    return rc;
 }
 
 char *wcmd_ellipsis(const char *s, size_t max)

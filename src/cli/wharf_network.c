@@ -502,11 +502,9 @@ int wcmd_network_inspect(struct wcmd_ctx *ctx, int argc, char **argv)
     struct client *c = wcmd_client(ctx);
     if (!c)
         return WCMD_EXIT_ERROR;
-    size_t n = (size_t)(argc - optind), got = 0;
-    json_t **elems = xcalloc(n, sizeof(*elems));
-    strbuf *raws = xcalloc(n, sizeof(*raws));
+    struct wcmd_inspect found;
+    wcmd_inspect_init(&found, (size_t)(argc - optind));
     int rc = 0;
-    _cleanup_strbuf_ strbuf errors = STRBUF_INIT;
     for (int i = optind; i < argc; i++) {
         _cleanup_free_ char *e = wcmd_escape(argv[i]);
         _cleanup_free_ char *path = xasprintf("/networks/%s", e);
@@ -514,27 +512,17 @@ int wcmd_network_inspect(struct wcmd_ctx *ctx, int argc, char **argv)
         if (wcmd_call(c, "GET", path, NULL, &resp, true) < 0) {
             rc = WCMD_EXIT_ERROR;
         } else if (resp.status == 404) {
-            strbuf_addf(&errors, "Error: No such network: %s\n", argv[i]);
+            strbuf_addf(&found.errors, "Error: No such network: %s\n", argv[i]);
             rc = WCMD_EXIT_ERROR;
         } else if (resp.status >= 400) {
             wcmd_daemon_error(&resp);
             rc = WCMD_EXIT_ERROR;
         } else if (resp.json) {
-            elems[got] = json_incref(resp.json);
-            raws[got] = resp.body;
-            resp.body = (strbuf)STRBUF_INIT;
-            got++;
+            wcmd_inspect_add(&found, &resp);
         }
         client_response_release(&resp);
     }
-    int prc = wcmd_print_inspect(elems, raws, got, fmt);
-    fputs(strbuf_str(&errors), stderr);
-    for (size_t i = 0; i < got; i++) {
-        json_decref(elems[i]);
-        strbuf_release(&raws[i]);
-    }
-    free(elems);
-    free(raws);
+    int prc = wcmd_inspect_finish(&found, fmt);
     client_free(c);
     return rc ? rc : prc;
 }

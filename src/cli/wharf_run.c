@@ -1079,10 +1079,8 @@ static int inspect_common(struct wcmd_ctx *ctx, int argc, char **argv, enum insp
     struct client *c = wcmd_client(ctx);
     if (!c)
         return WCMD_EXIT_ERROR;
-    size_t n = (size_t)(argc - optind), got = 0;
-    json_t **elems = xcalloc(n, sizeof(*elems));
-    strbuf *raws = xcalloc(n, sizeof(*raws));
-    _cleanup_strbuf_ strbuf errors = STRBUF_INIT;
+    struct wcmd_inspect objects;
+    wcmd_inspect_init(&objects, (size_t)(argc - optind));
     int rc = 0;
     for (int i = optind; i < argc; i++) {
         _cleanup_free_ char *name = wcmd_escape(argv[i]);
@@ -1102,27 +1100,17 @@ static int inspect_common(struct wcmd_ctx *ctx, int argc, char **argv, enum insp
                 wcmd_daemon_error(&resp);
                 failed = true;
             } else if (resp.json) {
-                elems[got] = json_incref(resp.json);
-                raws[got] = resp.body;
-                resp.body = (strbuf)STRBUF_INIT;
-                got++;
+                wcmd_inspect_add(&objects, &resp);
                 found = true;
             }
             client_response_release(&resp);
         }
         if (!found && !failed && kind == INSPECT_ANY)
-            strbuf_addf(&errors, "Error: No such object: %s\n", argv[i]);
+            strbuf_addf(&objects.errors, "Error: No such object: %s\n", argv[i]);
         if (!found)
             rc = WCMD_EXIT_ERROR;
     }
-    int prc = wcmd_print_inspect(elems, raws, got, fmt);
-    fputs(strbuf_str(&errors), stderr);
-    for (size_t i = 0; i < got; i++) {
-        json_decref(elems[i]);
-        strbuf_release(&raws[i]);
-    }
-    free(elems);
-    free(raws);
+    int prc = wcmd_inspect_finish(&objects, fmt);
     client_free(c);
     return rc ? rc : prc;
 }

@@ -562,10 +562,8 @@ int wcmd_volume_inspect(struct wcmd_ctx *ctx, int argc, char **argv)
     struct client *c = wcmd_client(ctx);
     if (!c)
         return WCMD_EXIT_ERROR;
-    size_t n = (size_t)(argc - optind), got = 0;
-    json_t **elems = xcalloc(n, sizeof(*elems));
-    strbuf *raws = xcalloc(n, sizeof(*raws));
-    _cleanup_strbuf_ strbuf errors = STRBUF_INIT;
+    struct wcmd_inspect found;
+    wcmd_inspect_init(&found, (size_t)(argc - optind));
     int rc = 0;
     for (int i = optind; i < argc; i++) {
         _cleanup_free_ char *e = wcmd_escape(argv[i]);
@@ -575,25 +573,15 @@ int wcmd_volume_inspect(struct wcmd_ctx *ctx, int argc, char **argv)
             rc = WCMD_EXIT_ERROR;
         } else if (resp.status >= 400) {
             /* docker prints what it found first, then the errors */
-            strbuf_addf(&errors, "Error response from daemon: %s\n", client_error_message(&resp));
+            strbuf_addf(&found.errors, "Error response from daemon: %s\n",
+                        client_error_message(&resp));
             rc = WCMD_EXIT_ERROR;
         } else if (resp.json) {
-            elems[got] = json_incref(resp.json);
-            raws[got] = resp.body;
-            resp.body = (strbuf)STRBUF_INIT;
-            got++;
+            wcmd_inspect_add(&found, &resp);
         }
         client_response_release(&resp);
     }
-    int prc = wcmd_print_inspect(elems, raws, got, fmt);
-    fflush(stdout);
-    fputs(strbuf_str(&errors), stderr);
-    for (size_t i = 0; i < got; i++) {
-        json_decref(elems[i]);
-        strbuf_release(&raws[i]);
-    }
-    free(elems);
-    free(raws);
+    int prc = wcmd_inspect_finish(&found, fmt);
     client_free(c);
     return rc ? rc : prc;
 }

@@ -76,32 +76,11 @@ static int apply_meta(int dst, const struct stat *st, int xattr_src, const char 
 
 static int copy_data(int in, int out, const char *what, wharf_error *err)
 {
-    for (;;) {
-        ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
-        if (n == 0)
-            return 0;
-        if (n > 0)
-            continue;
-        if (errno == EINTR)
-            continue;
-        if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-            return wharf_error_errno(err, errno, "copy-up: copy %s", what);
-        break; /* not between these filesystems: copy by hand */
-    }
-    char buf[65536];
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf));
-        if (n == 0)
-            return 0;
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return wharf_error_errno(err, errno, "copy-up: read %s", what);
-        }
-        int r = wharf_write_all(out, buf, (size_t)n);
-        if (r < 0)
-            return wharf_error_errno(err, -r, "copy-up: write %s", what);
-    }
+    bool in_failed;
+    int r = wharf_copy_fd(in, out, &in_failed);
+    if (r < 0)
+        return wharf_error_errno(err, -r, "copy-up: %s %s", in_failed ? "read" : "write", what);
+    return 0;
 }
 
 /* A hard link to an inode copied before: linked to that copy. 1 if done. */

@@ -12,30 +12,12 @@ setup_file() {
     DD=$(mktemp -d /tmp/wharf-clih.XXXXXX)
     make_rootfs "$DD/rootfs"
     tar -C "$DD/rootfs" -cf "$DD/rootfs.tar" .
-    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>"$DD/daemon.log" &
-    echo $! >"$DD/daemon.pid"
-    for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
-    "$BUILD/wharf" -H "unix://$DD/wharf.sock" import -c 'CMD ["sh"]' "$DD/rootfs.tar" "$IMG" >/dev/null
+    daemon_start
+    wh import -c 'CMD ["sh"]' "$DD/rootfs.tar" "$IMG" >/dev/null
 }
 
 teardown_file() {
-    [ -n "${DD:-}" ] || return 0
-    docker -H "unix://$DD/wharf.sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
-    kill "$(cat "$DD/daemon.pid")" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$(cat "$DD/daemon.pid")" 2>/dev/null || break; sleep 0.1; done
-    [ -z "${KEEP_LOG:-}" ] || cp "$DD/daemon.log" "$KEEP_LOG"
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf "$DD"
-}
-
-dk() {
-    docker -H "unix://$DD/wharf.sock" "$@"
-}
-
-wh() {
-    "$BUILD/wharf" -H "unix://$DD/wharf.sock" "$@"
+    daemon_teardown
 }
 
 cname() {

@@ -14,30 +14,20 @@ setup_file() {
     make_rootfs "$DD/rootfs"
     tar -C "$DD/rootfs" -cf "$DD/rootfs.tar" .
     rm -rf "$DD/rootfs"
-    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>"$DD/daemon.log" &
-    echo $! >"$DD/daemon.pid"
-    for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
-    "$BUILD/wharf" -H "unix://$DD/wharf.sock" import -c 'CMD ["sh"]' -c 'LABEL from=image' \
+    daemon_start
+    wh import -c 'CMD ["sh"]' -c 'LABEL from=image' \
         "$DD/rootfs.tar" "$IMG" >/dev/null
 }
 
 teardown_file() {
     [ -n "${DD:-}" ] || return 0
-    docker -H "unix://$DD/wharf.sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
+    dk ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
     local pid
     for pid in $(cat "$DD/daemon.pid" "$DD/auto.pid" 2>/dev/null); do
         kill "$pid" 2>/dev/null || true
         for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     done
     rm -rf "$DD"
-}
-
-dk() {
-    docker -H "unix://$DD/wharf.sock" "$@"
-}
-
-wh() {
-    "$BUILD/wharf" -H "unix://$DD/wharf.sock" "$@"
 }
 
 # same_as_docker ARGS...: wharf and docker print the same for ARGS (retried

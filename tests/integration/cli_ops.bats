@@ -11,38 +11,14 @@ setup_file() {
     export DD
     DD=$(mktemp -d /tmp/wharf-cliops.XXXXXX)
     make_rootfs "$DD/rootfs"
-    tar -C "$DD/rootfs" -cf "$DD/rootfs.tar" .
-    local pm="podman --root $DD/pm-storage --runroot $DD/pm-run --storage-driver overlay"
-    $pm import --change 'CMD ["sh"]' "$DD/rootfs.tar" localhost/wharf-bb:1 >/dev/null
-    $pm save -o "$DD/bb.tar" localhost/wharf-bb:1 2>/dev/null
-    $pm rmi -af >/dev/null 2>&1 || true
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf "$DD/pm-storage" "$DD/pm-run" "$DD/rootfs"
-    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>"$DD/daemon.log" &
-    echo $! >"$DD/daemon.pid"
-    for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
-    "$BUILD/wharf" -H "unix://$DD/wharf.sock" load -i "$DD/bb.tar" >/dev/null
+    podman_image_tar "$DD/rootfs" "$DD/bb.tar" localhost/wharf-bb:1 'CMD ["sh"]'
+    rm -rf "$DD/rootfs"
+    daemon_start
+    wh load -i "$DD/bb.tar" >/dev/null
 }
 
 teardown_file() {
-    [ -n "${DD:-}" ] || return 0
-    docker -H "unix://$DD/wharf.sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
-    kill "$(cat "$DD/daemon.pid")" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$(cat "$DD/daemon.pid")" 2>/dev/null || break; sleep 0.1; done
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf "$DD"
-}
-
-dk() {
-    docker -H "unix://$DD/wharf.sock" "$@"
-}
-
-wh() {
-    "$BUILD/wharf" -H "unix://$DD/wharf.sock" "$@"
+    daemon_teardown
 }
 
 # same_as_docker ARGS...: wharf and docker print the same for ARGS (retried:

@@ -15,44 +15,19 @@ setup_file() {
     mkdir -p "$DD/rootfs/data"
     echo hello >"$DD/rootfs/data/greeting"
     chown -R 1000:1000 "$DD/rootfs/data"
-    tar -C "$DD/rootfs" -cf "$DD/rootfs.tar" .
-    local pm="podman --root $DD/pm-storage --runroot $DD/pm-run --storage-driver overlay"
-    $pm import --change 'CMD ["sh"]' --change 'VOLUME /data' "$DD/rootfs.tar" \
-        localhost/wharf-clivol:1 >/dev/null
-    $pm save -o "$DD/img.tar" localhost/wharf-clivol:1 2>/dev/null
-    $pm rmi -af >/dev/null 2>&1 || true
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf "$DD/pm-storage" "$DD/pm-run" "$DD/rootfs"
-    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>"$DD/daemon.log" &
-    echo $! >"$DD/daemon.pid"
-    for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
-    "$BUILD/wharf" -H "unix://$DD/wharf.sock" load -i "$DD/img.tar" >/dev/null
+    podman_image_tar "$DD/rootfs" "$DD/img.tar" localhost/wharf-clivol:1 'CMD ["sh"]' 'VOLUME /data'
+    rm -rf "$DD/rootfs"
+    daemon_start
+    wh load -i "$DD/img.tar" >/dev/null
 }
 
 teardown_file() {
-    [ -n "${DD:-}" ] || return 0
-    docker -H "unix://$DD/wharf.sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
-    kill "$(cat "$DD/daemon.pid")" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$(cat "$DD/daemon.pid")" 2>/dev/null || break; sleep 0.1; done
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf "$DD"
+    daemon_teardown
 }
 
 teardown() {
     dk ps -aq | xargs -r docker -H "unix://$DD/wharf.sock" rm -fv >/dev/null 2>&1 || true
     dk volume ls -q | xargs -r docker -H "unix://$DD/wharf.sock" volume rm -f >/dev/null 2>&1 || true
-}
-
-dk() {
-    docker -H "unix://$DD/wharf.sock" "$@"
-}
-
-wh() {
-    "$BUILD/wharf" -H "unix://$DD/wharf.sock" "$@"
 }
 
 # same_as_docker ARGS...: wharf and docker print the same (both streams) and

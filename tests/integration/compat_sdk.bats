@@ -18,34 +18,18 @@ setup_file() {
     export DD
     DD=$(mktemp -d /tmp/wharf-sdk.XXXXXX)
     make_rootfs "$DD/rootfs"
-    tar -C "$DD/rootfs" -cf "$DD/rootfs.tar" .
-    local pm="podman --root $DD/pm-storage --runroot $DD/pm-run --storage-driver overlay"
-    $pm import --change 'CMD ["sh"]' "$DD/rootfs.tar" localhost/wharf-bb:1 >/dev/null
-    $pm save -o "$DD/bb.tar" localhost/wharf-bb:1 2>/dev/null
-    $pm rmi -af >/dev/null 2>&1 || true
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf "$DD/pm-storage" "$DD/pm-run" "$DD/rootfs"
+    podman_image_tar "$DD/rootfs" "$DD/bb.tar" localhost/wharf-bb:1 'CMD ["sh"]'
+    rm -rf "$DD/rootfs"
     # A data root this deep puts the shims' console sockets past sun_path's
     # 108 bytes, as the default /var/lib/wharf does.
-    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>"$DD/daemon.log" &
-    echo $! >"$DD/daemon.pid"
-    for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
+    daemon_start
     [ -S "$DD/wharf.sock" ] || { echo "the daemon did not start: $(cat "$DD/daemon.log")" >&2; return 1; }
     export WHARF_HOST="unix://$DD/wharf.sock" WHARF_ARCHIVE="$DD/bb.tar"
     export WHARF_IMAGE=localhost/wharf-bb:1 WHARF_ROOTFS_TAR="$DD/rootfs.tar"
 }
 
 teardown_file() {
-    [ -n "${DD:-}" ] || return 0
-    docker -H "unix://$DD/wharf.sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
-    kill "$(cat "$DD/daemon.pid")" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$(cat "$DD/daemon.pid")" 2>/dev/null || break; sleep 0.1; done
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf "$DD"
+    daemon_teardown
 }
 
 # sdk CLASS: runs one class of the suite; a class whose gate is closed skips.
@@ -60,7 +44,7 @@ sdk() {
 
 dk() {
     command -v docker >/dev/null || skip "the docker CLI is not installed"
-    docker -H "unix://$DD/wharf.sock" "$@"
+    dk "$@"
 }
 
 @test "sdk: ping, version, info" { sdk System; }

@@ -15,9 +15,7 @@ setup_file() {
     $pm import --change 'CMD ["sh"]' "$DD/rootfs.tar" localhost/wharf-bb:1 >/dev/null
     $pm save -o "$DD/bb.tar" localhost/wharf-bb:1 2>/dev/null
     $pm rmi -af >/dev/null 2>&1 || true
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
+    umount_under "$DD"
     rm -rf "$DD/pm-storage" "$DD/pm-run"
     "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>"$BATS_FILE_TMPDIR/daemon.log" &
     echo $! >"$DD/daemon.pid"
@@ -25,15 +23,7 @@ setup_file() {
 }
 
 teardown_file() {
-    [ -n "${DD:-}" ] || return 0
-    docker -H "unix://$DD/wharf.sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
-    kill "$(cat "$DD/daemon.pid")" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$(cat "$DD/daemon.pid")" 2>/dev/null || break; sleep 0.1; done
-    rm -rf "$DD"
-}
-
-dk() {
-    docker -H "unix://$DD/wharf.sock" "$@"
+    daemon_teardown
 }
 
 @test "docker version negotiates the API with the wharf daemon" {

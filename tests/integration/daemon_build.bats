@@ -15,37 +15,18 @@ setup_file() {
     mkdir -p "$DD/base"
     make_rootfs "$DD/base/rootfs"
     printf 'FROM scratch\nCOPY rootfs/ /\nCMD ["sh"]\n' >"$DD/base/Dockerfile"
-    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>"$DD/daemon.log" &
-    echo $! >"$DD/daemon.pid"
-    for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
-    DOCKER_BUILDKIT=0 docker -H "unix://$DD/wharf.sock" build -q -t dbt-base:1 "$DD/base" \
+    daemon_start
+    DOCKER_BUILDKIT=0 dk build -q -t dbt-base:1 "$DD/base" \
         >/dev/null 2>&1
 }
 
 teardown_file() {
-    [ -n "${DD:-}" ] || return 0
-    docker -H "unix://$DD/wharf.sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
-    kill "$(cat "$DD/daemon.pid")" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$(cat "$DD/daemon.pid")" 2>/dev/null || break; sleep 0.1; done
-    # KEEP_LOG=FILE keeps the daemon's log (sanitizer reports of an ASan build)
-    [ -z "${KEEP_LOG:-}" ] || cp "$DD/daemon.log" "$KEEP_LOG"
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf "$DD"
-}
-
-dk() {
-    docker -H "unix://$DD/wharf.sock" "$@"
+    daemon_teardown
 }
 
 # dkb ARGS...: docker build with the classic builder.
 dkb() {
-    DOCKER_BUILDKIT=0 docker -H "unix://$DD/wharf.sock" build "$@"
-}
-
-wh() {
-    "$BUILD/wharf" -H "unix://$DD/wharf.sock" "$@"
+    DOCKER_BUILDKIT=0 dk build "$@"
 }
 
 ctx() {

@@ -14,41 +14,16 @@ setup_file() {
     DD=$(mktemp -d /tmp/wharf-dh.XXXXXX)
     make_rootfs "$DD/rootfs"
     tar -C "$DD/rootfs" -cf "$DD/rootfs.tar" .
-    start_daemon
-    docker -H "unix://$DD/wharf.sock" import -c 'CMD ["sh"]' "$DD/rootfs.tar" "$IMG" >/dev/null
+    daemon_start
+    dk import -c 'CMD ["sh"]' "$DD/rootfs.tar" "$IMG" >/dev/null
     mkdir -p "$DD/hc"
     printf 'FROM %s\nHEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD ["sh", "-c", "test -e /tmp/ok"]\n' \
         "$IMG" >"$DD/hc/Dockerfile"
-    DOCKER_BUILDKIT=0 docker -H "unix://$DD/wharf.sock" build -q -t "$HC" "$DD/hc" >/dev/null 2>&1
-}
-
-start_daemon() {
-    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>>"$DD/daemon.log" &
-    echo $! >"$DD/daemon.pid"
-    for _ in $(seq 50); do
-        docker -H "unix://$DD/wharf.sock" version >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-}
-
-stop_daemon() {
-    kill "$(cat "$DD/daemon.pid")" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$(cat "$DD/daemon.pid")" 2>/dev/null || break; sleep 0.1; done
+    DOCKER_BUILDKIT=0 dk build -q -t "$HC" "$DD/hc" >/dev/null 2>&1
 }
 
 teardown_file() {
-    [ -n "${DD:-}" ] || return 0
-    docker -H "unix://$DD/wharf.sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
-    stop_daemon
-    [ -z "${KEEP_LOG:-}" ] || cp "$DD/daemon.log" "$KEEP_LOG"
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf "$DD"
-}
-
-dk() {
-    docker -H "unix://$DD/wharf.sock" "$@"
+    daemon_teardown
 }
 
 # A name unique to this test.
@@ -217,8 +192,8 @@ cg() {
     dk exec "$n" touch /tmp/ok
     wait_health "$n" healthy
     before=$(dk inspect -f '{{len .State.Health.Log}}' "$n")
-    stop_daemon
-    start_daemon
+    daemon_stop
+    daemon_start
     run dk inspect -f '{{.State.Health.Status}}' "$n"
     [ "$output" = healthy ]
     [ "$(dk inspect -f '{{len .State.Health.Log}}' "$n")" -ge "$before" ]

@@ -14,23 +14,13 @@ setup_file() {
     make_rootfs "$DD/rootfs"
     printf 'staff:x:50:nobody,other\nusers:x:100:\n' >>"$DD/rootfs/etc/group"
     tar -C "$DD/rootfs" -cf "$DD/rootfs.tar" .
-    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>"$DD/daemon.log" &
-    echo $! >"$DD/daemon.pid"
-    for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
-    docker -H "unix://$DD/wharf.sock" import -c 'CMD ["sh"]' -c 'LABEL tier=image from=image' \
+    daemon_start
+    dk import -c 'CMD ["sh"]' -c 'LABEL tier=image from=image' \
         "$DD/rootfs.tar" "$IMG" >/dev/null
 }
 
 teardown_file() {
-    [ -n "${DD:-}" ] || return 0
-    docker -H "unix://$DD/wharf.sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
-    kill "$(cat "$DD/daemon.pid")" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$(cat "$DD/daemon.pid")" 2>/dev/null || break; sleep 0.1; done
-    rm -rf "$DD"
-}
-
-dk() {
-    docker -H "unix://$DD/wharf.sock" "$@"
+    daemon_teardown
 }
 
 # api PATH [curl args...]: the raw Engine API answer.

@@ -14,15 +14,8 @@ setup_file() {
     DD=$(mktemp -d /tmp/wharf-dnet.XXXXXX)
     BR="wtd$((RANDOM % 100000))"
     make_rootfs "$DD/rootfs"
-    tar -C "$DD/rootfs" -cf "$DD/rootfs.tar" .
-    local pm="podman --root $DD/pm-storage --runroot $DD/pm-run --storage-driver overlay"
-    $pm import --change 'CMD ["sh"]' --change 'EXPOSE 8080' "$DD/rootfs.tar" localhost/wharf-bb:1 >/dev/null
-    $pm save -o "$DD/bb.tar" localhost/wharf-bb:1 2>/dev/null
-    $pm rmi -af >/dev/null 2>&1 || true
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf "$DD/pm-storage" "$DD/pm-run" "$DD/rootfs"
+    podman_image_tar "$DD/rootfs" "$DD/bb.tar" localhost/wharf-bb:1 'CMD ["sh"]' 'EXPOSE 8080'
+    rm -rf "$DD/rootfs"
     cat >"$DD/daemon.json" <<EOF
 {"bridge": "$BR", "dns": ["127.0.0.1"],
  "default-address-pools": [{"base": "10.203.0.0/16", "size": 24}]}
@@ -32,33 +25,16 @@ EOF
 }
 
 start_daemon() {
-    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" \
-        --config-file "$DD/daemon.json" 2>>"$DD/daemon.log" &
-    echo $! >"$DD/daemon.pid"
-    for _ in $(seq 50); do
-        curl -sf --unix-socket "$DD/wharf.sock" http://x/_ping >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "daemon did not start: $(cat "$DD/daemon.log")" >&2
-    return 1
-}
-
-stop_daemon() {
-    kill "$(cat "$DD/daemon.pid")" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$(cat "$DD/daemon.pid")" 2>/dev/null || break; sleep 0.1; done
+    daemon_start --config-file "$DD/daemon.json"
 }
 
 teardown_file() {
     [ -n "${DD:-}" ] || return 0
     dk ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
     dk network prune -f >/dev/null 2>&1
-    stop_daemon
+    daemon_stop
     ip link del "$BR" 2>/dev/null || true
     rm -rf "$DD"
-}
-
-dk() {
-    docker -H "unix://$DD/wharf.sock" "$@"
 }
 
 uname_() {
@@ -228,7 +204,7 @@ free_port() {
     nft list ruleset | grep -q "$bridge"
     dk rm -f "$c" >/dev/null
     dk network rm "$a" >/dev/null
-    stop_daemon
+    daemon_stop
     start_daemon
     run ip link show "$bridge"
     [ "$status" -ne 0 ]

@@ -22,30 +22,15 @@ setup_file() {
     $pm import --change 'CMD ["sh"]' "$DD/min.tar" localhost/wharf-min:1 >/dev/null
     $pm save -o "$DD/min-image.tar" localhost/wharf-min:1 2>/dev/null
     $pm rmi -af >/dev/null 2>&1 || true
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
+    umount_under "$DD"
     rm -rf "$DD/pm-storage" "$DD/pm-run" "$DD/rootfs"
-    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>"$DD/daemon.log" &
-    echo $! >"$DD/daemon.pid"
-    for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
-    docker -H "unix://$DD/wharf.sock" load -i "$DD/bb.tar" >/dev/null
-    docker -H "unix://$DD/wharf.sock" load -i "$DD/min-image.tar" >/dev/null
+    daemon_start
+    dk load -i "$DD/bb.tar" >/dev/null
+    dk load -i "$DD/min-image.tar" >/dev/null
 }
 
 teardown_file() {
-    [ -n "${DD:-}" ] || return 0
-    docker -H "unix://$DD/wharf.sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
-    kill "$(cat "$DD/daemon.pid")" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$(cat "$DD/daemon.pid")" 2>/dev/null || break; sleep 0.1; done
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf "$DD"
-}
-
-dk() {
-    docker -H "unix://$DD/wharf.sock" "$@"
+    daemon_teardown
 }
 
 # The raw API, for what the docker CLI does not show.

@@ -17,43 +17,19 @@ setup_file() {
     $pm import --change 'CMD ["sh"]' "$DD/rootfs.tar" localhost/wharf-bb:1 >/dev/null
     $pm save -o "$DD/bb.tar" localhost/wharf-bb:1 2>/dev/null
     $pm rmi -af >/dev/null 2>&1 || true
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
+    umount_under "$DD"
     rm -rf "$DD/pm-storage" "$DD/pm-run"
-    start_daemon
+    daemon_start
     dk load -i "$DD/bb.tar" >/dev/null
 }
 
 teardown_file() {
     [ -n "${DD:-}" ] || return 0
-    [ -S "$DD/wharf.sock" ] || start_daemon
+    [ -S "$DD/wharf.sock" ] || daemon_start
     dk ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
-    stop_daemon
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
+    daemon_stop
+    umount_under "$DD"
     rm -rf "$DD"
-}
-
-start_daemon() {
-    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" \
-        2>>"$DD/daemon.log" 3>&- &
-    echo $! >"$DD/daemon.pid"
-    for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
-    [ -S "$DD/wharf.sock" ]
-}
-
-stop_daemon() {
-    local pid
-    pid=$(cat "$DD/daemon.pid")
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    return 1
-}
-
-dk() {
-    docker -H "unix://$DD/wharf.sock" "$@"
 }
 
 # wait_for SECONDS COMMAND...: polls every 0.1 s until COMMAND succeeds.
@@ -99,11 +75,11 @@ now() {
     wait_for 5 log_lines_at_least "$name" 3
     pid=$(dk inspect --format '{{.State.Pid}}' "$name")
     since=$(now)
-    stop_daemon
+    daemon_stop
     kill -0 "$pid"
     sleep 2.5
     kill -0 "$pid"
-    start_daemon
+    daemon_start
     [ "$(dk inspect --format '{{.State.Status}} {{.State.Pid}}' "$name")" = "running $pid" ]
     # the lines written while the daemon was down are in the log, and it grows
     logs=$(dk logs "$name")
@@ -214,11 +190,11 @@ now() {
     dk run -d --name "$name-n" localhost/wharf-bb:1 sh -c "$loop" >/dev/null
     dk stop "$name-s" "$name-as" >/dev/null
     pids=$(for c in a u n; do dk inspect --format '{{.State.Pid}}' "$name-$c"; done)
-    stop_daemon
+    daemon_stop
     # they die while the daemon is down
     kill -KILL $pids
     sleep 0.5
-    start_daemon
+    daemon_start
     wait_for 10 state_is "$name-a" running
     wait_for 10 state_is "$name-u" running
     # dockerd starts "always" containers at its start even after a stop by the user
@@ -362,8 +338,8 @@ now() {
     [ "$status" -eq 3 ]
     ! dk inspect "$name-a" >/dev/null 2>&1
     dk run -d --rm --name "$name-d" localhost/wharf-bb:1 sh -c 'sleep 1; exit 0' >/dev/null
-    stop_daemon
+    daemon_stop
     sleep 1.5
-    start_daemon
+    daemon_start
     wait_for 10 eval "! dk inspect $name-d >/dev/null 2>&1"
 }

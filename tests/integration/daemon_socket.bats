@@ -13,15 +13,8 @@ setup_file() {
     export DD
     DD=$(mktemp -d /tmp/wharf-sock.XXXXXX)
     make_rootfs "$DD/rootfs"
-    tar -C "$DD/rootfs" -cf "$DD/rootfs.tar" .
-    local pm="podman --root $DD/pm-storage --runroot $DD/pm-run --storage-driver overlay"
-    $pm import --change 'CMD ["sh"]' "$DD/rootfs.tar" localhost/wharf-bb:1 >/dev/null
-    $pm save -o "$DD/bb.tar" localhost/wharf-bb:1 2>/dev/null
-    $pm rmi -af >/dev/null 2>&1 || true
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf "$DD/pm-storage" "$DD/pm-run" "$DD/rootfs"
+    podman_image_tar "$DD/rootfs" "$DD/bb.tar" localhost/wharf-bb:1 'CMD ["sh"]'
+    rm -rf "$DD/rootfs"
     # activate.py SOCKET... -- COMMAND...: binds and listens on each unix
     # SOCKET, puts them at fds 3, 4, ... and executes COMMAND with
     # LISTEN_FDS and LISTEN_PID (ACTIVATE_PID, when set, instead of its own).

@@ -28,45 +28,21 @@ setup_file() {
     $pm save -o "$DD/img.tar" localhost/wharf-vol:1 2>/dev/null
     $pm save -o "$DD/img2.tar" localhost/wharf-volfile:1 2>/dev/null
     $pm rmi -af >/dev/null 2>&1 || true
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
+    umount_under "$DD"
     rm -rf "$DD/pm-storage" "$DD/pm-run" "$DD/rootfs"
-    start_daemon
-    docker -H "unix://$DD/wharf.sock" load -i "$DD/img.tar" >/dev/null
-    docker -H "unix://$DD/wharf.sock" load -i "$DD/img2.tar" >/dev/null
-}
-
-start_daemon() {
-    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>>"$DD/daemon.log" &
-    echo $! >"$DD/daemon.pid"
-    for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
-}
-
-stop_daemon() {
-    kill "$(cat "$DD/daemon.pid")" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$(cat "$DD/daemon.pid")" 2>/dev/null || break; sleep 0.1; done
-    rm -f "$DD/wharf.sock"
+    daemon_start
+    dk load -i "$DD/img.tar" >/dev/null
+    dk load -i "$DD/img2.tar" >/dev/null
 }
 
 teardown_file() {
-    [ -n "${DD:-}" ] || return 0
-    docker -H "unix://$DD/wharf.sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
-    stop_daemon
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf "$DD"
+    daemon_teardown
 }
 
 teardown() {
     # each test leaves no container and no volume behind
     dk ps -aq | xargs -r docker -H "unix://$DD/wharf.sock" rm -fv >/dev/null 2>&1 || true
     dk volume ls -q | xargs -r docker -H "unix://$DD/wharf.sock" volume rm -f >/dev/null 2>&1 || true
-}
-
-dk() {
-    docker -H "unix://$DD/wharf.sock" "$@"
 }
 
 IMG=localhost/wharf-vol:1
@@ -404,8 +380,8 @@ IMG=localhost/wharf-vol:1
 @test "volumes and who uses them survive a daemon restart" {
     dk volume create survivor >/dev/null
     id=$(dk create -v survivor:/s -v /anon "$IMG" true)
-    stop_daemon
-    start_daemon
+    daemon_stop
+    daemon_start
     run dk volume rm survivor
     [ "$status" -eq 1 ]
     [[ "$output" == *"volume is in use - [$id]"* ]]

@@ -206,3 +206,87 @@ set_args() {
     args=$(for a in "$@"; do printf '%s' "$a" | jq -Rs .; done | jq -sc .)
     edit_config "$d" '.process.args = $a' --argjson a "$args"
 }
+
+# ---- A private wharf daemon for the daemon_*/cli_* suites ----
+# A suite keeps everything in its own directory $DD: the daemon's root
+# $DD/root, socket $DD/wharf.sock, pid file $DD/daemon.pid, log
+# $DD/daemon.log.
+
+# umount_under DIR: lazily unmounts every mount at or below DIR, deepest first.
+umount_under() {
+    local m
+    for m in $(awk -v d="$1" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
+        umount -l "$m" 2>/dev/null || true
+    done
+}
+
+# podman_image_tar ROOTFS OUT NAME [CHANGE...]: a docker-archive OUT of the
+# image NAME imported from the directory ROOTFS with podman (`--change` for
+# each CHANGE), through a podman store private to $DD that is gone after.
+podman_image_tar() {
+    local rootfs=$1 out=$2 name=$3 c
+    shift 3
+    local args=()
+    for c in "$@"; do args+=(--change "$c"); done
+    local pm=(podman --root "$DD/pm-storage" --runroot "$DD/pm-run" --storage-driver overlay)
+    tar -C "$rootfs" -cf "$DD/pm-rootfs.tar" . &&
+        "${pm[@]}" import "${args[@]}" "$DD/pm-rootfs.tar" "$name" >/dev/null &&
+        "${pm[@]}" save -o "$out" "$name" 2>/dev/null
+    local rc=$?
+    "${pm[@]}" rmi -af >/dev/null 2>&1 || true
+    umount_under "$DD/pm-storage"
+    umount_under "$DD/pm-run"
+    rm -rf "$DD/pm-storage" "$DD/pm-run" "$DD/pm-rootfs.tar"
+    return $rc
+}
+
+# daemon_start [ARGS...]: starts `wharf daemon` on $DD with ARGS besides its
+# root and socket, and waits (up to 10 s) until it answers /_ping.
+daemon_start() {
+    rm -f "$DD/wharf.sock"
+    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" "$@" 2>>"$DD/daemon.log" 3>&- &
+    echo $! >"$DD/daemon.pid"
+    local i
+    for i in $(seq 100); do
+        curl -sf --unix-socket "$DD/wharf.sock" http://x/_ping >/dev/null 2>&1 && return 0
+        kill -0 "$(cat "$DD/daemon.pid")" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "the daemon did not start: $(tail -5 "$DD/daemon.log")" >&2
+    return 1
+}
+
+# daemon_stop [SIGNAL]: signals the daemon of $DD/daemon.pid (TERM) and waits
+# up to 10 s for it to go (1 if it did not).
+daemon_stop() {
+    local pid i
+    pid=$(cat "$DD/daemon.pid" 2>/dev/null) || return 0
+    kill -"${1:-TERM}" "$pid" 2>/dev/null || return 0
+    for i in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# daemon_teardown: removes the containers of the daemon on $DD, stops it,
+# unmounts what is below $DD and removes $DD. KEEP_LOG=FILE keeps a copy of
+# the daemon's log (an ASan build's reports).
+daemon_teardown() {
+    [ -n "${DD:-}" ] && [ -d "$DD" ] || return 0
+    if [ -S "$DD/wharf.sock" ]; then
+        wh ps -aq 2>/dev/null | xargs -r "$BUILD/wharf" -H "unix://$DD/wharf.sock" rm -fv >/dev/null 2>&1
+    fi
+    daemon_stop
+    [ -z "${KEEP_LOG:-}" ] || cp "$DD/daemon.log" "$KEEP_LOG"
+    umount_under "$DD"
+    rm -rf "$DD"
+}
+
+# dk / wh ARGS...: the docker CLI / the wharf CLI against the daemon on $DD.
+dk() {
+    docker -H "unix://$DD/wharf.sock" "$@"
+}
+wh() {
+    "$BUILD/wharf" -H "unix://$DD/wharf.sock" "$@"
+}

@@ -18,15 +18,8 @@ setup_file() {
     DD=$(mktemp -d /tmp/wharf-net.XXXXXX)
     BR="wtn$((RANDOM % 100000))"
     make_rootfs "$DD/rootfs"
-    tar -C "$DD/rootfs" -cf "$DD/rootfs.tar" .
-    local pm="podman --root $DD/pm-storage --runroot $DD/pm-run --storage-driver overlay"
-    $pm import --change 'CMD ["sh"]' "$DD/rootfs.tar" localhost/wharf-bb:1 >/dev/null
-    $pm save -o "$DD/bb.tar" localhost/wharf-bb:1 2>/dev/null
-    $pm rmi -af >/dev/null 2>&1 || true
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf "$DD/pm-storage" "$DD/pm-run" "$DD/rootfs"
+    podman_image_tar "$DD/rootfs" "$DD/bb.tar" localhost/wharf-bb:1 'CMD ["sh"]'
+    rm -rf "$DD/rootfs"
     # a CNI network configuration of the test's own: its bridge, a subnet
     # no route uses, addresses kept under the test directory
     export CNIBR="wtc$((RANDOM % 100000))" CNINET
@@ -50,34 +43,17 @@ EOF
 }
 
 start_daemon() {
-    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" \
-        --config-file "$DD/daemon.json" 2>>"$DD/daemon.log" &
-    echo $! >"$DD/daemon.pid"
-    for _ in $(seq 50); do
-        curl -sf --unix-socket "$DD/wharf.sock" http://x/_ping >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "daemon did not start: $(cat "$DD/daemon.log")" >&2
-    return 1
-}
-
-stop_daemon() {
-    kill "$(cat "$DD/daemon.pid")" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$(cat "$DD/daemon.pid")" 2>/dev/null || break; sleep 0.1; done
+    daemon_start --config-file "$DD/daemon.json"
 }
 
 teardown_file() {
     [ -n "${DD:-}" ] || return 0
     wh ps -aq 2>/dev/null | xargs -r "$BUILD/wharf" -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
     wh network prune -f >/dev/null 2>&1
-    stop_daemon
+    daemon_stop
     ip link del "$BR" 2>/dev/null || true
     ip link del "$CNIBR" 2>/dev/null || true
     rm -rf "$DD"
-}
-
-wh() {
-    "$BUILD/wharf" -H "unix://$DD/wharf.sock" "$@"
 }
 
 # A name unique to this test.
@@ -372,7 +348,7 @@ our_tag() {
     nft list table ip "$table" | grep -q "dport $p "
     # live restore: the daemon goes and comes back, the container keeps its
     # network, port and names
-    stop_daemon
+    daemon_stop
     [ "$(curl -sf --max-time 3 "http://127.0.0.1:$p/i")" = alive ]
     start_daemon
     [ "$(curl -sf --max-time 3 "http://127.0.0.1:$p/i")" = alive ]
@@ -387,7 +363,7 @@ our_tag() {
     local stale
     stale=$(ip -o link show type bridge | awk -F': ' '/wtst/ { print $2 }' | tail -1)
     ip link set "$stale" alias "$tag:0000000000000000000000000000000000000000000000000000000000000000"
-    stop_daemon
+    daemon_stop
     start_daemon
     run ip link show "$stale"
     [ "$status" -ne 0 ]

@@ -38,15 +38,13 @@ setup_file() {
     tar -C "$DD/oci-dir" -cf "$DD/oci-dir.tar" .
     pm_clean
 
-    "$BUILD/wharf" daemon --root "$DD/root" -H "unix://$DD/wharf.sock" 2>"$DD/daemon.log" &
-    echo $! >"$DD/daemon.pid"
-    for _ in $(seq 50); do [ -S "$DD/wharf.sock" ] && break; sleep 0.1; done
+    daemon_start
     [ -S "$DD/wharf.sock" ] || { echo "the daemon did not start: $(cat "$DD/daemon.log")" >&2; return 1; }
 }
 
 teardown_file() {
     [ -n "${DD:-}" ] || return 0
-    docker -H "unix://$DD/wharf.sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
+    dk ps -aq 2>/dev/null | xargs -r docker -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
     kill "$(cat "$DD/daemon.pid" 2>/dev/null)" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$(cat "$DD/daemon.pid" 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
     for PM_STORE in "$DD/pm-make" "$DD/pm-use"; do
@@ -79,10 +77,6 @@ pm_clean() {
     pm rmi -af >/dev/null 2>&1 || true
     umount_under "$PM_STORE"
     rm -rf "$PM_STORE"
-}
-
-dk() {
-    docker -H "unix://$DD/wharf.sock" "$@"
 }
 
 # fresh: the wharf daemon without the two images.

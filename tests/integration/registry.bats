@@ -115,15 +115,8 @@ setup_file() {
     export WHARF_CONFIG=$DD/wharf-cfg DOCKER_CONFIG=$DD/docker-cfg
     make_rootfs "$DD/rootfs"
     echo "from the registry" >"$DD/rootfs/hello"
-    tar -C "$DD/rootfs" -cf "$DD/rootfs.tar" .
-    local pm="podman --root $DD/pm-storage --runroot $DD/pm-run --storage-driver overlay"
-    $pm import --change 'CMD ["sh"]' "$DD/rootfs.tar" localhost/wharf-bb:1 >/dev/null
-    $pm save -o "$DD/bb.tar" localhost/wharf-bb:1 2>/dev/null
-    $pm rmi -af >/dev/null 2>&1 || true
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf "$DD/pm-storage" "$DD/pm-run" "$DD/rootfs"
+    podman_image_tar "$DD/rootfs" "$DD/bb.tar" localhost/wharf-bb:1 'CMD ["sh"]'
+    rm -rf "$DD/rootfs"
 
     export PORT APORT TPORT SPORT
     PORT=$(free_port) APORT=$(free_port) TPORT=$(free_port) SPORT=$(free_port)
@@ -172,7 +165,7 @@ setup_file() {
 
 teardown_file() {
     [ -n "${DD:-}" ] || return 0
-    "$BUILD/wharf" -H "unix://$DD/wharf.sock" ps -aq 2>/dev/null |
+    wh ps -aq 2>/dev/null |
         xargs -r "$BUILD/wharf" -H "unix://$DD/wharf.sock" rm -f >/dev/null 2>&1
     local p
     for p in "$DD"/daemon.pid "$DD"/fixture.pid "$DD"/reg-*/pid; do
@@ -182,18 +175,8 @@ teardown_file() {
         [ -f "$p" ] || continue
         for _ in $(seq 50); do kill -0 "$(cat "$p")" 2>/dev/null || break; sleep 0.1; done
     done
-    for m in $(awk -v d="$DD" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
+    umount_under "$DD"
     rm -rf "$DD"
-}
-
-wh() {
-    "$BUILD/wharf" -H "unix://$DD/wharf.sock" "$@"
-}
-
-dk() {
-    docker -H "unix://$DD/wharf.sock" "$@"
 }
 
 # The manifest digest a registry has for repo:tag (Accept: everything).
