@@ -413,8 +413,8 @@ int wcmd_attach_and_start(struct client *c, const char *id,
 {
     _cleanup_free_ char *eid = wcmd_escape(id);
     _cleanup_strbuf_ strbuf path = STRBUF_INIT;
-    strbuf_addf(&path, "/containers/%s/attach?stream=1&stdout=1&stderr=1%s", eid,
-                o->input ? "&stdin=1" : "");
+    strbuf_addf(&path, "/containers/%s/attach?stream=1&stdout=%d&stderr=%d%s", eid,
+                !o->no_stdout, !o->no_stderr, o->input ? "&stdin=1" : "");
     if (o->detach_keys) {
         _cleanup_free_ char *k = wcmd_escape(o->detach_keys);
         strbuf_addf(&path, "&detachKeys=%s", k);

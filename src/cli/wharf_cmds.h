@@ -122,6 +122,8 @@ json_t *wcmd_ps_row(json_t *ct, bool trunc, int64_t now);
 struct wcmd_attach_opts {
     bool is_run;             /* run's exit codes for failures (125, 126, 127), else start's (1) */
     bool input;              /* our stdin goes to the container */
+    bool no_stdout;          /* its stdout is not attached (run -a) */
+    bool no_stderr;          /* its stderr is not attached (run -a) */
     bool tty;                /* the container has a terminal */
     bool auto_remove;        /* --rm: wait for the removal, not the exit */
     bool sig_proxy;          /* forward signals (without a terminal) */

@@ -183,11 +183,16 @@ json_t *wcmd_parse_restart(const char *arg, char **why)
 /* Parses run/create flags into a create body; *name, *detach and
  * *detach_keys filled. Returns 0, or the exit code of a usage error (already
  * printed). */
+/* -a/--attach's streams, as bits. */
+enum { ATTACH_STDIN = 1, ATTACH_STDOUT = 2, ATTACH_STDERR = 4 };
+
 static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run, json_t *body,
-                        const char **name, bool *detach, const char **detach_keys)
+                        const char **name, bool *detach, const char **detach_keys,
+                        unsigned *attach)
 {
     static const struct option opts[] = {
         {"detach", no_argument, 0, 'd'},
+        {"attach", required_argument, 0, 'a'},
         {"name", required_argument, 0, OPT_NAME},
         {"env", required_argument, 0, 'e'},
         {"workdir", required_argument, 0, 'w'},
@@ -270,7 +275,7 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
     int ch;
     char *end;
     wcmd_getopt_reset();
-    while ((ch = getopt_long(argc, argv, "+de:w:u:l:m:h:v:p:Pitc:", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+a:de:w:u:l:m:h:v:p:Pitc:", opts, NULL)) != -1) {
         switch (ch) {
         case 'p':
         case 'P':
@@ -541,6 +546,19 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
         case 't':
             json_object_set_new(body, "Tty", json_true());
             break;
+        case 'a':
+            if (strcasecmp(optarg, "stdin") == 0)
+                *attach |= ATTACH_STDIN;
+            else if (strcasecmp(optarg, "stdout") == 0)
+                *attach |= ATTACH_STDOUT;
+            else if (strcasecmp(optarg, "stderr") == 0)
+                *attach |= ATTACH_STDERR;
+            else
+                return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                        "invalid argument \"%s\" for \"-a, --attach\" flag: "
+                                        "valid streams are STDIN, STDOUT and STDERR",
+                                        optarg);
+            break;
         case OPT_DETACH_KEYS:
             *detach_keys = optarg;
             break;
@@ -632,23 +650,33 @@ static int create_or_run(struct wcmd_ctx *ctx, int argc, char **argv, bool is_ru
     _cleanup_json_ json_t *body = json_object();
     const char *name, *detach_keys;
     bool detach;
-    int r = parse_create(ctx, argc, argv, is_run, body, &name, &detach, &detach_keys);
+    unsigned attach = 0;
+    int r = parse_create(ctx, argc, argv, is_run, body, &name, &detach, &detach_keys, &attach);
     if (r)
         return r;
+    if (attach && detach) {
+        fprintf(stderr, "conflicting options: cannot specify both --attach and --detach\n");
+        return WCMD_EXIT_ERROR;
+    }
     bool attached = is_run && !detach;
     bool in = json_is_true(json_object_get(body, "OpenStdin"));
     bool tty = json_is_true(json_object_get(body, "Tty"));
     json_object_set_new(body, "OpenStdin", json_boolean(in));
     json_object_set_new(body, "Tty", json_boolean(tty));
+    /* docker's streams: those of -a (stdin with -i too), else all output */
+    bool chosen = attach != 0;
+    if (in)
+        attach |= ATTACH_STDIN;
+    if (!chosen)
+        attach |= ATTACH_STDOUT | ATTACH_STDERR;
     if (attached && !wcmd_check_tty(in, tty))
         return WCMD_EXIT_ERROR;
     if (!is_run || attached) {
-        /* docker's settings for an attached container: all output, and
-         * stdin once with -i (docker create sets them too, for start -a). */
-        json_object_set_new(body, "AttachStdin", json_boolean(in));
-        json_object_set_new(body, "StdinOnce", json_boolean(in));
-        json_object_set_new(body, "AttachStdout", json_true());
-        json_object_set_new(body, "AttachStderr", json_true());
+        /* docker create sets them too, for start -a */
+        json_object_set_new(body, "AttachStdin", json_boolean(attach & ATTACH_STDIN));
+        json_object_set_new(body, "StdinOnce", json_boolean(in && (attach & ATTACH_STDIN)));
+        json_object_set_new(body, "AttachStdout", json_boolean(attach & ATTACH_STDOUT));
+        json_object_set_new(body, "AttachStderr", json_boolean(attach & ATTACH_STDERR));
     }
     json_t *size = tty && is_run ? wcmd_console_size() : NULL; /* as docker run sends it */
     if (size)
@@ -664,6 +692,8 @@ static int create_or_run(struct wcmd_ctx *ctx, int argc, char **argv, bool is_ru
         struct wcmd_attach_opts o = {
             .is_run = true,
             .input = in,
+            .no_stdout = !(attach & ATTACH_STDOUT),
+            .no_stderr = !(attach & ATTACH_STDERR),
             .tty = tty,
             .auto_remove =
                 json_is_true(json_object_get(json_object_get(body, "HostConfig"), "AutoRemove")),

@@ -51,6 +51,37 @@ IMG=localhost/wharf-bb:1
     [ "$status" -ne 0 ]
 }
 
+@test "run -a: only the chosen streams, the Attach* settings, and docker's errors" {
+    local a spec cli out rc
+    for spec in "-a stdout" "-a STDERR" "-a stdout -a stderr" "-i -a stdout"; do
+        for cli in wh dk; do
+            # shellcheck disable=SC2086
+            rc=0
+            out=$(echo in | $cli run --rm $spec $IMG sh -c 'cat; echo out; echo err >&2; exit 3' \
+                2>"$DD/$cli.err") || rc=$?
+            echo "$rc $out $(cat "$DD/$cli.err")" >"$DD/$cli.res"
+        done
+        diff "$DD/wh.res" "$DD/dk.res"
+    done
+    [ "$(cat "$DD/wh.res")" = "3 in
+out " ]
+    for spec in "-a stdin" "-i -a stdout" "-a stderr"; do
+        a=$(cname)
+        # shellcheck disable=SC2086
+        wh create $spec --name "$a" $IMG >/dev/null
+        dk create $spec --name "$a-d" $IMG >/dev/null
+        f='{{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.AttachStderr}} {{.Config.StdinOnce}}'
+        [ "$(dk inspect -f "$f" "$a")" = "$(dk inspect -f "$f" "$a-d")" ]
+        wh rm "$a" "$a-d" >/dev/null
+    done
+    run wh run -d -a stdout $IMG true
+    [ "$status" -eq 1 ]
+    [ "$output" = "conflicting options: cannot specify both --attach and --detach" ]
+    run wh run -a foo $IMG true
+    [ "$status" -eq 125 ]
+    [[ "${lines[0]}" == *'invalid argument "foo" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR' ]]
+}
+
 @test "run -i: piped stdin, EOF, and the same bytes as docker run -i" {
     run bash -c "echo hi | $(WH) run -i --rm $IMG cat"
     [ "$status" -eq 0 ]
