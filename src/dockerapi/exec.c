@@ -798,14 +798,19 @@ static bool contains_nocase(const char *hay, const char *needle)
     return needle && *needle && strcasestr(hay, needle) != NULL;
 }
 
-int dockerapi_start_error_status(const char *msg, const char *cmd)
+int dockerapi_start_error_exit(const char *msg, const char *cmd)
 {
     if (contains_nocase(msg, cmd) && (contains_nocase(msg, "executable file not found") ||
                                       contains_nocase(msg, "no such file or directory")))
-        return 400;
+        return 127;
     if (contains_nocase(msg, "permission denied") || contains_nocase(msg, "not a directory"))
-        return 400;
-    return 500;
+        return 126;
+    return 128;
+}
+
+int dockerapi_start_error_status(const char *msg, const char *cmd)
+{
+    return dockerapi_start_error_exit(msg, cmd) == 128 ? 500 : 400;
 }
 
 int dockerapi_register_exec(struct dockerapi *api, http_router *r, wharf_error *err)

@@ -174,6 +174,8 @@ unsigned dockerapi_monitor_log_readers(struct dockerapi *api, const char *id);
 struct dockerapi_run_state {
     bool restarting;        /* exited, a restart by its policy pending */
     unsigned restart_count; /* restarts by the policy since the user's last start */
+    char error[512];        /* why the user's last start failed ("": it did not) */
+    int error_exit;         /* and the ExitCode dockerd shows for that */
 };
 void dockerapi_run_state(struct dockerapi *api, const struct cri_container_status *st,
                          struct dockerapi_run_state *out);
@@ -362,9 +364,12 @@ int dockerapi_resolve_user(int root_fd, const char *spec, json_t *group_add, jso
 
 /* ---------------------------------------------------------------- exec.c */
 
-/* dockerd's status for a start that failed with msg (translateContainerdStartErr):
- * 400 when the command cmd cannot be found or run — the docker CLI then exits
- * 127 or 126 — else 500. */
+/* dockerd's State.ExitCode for a start that failed with msg
+ * (translateContainerdStartErr): 127 when the command cmd cannot be found,
+ * 126 when it cannot be run, else 128. */
+int dockerapi_start_error_exit(const char *msg, const char *cmd);
+/* dockerd's status for it: 400 for the 126 and 127 cases (the docker CLI
+ * then exits with those), else 500. */
 int dockerapi_start_error_status(const char *msg, const char *cmd);
 /* Ends the attaches waiting for the start of container id: it failed. */
 void dockerapi_note_failed_start(const char *id);

@@ -58,6 +58,8 @@ struct watch {
     unsigned restart_count;
     bool manual;      /* stopped or killed by the user since its last start */
     unsigned handled; /* the last run whose exit was reported */
+    char *start_error; /* why the last start failed (NULL: it did not) */
+    int start_exit;    /* dockerd's ExitCode for that failure */
     /* in memory */
     int pidfd; /* on the init of run `run`; -1 when none */
     unsigned run;
@@ -175,6 +177,10 @@ static void save_locked(struct dockerapi_monitor *m, struct watch *w)
     _cleanup_free_ char *path = state_path(m, w->id);
     json_t *j = json_pack("{s:i, s:b, s:i}", "RestartCount", (int)w->restart_count,
                           "ManuallyStopped", w->manual, "HandledRun", (int)w->handled);
+    if (w->start_error) {
+        json_object_set_new(j, "StartError", json_string(w->start_error));
+        json_object_set_new(j, "StartExitCode", json_integer(w->start_exit));
+    }
     char *text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     wharf_error err = {0};
@@ -208,6 +214,11 @@ static struct watch *get_locked(struct dockerapi_monitor *m, const char *id)
         w->restart_count = (unsigned)json_integer_value(json_object_get(j, "RestartCount"));
         w->manual = json_is_true(json_object_get(j, "ManuallyStopped"));
         w->handled = (unsigned)json_integer_value(json_object_get(j, "HandledRun"));
+        const char *e = json_string_value(json_object_get(j, "StartError"));
+        if (e) {
+            w->start_error = xstrdup(e);
+            w->start_exit = (int)json_integer_value(json_object_get(j, "StartExitCode"));
+        }
     }
     w->next = m->watches;
     m->watches = w;
@@ -340,6 +351,7 @@ static void free_watch(struct watch *w)
 {
     if (w->pidfd >= 0)
         close(w->pidfd);
+    free(w->start_error);
     free(w);
 }
 
@@ -657,6 +669,10 @@ void dockerapi_run_state(struct dockerapi *api, const struct cri_container_statu
     struct watch *w = get_locked(m, st->id);
     out->restart_count = w->restart_count;
     out->restarting = !dockerapi_is_up(st) && (w->restart_at > 0 || w->busy);
+    if (w->start_error) {
+        snprintf(out->error, sizeof(out->error), "%s", w->start_error);
+        out->error_exit = w->start_exit;
+    }
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -709,18 +725,32 @@ int dockerapi_start_container(struct dockerapi *api, const char *id, wharf_error
     }
     /* Restarting counts as running for dockerd: not modified. */
     bool up = dockerapi_is_up(&st) || w->restart_at > 0;
+    const char *arg0 = json_string_value(json_array_get(json_object_get(st.config, "args"), 0));
+    _cleanup_free_ char *cmd = arg0 ? xstrdup(arg0) : NULL;
     cri_container_status_release(&st);
     if (!up) {
         w->manual = false;
         w->restart_count = 0;
         w->backoff_ms = 0;
+        free(w->start_error);
+        w->start_error = NULL;
         save_locked(m, w);
     }
     pthread_mutex_unlock(&m->lock);
     if (up)
         return 1;
-    if ((r = cri_container_start(api->cri, id, err)) < 0)
+    if ((r = cri_container_start(api->cri, id, err)) < 0) {
+        /* inspect shows the failure, as dockerd's State.Error and ExitCode */
+        pthread_mutex_lock(&m->lock);
+        if ((w = find_locked(m, id))) {
+            free(w->start_error);
+            w->start_error = xstrdup(err->msg);
+            w->start_exit = dockerapi_start_error_exit(err->msg, cmd);
+            save_locked(m, w);
+        }
+        pthread_mutex_unlock(&m->lock);
         return r;
+    }
     /* "start" also wakes the monitor, which takes the new run from here. */
     dockerapi_container_event(api, id, NULL, "start", NULL);
     return 0;

@@ -228,4 +228,23 @@ IMG=localhost/wharf-bb:1
     [ "$status" -eq 126 ]
     [[ "$output" == *'stat /no/such: no such file or directory'* ]]
     dk rm -f "$name" >/dev/null
+    # without --rm the container stays, created, its State telling why (as
+    # dockerd's), kept across a daemon restart and cleared by a good start
+    run -127 dk run --name "$name" -v "$name:/v" $IMG /v/go
+    [ "$(dk inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$name")" = "created 127" ]
+    [[ "$(dk inspect -f '{{.State.Error}}' "$name")" == *'/v/go: no such file or directory'* ]]
+    dk create --name "$name-x" $IMG /etc >/dev/null
+    run dk start "$name-x"
+    [ "$status" -ne 0 ]
+    [ "$(dk inspect -f '{{.State.ExitCode}}' "$name-x")" = 126 ]
+    daemon_stop
+    daemon_start
+    [ "$(dk inspect -f '{{.State.ExitCode}}' "$name")" = 127 ]
+    [ "$(dk ps -a --filter "name=$name-x" --format '{{.Status}}')" = Created ]
+    dk run --rm -v "$name:/v" $IMG sh -c 'printf "#!/bin/sh\nexit 5\n" >/v/go; chmod +x /v/go'
+    dk start "$name" >/dev/null
+    [ "$(dk wait "$name")" = 5 ]
+    [ "$(dk inspect -f '{{.State.ExitCode}}|{{.State.Error}}' "$name")" = "5|" ]
+    dk rm "$name" "$name-x" >/dev/null
+    dk volume rm "$name" >/dev/null
 }
