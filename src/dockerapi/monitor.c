@@ -35,6 +35,7 @@
  * closes pidfds and frees watches; other threads mark them.
  */
 #include "internal.h"
+#include "network.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -292,6 +293,8 @@ static void handle_exit_locked(struct dockerapi_monitor *m, struct watch *w,
     if (st->start_count <= w->handled)
         return;
     w->handled = st->start_count;
+    if (m->api->net) /* its published ports go, as dockerd's do */
+        network_sandbox_unpublish(m->api->net, st->id);
     long long ran = (long long)(st->finished_at.tv_sec - st->started_at.tv_sec);
     char code[16], duration[24];
     snprintf(code, sizeof(code), "%d", st->exit_code);
@@ -470,8 +473,12 @@ static void run_restarts(struct dockerapi_monitor *m)
         bool exited = r == 0 && st.state == CRI_STATE_EXITED;
         if (r == 0)
             cri_container_status_release(&st);
-        if (exited && (r = cri_container_start(m->api->cri, id, &err)) == 0)
+        if (exited && m->api->net)
+            r = network_sandbox_publish(m->api->net, id, &err);
+        if (exited && r == 0 && (r = cri_container_start(m->api->cri, id, &err)) == 0)
             r = cri_container_status(m->api->cri, id, &st, &err);
+        else if (exited && m->api->net)
+            network_sandbox_unpublish(m->api->net, id);
         pthread_mutex_lock(&m->lock);
         w->busy = false;
         pthread_cond_broadcast(&m->idle);
@@ -739,7 +746,10 @@ int dockerapi_start_container(struct dockerapi *api, const char *id, wharf_error
     pthread_mutex_unlock(&m->lock);
     if (up)
         return 1;
-    if ((r = cri_container_start(api->cri, id, err)) < 0) {
+    if ((api->net && (r = network_sandbox_publish(api->net, id, err)) < 0) ||
+        (r = cri_container_start(api->cri, id, err)) < 0) {
+        if (api->net)
+            network_sandbox_unpublish(api->net, id);
         /* inspect shows the failure, as dockerd's State.Error and ExitCode */
         pthread_mutex_lock(&m->lock);
         if ((w = find_locked(m, id))) {

@@ -553,8 +553,12 @@ int dockerapi_register_networks(struct dockerapi *api, http_router *r, wharf_err
     wharf_error lerr = {0};
     if (api->cri && cri_container_list(api->cri, NULL, &all, &n, &lerr) == 0) {
         const char **ids = xcalloc(n + 1, sizeof(*ids));
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             ids[i] = all[i].id;
+            /* and the ports of those that stopped meanwhile */
+            if (!dockerapi_is_up(&all[i]))
+                network_sandbox_unpublish(api->net, all[i].id);
+        }
         network_sandbox_gc(api->net, ids, n);
         free(ids);
         cri_container_status_array_free(all, n);

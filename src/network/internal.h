@@ -100,9 +100,10 @@ struct endpoint {
 struct port {
     int proto;        /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_SCTP */
     uint32_t host_ip; /* 0: every address */
-    uint16_t host_port, container_port;
-    uint16_t host_port_end; /* asked for a range: the first free of host_port..end */
-    int fd;                 /* the bound socket that holds the host port; -1 when not held */
+    uint16_t container_port;
+    uint16_t want_port, want_port_end; /* as asked: 0 any free port; a range the first free */
+    uint16_t host_port; /* the port held while published, else 0 */
+    int fd;             /* the bound socket that holds the host port; -1 when not held */
 };
 
 struct sandbox {
@@ -117,6 +118,7 @@ struct sandbox {
     size_t n_eps;
     struct port *ports;
     size_t n_ports;
+    bool published; /* the ports are held and forwarded (the container runs) */
     json_t *config; /* as given */
     int dns_fd;     /* 127.0.0.11:53/udp inside, -1 */
     int dns_tcp_fd; /* 127.0.0.11:53/tcp inside, -1 */

@@ -23,8 +23,12 @@
  *     hosts, from the host itself and from 127.0.0.1, the latter through
  *     route_localnet on the bridge), isolation between networks, internal
  *     networks cut off from the outside.
- *   - host ports: a published port is held by a bound socket while the
- *     container exists, so nothing else takes it and a taken one is refused.
+ *   - host ports: as dockerd, a published port is held (by a bound socket,
+ *     so nothing else takes it and a taken one is refused) and forwarded
+ *     only while the container runs: from network_sandbox_publish at its
+ *     start to network_sandbox_unpublish at its exit. A port asked as 0 is
+ *     a free one picked at each start. A port taken when the container is
+ *     created refuses it (nothing is left of it).
  *   - the embedded DNS server: containers on user-defined networks get
  *     nameserver 127.0.0.11 (a socket the daemon opens inside their
  *     namespace) answering the container names, short ids and aliases of
@@ -121,6 +125,12 @@ struct network_sandbox {
 int network_sandbox_create(struct network_mgr *m, const char *id, json_t *config,
                            struct network_sandbox *out, wharf_error *err);
 void network_sandbox_release(struct network_sandbox *sb);
+/* The container starts: holds and forwards its published ports (done, or
+ * no sandbox: 0). -EADDRINUSE "... port is already allocated" when one is
+ * taken; then none is held. */
+int network_sandbox_publish(struct network_mgr *m, const char *id, wharf_error *err);
+/* The container has exited: its ports go (not published: nothing). */
+void network_sandbox_unpublish(struct network_mgr *m, const char *id);
 /* Undoes everything of the sandbox (missing: 0). */
 int network_sandbox_remove(struct network_mgr *m, const char *id, wharf_error *err);
 /* Docker's NetworkSettings (Ports, Networks, SandboxKey, ...): a new

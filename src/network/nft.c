@@ -60,7 +60,7 @@ void nft_ruleset(const struct network_mgr *m, strbuf *out)
         for (size_t i = 0; i < s->n_eps && !ep; i++)
             if (!s->eps[i].net->internal && s->eps[i].ip && bridge_live(s->eps[i].net))
                 ep = &s->eps[i];
-        if (!ep)
+        if (!ep || !s->published)
             continue;
         for (size_t i = 0; i < s->n_ports; i++) {
             const struct port *p = &s->ports[i];

@@ -35,6 +35,7 @@ static void port_release(struct port *p)
     if (p->fd >= 0)
         close(p->fd);
     p->fd = -1;
+    p->host_port = 0;
 }
 
 void sandbox_free(struct sandbox *s)
@@ -94,16 +95,18 @@ json_t *sandbox_record(const struct sandbox *s)
     for (size_t i = 0; i < s->n_ports; i++) {
         const struct port *p = &s->ports[i];
         char ip[16];
-        json_array_append_new(ports,
-                              json_pack("{s:s, s:s, s:i, s:i}", "proto", net_proto_name(p->proto),
-                                        "host_ip", ipam_format(p->host_ip, ip), "host_port",
-                                        p->host_port, "container_port", p->container_port));
+        json_array_append_new(
+            ports, json_pack("{s:s, s:s, s:i, s:i, s:i, s:i}", "proto", net_proto_name(p->proto),
+                             "host_ip", ipam_format(p->host_ip, ip), "host_port", p->want_port,
+                             "host_port_end", p->want_port_end, "bound_port", p->host_port,
+                             "container_port", p->container_port));
     }
     json_t *r = json_pack("{s:s, s:O, s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:o}", "id", s->id,
                           "config", s->config, "name", s->name ? s->name : "", "hostname",
                           s->hostname ? s->hostname : "", "domainname",
                           s->domainname ? s->domainname : "", "mode", s->mode, "host", s->host,
                           "embedded_dns", s->embedded_dns, "endpoints", eps, "ports", ports);
+    json_object_set_new(r, "published", json_boolean(s->published));
     if (s->netns)
         json_object_set_new(r, "netns", json_string(s->netns));
     if (s->provider)
@@ -184,10 +187,16 @@ static struct sandbox *sandbox_from_record(struct network_mgr *m, json_t *rec)
         int proto = proto_number(json_string_value(json_object_get(p, "proto")));
         pt->proto = proto < 0 ? IPPROTO_TCP : proto;
         ipam_parse_ip(json_string_value(json_object_get(p, "host_ip")), &pt->host_ip);
-        pt->host_port = (uint16_t)json_integer_value(json_object_get(p, "host_port"));
+        pt->want_port = (uint16_t)json_integer_value(json_object_get(p, "host_port"));
+        pt->want_port_end = (uint16_t)json_integer_value(json_object_get(p, "host_port_end"));
+        json_t *bound = json_object_get(p, "bound_port");
+        /* (records before "bound_port" held the port they name for good) */
+        pt->host_port = bound ? (uint16_t)json_integer_value(bound) : pt->want_port;
         pt->container_port = (uint16_t)json_integer_value(json_object_get(p, "container_port"));
         pt->fd = -1;
     }
+    json_t *published = json_object_get(rec, "published");
+    s->published = published ? json_is_true(published) : s->n_ports > 0;
     return s;
 }
 
@@ -424,13 +433,14 @@ static int bind_port(struct port *p, uint16_t port, int *fd_out)
     return 0;
 }
 
-/* Holds the host port with a bound socket (no listen: the traffic goes to
- * the container through DNAT before any socket sees it); port 0 takes a
- * free one, a range the first free in it. */
-static int port_hold(struct port *p, wharf_error *err)
+/* Holds a host port in first..last with a bound socket (no listen: the
+ * traffic goes to the container through DNAT before any socket sees it);
+ * port 0 takes a free one, a range the first free in it. */
+static int port_hold(struct port *p, uint16_t first, uint16_t last, wharf_error *err)
 {
     char ip[16];
-    uint16_t first = p->host_port, last = p->host_port_end > first ? p->host_port_end : first;
+    if (last < first)
+        last = first;
     int r = -EADDRINUSE;
     for (uint32_t port = first; port <= last; port++) {
         if ((r = bind_port(p, (uint16_t)port, &p->fd)) != -EADDRINUSE)
@@ -438,6 +448,7 @@ static int port_hold(struct port *p, wharf_error *err)
     }
     if (r == -EPROTONOSUPPORT && p->proto == IPPROTO_SCTP) {
         p->fd = -1; /* no SCTP in this kernel: nothing can hold the port either */
+        p->host_port = first;
         return 0;
     }
     if (r == -EADDRINUSE) {
@@ -454,7 +465,23 @@ static int port_hold(struct port *p, wharf_error *err)
     if (r < 0)
         return wharf_error_errno(err, -r, "Bind for %s:%u failed", ipam_format(p->host_ip, ip),
                                  first);
-    p->host_port_end = 0;
+    return 0;
+}
+
+/* Holds every port of s (as asked, or with again: the ports it held
+ * before); on failure none. */
+static int ports_hold(struct sandbox *s, bool again, wharf_error *err)
+{
+    for (size_t i = 0; i < s->n_ports; i++) {
+        struct port *p = &s->ports[i];
+        int r = again && p->host_port ? port_hold(p, p->host_port, p->host_port, err)
+                                      : port_hold(p, p->want_port, p->want_port_end, err);
+        if (r < 0) {
+            while (i-- > 0)
+                port_release(&s->ports[i]);
+            return r;
+        }
+    }
     return 0;
 }
 
@@ -489,8 +516,8 @@ static int parse_ports(struct sandbox *s, json_t *ports, wharf_error *err)
         pt->proto = proto_number(proto);
         pt->host_ip = ip;
         pt->container_port = (uint16_t)cport;
-        pt->host_port = (uint16_t)hport;
-        pt->host_port_end = (uint16_t)hend;
+        pt->want_port = (uint16_t)hport;
+        pt->want_port_end = (uint16_t)hend;
         pt->fd = -1;
     }
     return 0;
@@ -845,16 +872,19 @@ int network_sandbox_create(struct network_mgr *m, const char *id, json_t *config
             t_eps = wharf_now_ms();
         }
     }
+    /* The ports are held from the start on; one taken now (by another
+     * container or process) refuses the container before it exists. */
+    if ((r = ports_hold(s, false, err)) < 0)
+        goto fail;
     for (size_t i = 0; i < s->n_ports; i++)
-        if ((r = port_hold(&s->ports[i], err)) < 0)
-            goto fail;
+        port_release(&s->ports[i]);
     if (!s->provider && (r = write_files(m, s, err)) < 0)
         goto fail;
     if ((r = open_dns(m, s, err)) < 0)
         goto fail;
     s->next = m->sandboxes;
     m->sandboxes = s;
-    if ((s->n_ports && gateway_endpoint(s)) || m->nft_dirty) {
+    if (m->nft_dirty) {
         if ((r = nft_sync(m, err)) < 0) {
             m->sandboxes = s->next;
             goto fail;
@@ -951,6 +981,50 @@ void network_sandbox_rename(struct network_mgr *m, const char *id, const char *n
     pthread_mutex_unlock(&m->lock);
 }
 
+int network_sandbox_publish(struct network_mgr *m, const char *id, wharf_error *err)
+{
+    pthread_mutex_lock(&m->lock);
+    struct sandbox *s = mgr_find_sandbox(m, id);
+    int r = 0;
+    if (!s || s->published)
+        goto out;
+    if ((r = ports_hold(s, false, err)) < 0)
+        goto out;
+    s->published = true;
+    if (s->n_ports && gateway_endpoint(s) && (r = nft_sync(m, err)) < 0)
+        goto undo;
+    if ((r = store_save_sandbox(m, s, err)) < 0)
+        goto undo;
+    goto out;
+undo:
+    for (size_t i = 0; i < s->n_ports; i++)
+        port_release(&s->ports[i]);
+    s->published = false;
+    m->nft_dirty = true;
+    nft_settle(m);
+out:
+    pthread_mutex_unlock(&m->lock);
+    return r;
+}
+
+void network_sandbox_unpublish(struct network_mgr *m, const char *id)
+{
+    pthread_mutex_lock(&m->lock);
+    struct sandbox *s = mgr_find_sandbox(m, id);
+    if (s && s->published) {
+        for (size_t i = 0; i < s->n_ports; i++)
+            port_release(&s->ports[i]);
+        s->published = false;
+        if (s->n_ports)
+            m->nft_dirty = true;
+        nft_settle(m);
+        wharf_error err = {0};
+        if (store_save_sandbox(m, s, &err) < 0)
+            wlog_warn("container %s: %s", s->id, err.msg);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
 /* After a daemon restart: holds the ports again, reopens the DNS sockets;
  * after a reboot also recreates the namespace and its endpoints. */
 void sandbox_restore(struct network_mgr *m, struct sandbox *s)
@@ -982,9 +1056,11 @@ void sandbox_restore(struct network_mgr *m, struct sandbox *s)
                 wlog_warn("container %s: network %s: %s", s->id, ep->net->name, err.msg);
         }
     }
-    for (size_t i = 0; i < s->n_ports; i++)
-        if (port_hold(&s->ports[i], &err) < 0)
-            wlog_warn("container %s: %s", s->id, err.msg);
+    if (s->published && ports_hold(s, true, &err) < 0) {
+        wlog_warn("container %s: %s", s->id, err.msg);
+        s->published = false;
+        store_save_sandbox(m, s, &err);
+    }
     if (open_dns(m, s, &err) < 0)
         wlog_warn("container %s: %s", s->id, err.msg);
 }
@@ -1155,12 +1231,13 @@ json_t *network_sandbox_settings(struct network_mgr *m, const char *id)
     json_t *ports = json_object();
     size_t i;
     json_t *e;
-    json_array_foreach(json_object_get(s->config, "exposed_ports"), i, e)
+    /* as dockerd: a container that does not run has no ports */
+    json_array_foreach(s->published ? json_object_get(s->config, "exposed_ports") : NULL, i, e)
     {
         if (json_is_string(e))
             json_object_set_new(ports, json_string_value(e), json_null());
     }
-    for (size_t k = 0; k < s->n_ports; k++) {
+    for (size_t k = 0; k < s->n_ports && s->published; k++) {
         struct port *p = &s->ports[k];
         char key[32], ip[16], hp[8];
         snprintf(key, sizeof(key), "%u/%s", p->container_port, net_proto_name(p->proto));

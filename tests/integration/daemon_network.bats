@@ -107,6 +107,42 @@ free_port() {
     dk rm -f "$c" "$c2" >/dev/null
 }
 
+@test "docker: a port is held only while its container runs (stop frees it, start takes it again)" {
+    local a b p
+    a=$(uname_) b=$(uname_) p=$(free_port)
+    dk run -d --name "$a" -p "127.0.0.1:$p:8080" localhost/wharf-bb:1 \
+        sh -c 'mkdir /www; echo A >/www/i; exec httpd -f -p 8080 -h /www' >/dev/null
+    for _ in $(seq 30); do curl -sf "http://127.0.0.1:$p/i" >/dev/null && break; sleep 0.1; done
+    [ "$(curl -sf "http://127.0.0.1:$p/i")" = A ]
+    dk stop -t 1 "$a" >/dev/null
+    # stopped: no ports in inspect, docker port or ps, and no forwarding
+    [ "$(dk inspect -f '{{json .NetworkSettings.Ports}}' "$a")" = '{}' ]
+    [ -z "$(dk port "$a")" ]
+    # the port is free for another container (compose recreates this way)
+    dk run -d --name "$b" -p "127.0.0.1:$p:8080" localhost/wharf-bb:1 \
+        sh -c 'mkdir /www; echo B >/www/i; exec httpd -f -p 8080 -h /www' >/dev/null
+    for _ in $(seq 30); do curl -sf "http://127.0.0.1:$p/i" >/dev/null && break; sleep 0.1; done
+    [ "$(curl -sf "http://127.0.0.1:$p/i")" = B ]
+    # ... so the first cannot start while the second holds it
+    run dk start "$a"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Bind for 127.0.0.1:$p failed: port is already allocated"* ]]
+    [ "$(dk inspect -f '{{.State.Status}}' "$a")" = exited ]
+    [[ "$(dk inspect -f '{{.State.Error}}' "$a")" == *"port is already allocated"* ]]
+    dk rm -f "$b" >/dev/null
+    dk start "$a" >/dev/null
+    for _ in $(seq 30); do curl -sf "http://127.0.0.1:$p/i" >/dev/null && break; sleep 0.1; done
+    [ "$(curl -sf "http://127.0.0.1:$p/i")" = A ]
+    [ "$(dk port "$a" 8080)" = "127.0.0.1:$p" ]
+    # a container that exits by itself gives its ports back too
+    dk rm -f "$a" >/dev/null
+    dk run -d --name "$a" -p "127.0.0.1:$p:8080" localhost/wharf-bb:1 true >/dev/null
+    [ "$(dk wait "$a")" = 0 ]
+    for _ in $(seq 30); do [ "$(dk inspect -f '{{json .NetworkSettings.Ports}}' "$a")" = '{}' ] && break; sleep 0.1; done
+    dk run -d --name "$b" -p "127.0.0.1:$p:8080" localhost/wharf-bb:1 sleep 1000 >/dev/null
+    dk rm -f "$a" "$b" >/dev/null
+}
+
 @test "docker: --network none, host and container:NAME" {
     run dk run --rm --network none localhost/wharf-bb:1 ip -o link
     [ "$status" -eq 0 ]
