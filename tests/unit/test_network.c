@@ -177,10 +177,14 @@ static struct fixture *fixture_new(void)
     ep_init(&f->web_ep[1], &f->b, 2, NULL);
     f->web.eps = f->web_ep;
     f->web.n_eps = 2;
-    f->web_ports[0] = (struct port){IPPROTO_TCP, 0, 8080, 80, 0, -1};
-    f->web_ports[1] = (struct port){IPPROTO_UDP, 0x7f000001u, 5353, 53, 0, -1};
+    f->web_ports[0] = (struct port){.proto = IPPROTO_TCP, .container_port = 80,
+                                    .want_port = 8080, .host_port = 8080, .fd = -1};
+    f->web_ports[1] = (struct port){.proto = IPPROTO_UDP, .host_ip = 0x7f000001u,
+                                    .container_port = 53, .want_port = 5353, .host_port = 5353,
+                                    .fd = -1};
     f->web.ports = f->web_ports;
     f->web.n_ports = 2;
+    f->web.published = true; /* it runs */
     /* cli: on front only */
     snprintf(f->cli.id, sizeof(f->cli.id), "%s", "3333333333334444");
     f->cli.name = "cli";
