@@ -213,6 +213,9 @@ void wharf_human_duration(int64_t seconds, strbuf *out);
 int wharf_parse_go_duration(const char *s, int64_t *ns);
 /* Go's Duration.String() ("1m30s", "500ms", "1.5µs", "0s"), appended. */
 void wharf_format_go_duration(int64_t ns, strbuf *out);
+/* go-units' RAMInBytes, as docker parses -m and size options: "512m",
+ * "1.5g", "100 KiB", "1024" (binary units). -1 when s is not one. */
+int64_t wharf_parse_ram(const char *s);
 
 /* ---------------------------------------------------------------- detach keys */
 

@@ -282,3 +282,33 @@ void wharf_log(enum wharf_log_level level, const char *fmt, ...)
     strbuf_release(&msg);
     errno = saved;
 }
+
+int64_t wharf_parse_ram(const char *s)
+{
+    /* ^\d+(\.\d+)* ?[kmgtp]?i?b?$ without regard to case */
+    const char *p = s;
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    while (isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1])))
+        p++;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end != p)
+        return -1;
+    if (*p == ' ')
+        p++;
+    static const char units[] = "kmgtp";
+    const char *u = *p ? strchr(units, tolower((unsigned char)*p)) : NULL;
+    int shift = u ? 10 * (int)(u - units + 1) : 0;
+    if (u)
+        p++;
+    if (tolower((unsigned char)*p) == 'i')
+        p++;
+    if (tolower((unsigned char)*p) == 'b')
+        p++;
+    if (*p)
+        return -1;
+    double bytes = v * (double)(1LL << shift);
+    return bytes >= 9.2e18 ? -1 : (int64_t)bytes;
+}

@@ -68,12 +68,20 @@ void wcmd_human_size_prec(double size, int precision, strbuf *out);
 /* docker's confirmation prompt: prints "message [y/N] " and reads a line
  * from stdin; true for "y" or "Y". */
 bool wcmd_confirm(const char *message);
+/* The flags of the prune commands: -f/--force, --filter, and -a/--all with
+ * WCMD_PRUNE_ALL, --volumes with WCMD_PRUNE_VOLUMES; no arguments. 0 (o's
+ * filters a new object), or the exit code of a usage error (printed). */
+enum { WCMD_PRUNE_ALL = 1, WCMD_PRUNE_VOLUMES = 2 };
+struct wcmd_prune_opts {
+    bool all, force, volumes;
+    json_t *filters;
+};
+int wcmd_prune_flags(struct wcmd_ctx *ctx, int argc, char **argv, unsigned accepts,
+                     struct wcmd_prune_opts *o);
 /* Prints a prune report's list (list_key: "ImagesDeleted", "ContainersDeleted",
  * ...) under title ("Deleted Images") as docker does, nothing when it is
  * empty; returns its SpaceReclaimed. */
 uint64_t wcmd_print_prune_report(json_t *report, const char *list_key, const char *title);
-/* go-units RAMInBytes: "512m", "1g", "100k", "1024". -1 when invalid. */
-int64_t wcmd_parse_ram(const char *s);
 /* The id without "sha256:", cut to 12 characters when trunc. Caller frees. */
 char *wcmd_short_id(const char *id, bool trunc);
 /* docker's Ellipsis: at most max characters, "…" marking a cut. Caller frees. */

@@ -118,47 +118,6 @@ void wcmd_human_size(double size, strbuf *out)
     wcmd_human_size_prec(size, 3, out);
 }
 
-int64_t wcmd_parse_ram(const char *s)
-{
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || v < 0 || !isfinite(v))
-        return -1;
-    int64_t mult = 1;
-    if (*end) {
-        switch (tolower((unsigned char)*end)) {
-        case 'b':
-            mult = 1;
-            break;
-        case 'k':
-            mult = 1LL << 10;
-            break;
-        case 'm':
-            mult = 1LL << 20;
-            break;
-        case 'g':
-            mult = 1LL << 30;
-            break;
-        case 't':
-            mult = 1LL << 40;
-            break;
-        case 'p':
-            mult = 1LL << 50;
-            break;
-        default:
-            return -1;
-        }
-        end++;
-        /* "512m", "512mb", "512mib"-less forms only, like go-units. */
-        if (mult != 1 && tolower((unsigned char)*end) == 'b')
-            end++;
-        if (*end)
-            return -1;
-    }
-    return (int64_t)(v * (double)mult);
-}
-
 char *wcmd_short_id(const char *id, bool trunc)
 {
     if (!id)
@@ -366,6 +325,8 @@ json_t *wcmd_join_sorted(json_t *strings, const char *sep)
 /* docker's --filter K=V (repeatable) into the API's {"k": {"v": true}}. */
 int wcmd_add_filter(struct wcmd_ctx *ctx, json_t *filters, const char *arg, const char *flag)
 {
+    if (!*arg)
+        return 0; /* docker's FilterOpt ignores an empty one */
     const char *eq = strchr(arg, '=');
     if (!eq)
         return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
@@ -427,6 +388,45 @@ bool wcmd_confirm(const char *message)
         p++;
     size_t n = strcspn(p, " \t\r\n");
     return n == 1 && (*p == 'y' || *p == 'Y');
+}
+
+int wcmd_prune_flags(struct wcmd_ctx *ctx, int argc, char **argv, unsigned accepts,
+                     struct wcmd_prune_opts *o)
+{
+    enum { OPT_FILTER = 256, OPT_VOLUMES };
+    static const struct option opts[] = {{"all", no_argument, 0, 'a'},
+                                         {"force", no_argument, 0, 'f'},
+                                         {"filter", required_argument, 0, OPT_FILTER},
+                                         {"volumes", no_argument, 0, OPT_VOLUMES},
+                                         {0, 0, 0, 0}};
+    *o = (struct wcmd_prune_opts){.filters = json_object()};
+    int ch, r;
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, accepts & WCMD_PRUNE_ALL ? "af" : "f", opts, NULL)) !=
+           -1) {
+        if (ch == 'f') {
+            o->force = true;
+        } else if (ch == OPT_FILTER) {
+            if ((r = wcmd_add_filter(ctx, o->filters, optarg, "--filter")))
+                goto fail;
+        } else if (ch == 'a' && (accepts & WCMD_PRUNE_ALL)) {
+            o->all = true;
+        } else if (ch == OPT_VOLUMES && (accepts & WCMD_PRUNE_VOLUMES)) {
+            o->volumes = true;
+        } else {
+            r = wcmd_bad_flag(ctx, argv);
+            goto fail;
+        }
+    }
+    if (optind < argc) {
+        r = wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf %s' accepts no arguments", ctx->name);
+        goto fail;
+    }
+    return 0;
+fail:
+    json_decref(o->filters);
+    o->filters = NULL;
+    return r;
 }
 
 uint64_t wcmd_print_prune_report(json_t *report, const char *list_key, const char *title)

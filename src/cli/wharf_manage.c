@@ -764,62 +764,18 @@ int wcmd_diff(struct wcmd_ctx *ctx, int argc, char **argv)
 
 int wcmd_container_prune(struct wcmd_ctx *ctx, int argc, char **argv)
 {
-    enum { OPT_FILTER = 256 };
-    static const struct option opts[] = {
-        {"force", no_argument, 0, 'f'}, {"filter", required_argument, 0, OPT_FILTER}, {0, 0, 0, 0}};
-    bool force = false;
-    _cleanup_json_ json_t *filters = json_object();
-    int ch;
-    wcmd_getopt_reset();
-    while ((ch = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'f':
-            force = true;
-            break;
-        case OPT_FILTER: {
-            if (!*optarg)
-                break;
-            const char *eq = strchr(optarg, '=');
-            if (!eq)
-                return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
-                                        "invalid argument \"%s\" for \"--filter\" flag: bad "
-                                        "format of filter (expected name=value)",
-                                        optarg);
-            _cleanup_free_ char *raw = xasprintf("%.*s", (int)(eq - optarg), optarg);
-            _cleanup_free_ char *key = trimmed(raw);
-            _cleanup_free_ char *val = trimmed(eq + 1);
-            for (char *p = key; *p; p++)
-                *p = (char)tolower((unsigned char)*p);
-            json_t *set = json_object_get(filters, key);
-            if (!set) {
-                set = json_object();
-                json_object_set_new(filters, key, set);
-            }
-            json_object_set_new(set, val, json_true());
-            break;
-        }
-        default:
-            return wcmd_bad_flag(ctx, argv);
-        }
-    }
-    if (optind < argc)
-        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf %s' accepts no arguments", ctx->name);
-    if (!force) {
-        printf("WARNING! This will remove all stopped containers.\n"
-               "Are you sure you want to continue? [y/N] ");
-        fflush(stdout);
-        char line[256];
-        _cleanup_free_ char *answer = fgets(line, sizeof(line), stdin) ? trimmed(line) : NULL;
-        if (!answer || strcasecmp(answer, "y") != 0)
-            return 0; /* cancelled, as docker: nothing more, status 0 */
-    }
+    struct wcmd_prune_opts o;
+    int r = wcmd_prune_flags(ctx, argc, argv, 0, &o);
+    if (r)
+        return r;
+    _cleanup_json_ json_t *filters = o.filters;
+    /* cancelled: nothing more, status 0, as docker */
+    if (!o.force && !wcmd_confirm("WARNING! This will remove all stopped containers.\nAre you "
+                                  "sure you want to continue?"))
+        return 0;
     _cleanup_strbuf_ strbuf path = STRBUF_INIT;
     strbuf_addstr(&path, "/containers/prune");
-    if (json_object_size(filters)) {
-        _cleanup_free_ char *text = json_dumps(filters, JSON_COMPACT);
-        _cleanup_free_ char *e = wcmd_escape(text);
-        strbuf_addf(&path, "?filters=%s", e);
-    }
+    wcmd_add_filters_query(filters, &path);
     struct client *c = wcmd_client(ctx);
     if (!c)
         return WCMD_EXIT_ERROR;

@@ -362,33 +362,6 @@ static int by_name(const void *a, const void *b)
 }
 
 /* --filter k=v (repeatable) into Docker's filters JSON, escaped for a query. */
-static int add_filter(struct wcmd_ctx *ctx, json_t *filters, const char *arg)
-{
-    const char *eq = strchr(arg, '=');
-    if (!eq)
-        return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
-                                "invalid argument \"%s\" for \"-f, --filter\" flag: bad format of "
-                                "filter (expected name=value)",
-                                arg);
-    _cleanup_free_ char *k = xasprintf("%.*s", (int)(eq - arg), arg);
-    json_t *set = json_object_get(filters, k);
-    if (!set) {
-        set = json_object();
-        json_object_set_new(filters, k, set);
-    }
-    json_object_set_new(set, eq + 1, json_true());
-    return 0;
-}
-
-static char *filters_query(const char *path, json_t *filters)
-{
-    if (!json_object_size(filters))
-        return xstrdup(path);
-    _cleanup_free_ char *text = json_dumps(filters, JSON_COMPACT);
-    _cleanup_free_ char *e = wcmd_escape(text);
-    return xasprintf("%s?filters=%s", path, e);
-}
-
 int wcmd_network_ls(struct wcmd_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {{"quiet", no_argument, 0, 'q'},
@@ -410,7 +383,7 @@ int wcmd_network_ls(struct wcmd_ctx *ctx, int argc, char **argv)
             trunc = false;
             break;
         case 'f':
-            if ((r = add_filter(ctx, filters, optarg)))
+            if ((r = wcmd_add_filter(ctx, filters, optarg, "-f, --filter")))
                 return r;
             break;
         case 'F':
@@ -426,13 +399,15 @@ int wcmd_network_ls(struct wcmd_ctx *ctx, int argc, char **argv)
     if (!c)
         return WCMD_EXIT_ERROR;
     struct client_response resp = CLIENT_RESPONSE_INIT;
-    _cleanup_free_ char *path = filters_query("/networks", filters);
+    _cleanup_strbuf_ strbuf path = STRBUF_INIT;
+    strbuf_addstr(&path, "/networks");
+    wcmd_add_filters_query(filters, &path);
     int rc = WCMD_EXIT_ERROR;
     _cleanup_json_ json_t *rows = json_array();
     _cleanup_strbuf_ strbuf out = STRBUF_INIT;
     _cleanup_format_template_ format_template *t = NULL;
     wharf_error err = {0};
-    if (wcmd_call(c, "GET", path, NULL, &resp, false) < 0)
+    if (wcmd_call(c, "GET", path.buf, NULL, &resp, false) < 0)
         goto done;
     size_t n = json_array_size(resp.json);
     json_t **sorted = xcalloc(n + 1, sizeof(*sorted));
@@ -623,39 +598,23 @@ int wcmd_network_disconnect(struct wcmd_ctx *ctx, int argc, char **argv)
 
 int wcmd_network_prune(struct wcmd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"force", no_argument, 0, 'f'}, {"filter", required_argument, 0, 'F'}, {0, 0, 0, 0}};
-    bool force = false;
-    _cleanup_json_ json_t *filters = json_object();
-    int ch, r;
-    wcmd_getopt_reset();
-    while ((ch = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
-        if (ch == 'f')
-            force = true;
-        else if (ch == 'F') {
-            if ((r = add_filter(ctx, filters, optarg)))
-                return r;
-        } else
-            return wcmd_bad_flag(ctx, argv);
-    }
-    if (optind < argc)
-        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf network prune' accepts no arguments");
-    if (!force) {
-        printf("WARNING! This will remove all custom networks not used by at least one "
-               "container.\nAre you sure you want to continue? [y/N] ");
-        fflush(stdout);
-        char line[64];
-        if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y') ||
-            (line[1] && line[1] != '\n'))
-            return 0;
-    }
+    struct wcmd_prune_opts o;
+    int r = wcmd_prune_flags(ctx, argc, argv, 0, &o);
+    if (r)
+        return r;
+    _cleanup_json_ json_t *filters = o.filters;
+    if (!o.force && !wcmd_confirm("WARNING! This will remove all custom networks not used by at "
+                                  "least one container.\nAre you sure you want to continue?"))
+        return 0;
     struct client *c = wcmd_client(ctx);
     if (!c)
         return WCMD_EXIT_ERROR;
-    _cleanup_free_ char *path = filters_query("/networks/prune", filters);
+    _cleanup_strbuf_ strbuf path = STRBUF_INIT;
+    strbuf_addstr(&path, "/networks/prune");
+    wcmd_add_filters_query(filters, &path);
     struct client_response resp = CLIENT_RESPONSE_INIT;
     int rc = WCMD_EXIT_ERROR;
-    if (wcmd_call(c, "POST", path, NULL, &resp, false) == 0) {
+    if (wcmd_call(c, "POST", path.buf, NULL, &resp, false) == 0) {
         json_t *deleted = json_object_get(resp.json, "NetworksDeleted");
         if (json_array_size(deleted)) {
             printf("Deleted Networks:\n");

@@ -347,7 +347,7 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
             break;
         }
         case 'm': {
-            int64_t v = wcmd_parse_ram(optarg);
+            int64_t v = wharf_parse_ram(optarg);
             if (v < 0)
                 return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
                                         "invalid argument \"%s\" for \"-m, --memory\" flag: "
@@ -496,7 +496,7 @@ static int parse_create(struct wcmd_ctx *ctx, int argc, char **argv, bool is_run
             break;
         }
         case OPT_SHMSIZE: {
-            int64_t v = wcmd_parse_ram(optarg);
+            int64_t v = wharf_parse_ram(optarg);
             if (v < 0)
                 return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
                                         "invalid argument \"%s\" for \"--shm-size\" flag: "

@@ -476,38 +476,12 @@ static int prune_one(struct client *c, const char *path, json_t *filters, const 
 
 int wcmd_system_prune(struct wcmd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"all", no_argument, 0, 'a'},
-                                         {"force", no_argument, 0, 'f'},
-                                         {"filter", required_argument, 0, 'F'},
-                                         {"volumes", no_argument, 0, 'V'},
-                                         {0, 0, 0, 0}};
-    bool all = false, force = false, volumes = false;
-    _cleanup_json_ json_t *filters = json_object();
-    int ch;
-    wcmd_getopt_reset();
-    while ((ch = getopt_long(argc, argv, "af", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'a':
-            all = true;
-            break;
-        case 'f':
-            force = true;
-            break;
-        case 'V':
-            volumes = true;
-            break;
-        case 'F': {
-            int r = wcmd_add_filter(ctx, filters, optarg, "--filter");
-            if (r)
-                return r;
-            break;
-        }
-        default:
-            return wcmd_bad_flag(ctx, argv);
-        }
-    }
-    if (optind < argc)
-        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf system prune' accepts no arguments");
+    struct wcmd_prune_opts o;
+    int r = wcmd_prune_flags(ctx, argc, argv, WCMD_PRUNE_ALL | WCMD_PRUNE_VOLUMES, &o);
+    if (r)
+        return r;
+    _cleanup_json_ json_t *filters = o.filters;
+    bool all = o.all, force = o.force, volumes = o.volumes;
     if (volumes && json_object_get(filters, "until")) {
         fprintf(stderr, "ERROR: The \"until\" filter is not supported with \"--volumes\"\n");
         return WCMD_EXIT_ERROR;

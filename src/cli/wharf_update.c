@@ -44,7 +44,7 @@ static int parse_size(struct wcmd_ctx *ctx, const char *arg, const char *flag, b
         *out = -1;
         return 0;
     }
-    int64_t v = wcmd_parse_ram(arg);
+    int64_t v = wharf_parse_ram(arg);
     if (v < 0) {
         _cleanup_free_ char *why = xasprintf("invalid size: '%s'", arg);
         return bad_value(ctx, arg, flag, why);

@@ -232,7 +232,7 @@ static json_t *parse_mount(const char *value, char **why)
         } else if (strcmp(key, "volume-opt") == 0) {
             set_kv(sub(json_object_get(volume_options(m), "DriverConfig"), "Options"), val);
         } else if (strcmp(key, "tmpfs-size") == 0) {
-            int64_t size = wcmd_parse_ram(val);
+            int64_t size = wharf_parse_ram(val);
             if (size < 0) {
                 *why = xasprintf("invalid value for %s: %s", key, val);
                 goto bad;
@@ -633,33 +633,12 @@ int wcmd_volume_rm(struct wcmd_ctx *ctx, int argc, char **argv)
 
 int wcmd_volume_prune(struct wcmd_ctx *ctx, int argc, char **argv)
 {
-    enum { O_FILTER = 256 };
-    static const struct option opts[] = {{"all", no_argument, 0, 'a'},
-                                         {"force", no_argument, 0, 'f'},
-                                         {"filter", required_argument, 0, O_FILTER},
-                                         {0, 0, 0, 0}};
-    bool all = false, force = false;
-    _cleanup_json_ json_t *filters = json_object();
-    int ch, r;
-    wcmd_getopt_reset();
-    while ((ch = getopt_long(argc, argv, "af", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'a':
-            all = true;
-            break;
-        case 'f':
-            force = true;
-            break;
-        case O_FILTER:
-            if ((r = wcmd_add_filter(ctx, filters, optarg, "--filter")))
-                return r;
-            break;
-        default:
-            return wcmd_bad_flag(ctx, argv);
-        }
-    }
-    if (optind < argc)
-        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "'wharf volume prune' accepts no arguments");
+    struct wcmd_prune_opts o;
+    int r = wcmd_prune_flags(ctx, argc, argv, WCMD_PRUNE_ALL, &o);
+    if (r)
+        return r;
+    _cleanup_json_ json_t *filters = o.filters;
+    bool all = o.all, force = o.force;
     if (all) {
         if (json_object_get(filters, "all")) {
             fprintf(stderr, "conflicting options: cannot specify both --all and --filter all=1\n");

@@ -84,49 +84,6 @@ int volume_check_name(const char *name, wharf_error *err)
 
 /* ---------------------------------------------------------------- options */
 
-/* go-units RAMInBytes: "512m", "1g", "100k", "1024" (binary units). */
-static int64_t ram_in_bytes(const char *s)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || v < 0)
-        return -1;
-    while (*end == ' ')
-        end++;
-    int64_t mult = 1;
-    switch (*end | 0x20) {
-    case 'k':
-        mult = 1LL << 10;
-        break;
-    case 'm':
-        mult = 1LL << 20;
-        break;
-    case 'g':
-        mult = 1LL << 30;
-        break;
-    case 't':
-        mult = 1LL << 40;
-        break;
-    case 'p':
-        mult = 1LL << 50;
-        break;
-    default:
-        if (*end && (*end | 0x20) != 'b')
-            return -1;
-    }
-    if (mult > 1) {
-        end++;
-        if ((*end | 0x20) == 'i')
-            end++;
-    }
-    if ((*end | 0x20) == 'b')
-        end++;
-    if (*end)
-        return -1;
-    return (int64_t)(v * (double)mult);
-}
-
 int volume_check_options(json_t *options, wharf_error *err)
 {
     static const char *const valid[] = {"type", "o", "device", "size", NULL};
@@ -144,7 +101,7 @@ int volume_check_options(json_t *options, wharf_error *err)
     }
     const char *size = json_string_value(json_object_get(options, "size"));
     if (size) {
-        int64_t bytes = ram_in_bytes(size);
+        int64_t bytes = wharf_parse_ram(size);
         if (bytes < 0)
             return wharf_error_set(err, -EINVAL, "invalid size: '%s'", size);
         if (bytes > 0)

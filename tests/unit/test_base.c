@@ -213,6 +213,28 @@ static void test_human_duration(void **state)
 
 /* Go's time.ParseDuration and Duration.String(), as docker's flags and
  * dockerd's messages use them. */
+static void test_parse_ram(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int64_t bytes;
+    } ok[] = {
+        {"1024", 1024},          {"0", 0},
+        {"512m", 512LL << 20},   {"512M", 512LL << 20},
+        {"512mb", 512LL << 20},  {"512MiB", 512LL << 20},
+        {"100 k", 100LL << 10},  {"1.5g", 3LL << 29},
+        {"2t", 2LL << 40},       {"1p", 1LL << 50},
+        {"10b", 10},             {"7KB", 7LL << 10},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        assert_true(wharf_parse_ram(ok[i].text) == ok[i].bytes);
+    static const char *const bad[] = {"", "m", "-1m", " 1m", "1x", "1mm", "1m ", "1.2.3",
+                                      ".5g", "1e3", "inf", "0x10", "1  m", "99999999p"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_true(wharf_parse_ram(bad[i]) == -1);
+}
+
 static void test_go_durations(void **state)
 {
     (void)state;
@@ -316,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_json_fields),           cmocka_unit_test(test_json_load_errors),
         cmocka_unit_test(test_log_formats),           cmocka_unit_test(test_human_duration),
         cmocka_unit_test(test_go_durations),          cmocka_unit_test(test_detach_keys),
+        cmocka_unit_test(test_parse_ram),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
