@@ -13,14 +13,16 @@
  * authentication (client certificates signed by the cluster CA, static
  * bearer tokens; anonymous requests get 401), RBAC authorization on every
  * request, Service ClusterIP and NodePort allocation, and the namespace
- * lifecycle (a deleted namespace's contents are removed, then it is).
+ * lifecycle (a deleted namespace's contents are removed, then it is), and
+ * the periodic compaction of the store's history.
  *
  * Must not: run containers or schedule pods (no kubelet, scheduler or
  * controllers here: those are later modules that talk to this one over the
  * API), parse HTTP (http), or know how the store keeps revisions (kvstore).
  *
  * Threads: requests run on the HTTP server's connection threads; each watch
- * has a producer thread of its own; one thread finalizes deleted namespaces.
+ * has a producer thread of its own; one maintenance thread finalizes deleted
+ * namespaces and compacts.
  */
 #ifndef WHARF_APISERVER_H
 #define WHARF_APISERVER_H
@@ -54,7 +56,13 @@ struct apiserver_config {
     /* Also write the admin kubeconfig here (it is always written to
      * DATA_DIR/admin.kubeconfig). */
     const char *write_kubeconfig;
+    /* Seconds between compactions of the store's history (kube-apiserver's
+     * --etcd-compaction-interval): each one forgets what is older than the
+     * revision the previous one saw. 0: APISERVER_DEFAULT_COMPACTION_S;
+     * negative: never. */
+    int compaction_interval_s;
 };
+#define APISERVER_DEFAULT_COMPACTION_S 300
 
 /*
  * Prepares the data directory (certificates, keys, the store), binds the

@@ -70,11 +70,11 @@ static json_t *aggregated_resource(const struct api_resource *r)
         const struct sub_info *s = &sub_infos[i];
         if (!(r->subresources & s->bit))
             continue;
-        json_array_append_new(
-            subs, json_pack("{s:s, s:{s:s, s:s, s:s}, s:o}", "subresource", s->name,
-                            "responseKind", "group", s->kind ? s->group : r->group, "version",
-                            s->kind ? s->version : r->version, "kind",
-                            s->kind ? s->kind : r->kind, "verbs", strings(s->verbs)));
+        json_array_append_new(subs,
+                              json_pack("{s:s, s:{s:s, s:s, s:s}, s:o}", "subresource", s->name,
+                                        "responseKind", "group", s->kind ? s->group : r->group,
+                                        "version", s->kind ? s->version : r->version, "kind",
+                                        s->kind ? s->kind : r->kind, "verbs", strings(s->verbs)));
     }
     if (json_array_size(subs))
         json_object_set_new(res, "subresources", subs);
@@ -85,20 +85,23 @@ static json_t *aggregated_resource(const struct api_resource *r)
 
 static json_t *aggregated_group(const char *group)
 {
-    json_t *resources = json_array();
-    const char *version = NULL;
-    for (size_t i = 0; i < registry_count(); i++) {
-        const struct api_resource *r = registry_at(i);
-        if (strcmp(r->group, group) != 0)
-            continue;
-        version = r->version;
-        json_array_append_new(resources, aggregated_resource(r));
+    const char *versions[8];
+    size_t nv = registry_group_versions(group, versions, 8);
+    json_t *vlist = json_array();
+    for (size_t v = 0; v < nv; v++) {
+        json_t *resources = json_array();
+        for (size_t i = 0; i < registry_count(); i++) {
+            const struct api_resource *r = registry_at(i);
+            if (strcmp(r->group, group) == 0 && strcmp(r->version, versions[v]) == 0)
+                json_array_append_new(resources, aggregated_resource(r));
+        }
+        json_array_append_new(vlist, json_pack("{s:s, s:o, s:s}", "version", versions[v],
+                                               "resources", resources, "freshness", "Current"));
     }
     json_t *meta = json_pack("{s:n}", "creationTimestamp");
     if (group[0])
         json_object_set_new(meta, "name", json_string(group));
-    return json_pack("{s:o, s:[{s:s, s:o, s:s}]}", "metadata", meta, "versions", "version",
-                     version ? version : "v1", "resources", resources, "freshness", "Current");
+    return json_pack("{s:o, s:o}", "metadata", meta, "versions", vlist);
 }
 
 static http_response *aggregated(struct api_req *c, bool core)
@@ -115,10 +118,10 @@ static http_response *aggregated(struct api_req *c, bool core)
         json_array_append_new(items, aggregated_group(groups[i]));
     }
     _cleanup_free_ char *av = xasprintf("apidiscovery.k8s.io/%s", v);
-    http_response *resp = api_respond(c, 200,
-                                      json_pack("{s:s, s:s, s:{}, s:o}", "kind",
-                                                "APIGroupDiscoveryList", "apiVersion", av,
-                                                "metadata", "items", items));
+    http_response *resp =
+        api_respond(c, 200,
+                    json_pack("{s:s, s:s, s:{}, s:o}", "kind", "APIGroupDiscoveryList",
+                              "apiVersion", av, "metadata", "items", items));
     _cleanup_free_ char *ct =
         xasprintf("application/json;g=apidiscovery.k8s.io;v=%s;as=APIGroupDiscoveryList", v);
     http_response_set_header(resp, "Content-Type", ct);
@@ -149,22 +152,32 @@ http_response *discovery_core(struct api_req *c)
                                  "serverAddressByClientCIDRs", server_addresses(c)));
 }
 
-static const char *group_version(const char *group)
+static bool serves_version(const char *group, const char *version)
 {
-    for (size_t i = 0; i < registry_count(); i++) {
-        if (strcmp(registry_at(i)->group, group) == 0)
-            return registry_at(i)->version;
+    const char *versions[8];
+    size_t n = registry_group_versions(group, versions, 8);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(versions[i], version) == 0)
+            return true;
     }
-    return NULL;
+    return false;
 }
 
 static json_t *api_group(const char *group)
 {
-    const char *v = group_version(group);
-    _cleanup_free_ char *gv = xasprintf("%s/%s", group, v);
-    return json_pack("{s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "name", group, "versions",
-                     "groupVersion", gv, "version", v, "preferredVersion", "groupVersion", gv,
-                     "version", v);
+    const char *versions[8];
+    size_t n = registry_group_versions(group, versions, 8);
+    json_t *list = json_array();
+    json_t *preferred = NULL;
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *gv = xasprintf("%s/%s", group, versions[i]);
+        json_t *entry = json_pack("{s:s, s:s}", "groupVersion", gv, "version", versions[i]);
+        if (!preferred)
+            preferred = json_deep_copy(entry);
+        json_array_append_new(list, entry);
+    }
+    return json_pack("{s:s, s:o, s:o}", "name", group, "versions", list, "preferredVersion",
+                     preferred ? preferred : json_object());
 }
 
 http_response *discovery_groups(struct api_req *c)
@@ -178,14 +191,15 @@ http_response *discovery_groups(struct api_req *c)
         if (names[i][0])
             json_array_append_new(groups, api_group(names[i]));
     }
-    return api_respond(c, 200,
-                       json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1",
-                                 "groups", groups));
+    return api_respond(
+        c, 200,
+        json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups", groups));
 }
 
 http_response *discovery_group(struct api_req *c, const char *group)
 {
-    if (!group[0] || !group_version(group))
+    const char *versions[8];
+    if (!group[0] || registry_group_versions(group, versions, 8) == 0)
         return status_failure(404, "NotFound", json_object(),
                               "the server could not find the requested resource");
     json_t *g = api_group(group);
@@ -196,8 +210,7 @@ http_response *discovery_group(struct api_req *c, const char *group)
 
 http_response *discovery_resources(struct api_req *c, const char *group, const char *version)
 {
-    const char *v = group_version(group);
-    if (!v || strcmp(v, version) != 0)
+    if (!serves_version(group, version))
         return status_failure(404, "NotFound", json_object(),
                               "the server could not find the requested resource");
     json_t *list = json_array();
@@ -205,9 +218,9 @@ http_response *discovery_resources(struct api_req *c, const char *group, const c
         const struct api_resource *r = registry_at(i);
         if (strcmp(r->group, group) != 0)
             continue;
-        json_t *res = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", r->plural, "singularName",
-                                r->singular, "namespaced", r->namespaced, "kind", r->kind,
-                                "verbs", registry_verbs(r));
+        json_t *res =
+            json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", r->plural, "singularName", r->singular,
+                      "namespaced", r->namespaced, "kind", r->kind, "verbs", registry_verbs(r));
         if (r->short_names)
             json_object_set_new(res, "shortNames", strings(r->short_names));
         if (r->categories)
@@ -239,8 +252,8 @@ http_response *discovery_version(struct api_req *c)
     return api_respond(
         c, 200,
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor", "32",
-                  "gitVersion", APISERVER_KUBE_VERSION "+wharf-" WHARF_VERSION, "gitCommit",
-                  "", "gitTreeState", "clean", "buildDate", "1970-01-01T00:00:00Z", "goVersion",
+                  "gitVersion", APISERVER_KUBE_VERSION "+wharf-" WHARF_VERSION, "gitCommit", "",
+                  "gitTreeState", "clean", "buildDate", "1970-01-01T00:00:00Z", "goVersion",
                   "none (wharf is written in C)", "compiler", "gcc", "platform",
 #if defined(__x86_64__)
                   "linux/amd64"

@@ -64,7 +64,8 @@ struct apiserver {
 
     pthread_t ns_thread;
     bool ns_thread_started;
-    bool ns_kick; /* a namespace was deleted: look again now */
+    bool ns_kick;              /* a namespace was deleted: look again now */
+    int compaction_interval_s; /* <= 0: never */
 };
 
 /* ---------------------------------------------------------------- schemas */
@@ -202,6 +203,8 @@ typedef void (*api_row_fn)(json_t *obj, json_t *cells, time_t now);
 typedef void (*api_defaults_fn)(struct api_req *c, json_t *obj, json_t *old);
 typedef void (*api_validate_fn)(struct api_req *c, json_t *obj, json_t *old,
                                 struct field_errors *fe);
+/* Converts an object between a served version and the stored one, in place. */
+typedef void (*api_convert_fn)(json_t *obj);
 
 struct api_resource {
     const char *group; /* "" for the core group */
@@ -210,16 +213,20 @@ struct api_resource {
     const char *plural;
     const char *singular;
     bool namespaced;
-    const char *short_names; /* space separated, or NULL */
-    const char *categories;  /* space separated, or NULL */
-    unsigned subresources;   /* enum api_subresource */
-    unsigned flags;          /* enum api_resource_flags */
+    const char *short_names;          /* space separated, or NULL */
+    const char *categories;           /* space separated, or NULL */
+    unsigned subresources;            /* enum api_subresource */
+    unsigned flags;                   /* enum api_resource_flags */
     const struct api_column *columns; /* NULL-named end; NULL: Name, Created At */
     api_row_fn row;
     const char *const *field_labels; /* field selectors beyond metadata.name/namespace */
     api_defaults_fn defaults;
     api_validate_fn validate;
     const char *description; /* for explain */
+    /* A version stored as another (autoscaling/v1 HPAs are kept as v2):
+     * both NULL for the stored version itself. */
+    api_convert_fn to_storage;
+    api_convert_fn from_storage;
 };
 
 size_t registry_count(void);
@@ -237,6 +244,8 @@ char *registry_key(const struct api_resource *r, const char *ns, const char *nam
 /* Groups in discovery order: fills *names (static strings) and returns the
  * count (the core group "" first). */
 size_t registry_groups(const char **names, size_t max);
+/* The versions a group serves, preferred first; returns the count. */
+size_t registry_group_versions(const char *group, const char **versions, size_t max);
 
 /* Table columns and rows (table.c): the Table for a list of objects. */
 json_t *table_columns(const struct api_resource *r, bool with_headers);
@@ -271,8 +280,8 @@ http_response *api_respond(struct api_req *c, int status, json_t *body);
 /* ---------------------------------------------------------------- Status */
 
 /* A metav1.Status failure response. details (taken, may be NULL). */
-http_response *status_failure(int code, const char *reason, json_t *details, const char *fmt,
-                              ...) WHARF_PRINTF(4, 5);
+http_response *status_failure(int code, const char *reason, json_t *details, const char *fmt, ...)
+    WHARF_PRINTF(4, 5);
 /* details {name, group, kind} for resource r. */
 json_t *status_details(const struct api_resource *r, const char *name);
 http_response *status_not_found(const struct api_resource *r, const char *name);
@@ -301,9 +310,9 @@ int object_encode(struct apiserver *as, const struct api_resource *r, const char
                   strbuf *out, wharf_error *err);
 /* Sets kind and apiVersion for r. */
 void object_set_type(const struct api_resource *r, json_t *obj);
-json_t *object_meta(json_t *obj); /* metadata object, created when absent */
-const char *object_str(json_t *obj, const char *dotted);  /* "spec.nodeName" or NULL */
-json_t *object_get(json_t *obj, const char *dotted);      /* borrowed or NULL */
+json_t *object_meta(json_t *obj);                        /* metadata object, created when absent */
+const char *object_str(json_t *obj, const char *dotted); /* "spec.nodeName" or NULL */
+json_t *object_get(json_t *obj, const char *dotted);     /* borrowed or NULL */
 /* Sets a dotted path, creating objects on the way; takes value. */
 void object_set(json_t *obj, const char *dotted, json_t *value);
 void object_set_rv(json_t *obj, int64_t rev);
@@ -319,8 +328,8 @@ time_t time_parse(const char *s);
 
 int secrets_key_load(struct apiserver *as, wharf_error *err);
 /* Seals plain into out ("k8s:enc:aesgcm:v1:wharf:" + nonce + ciphertext + tag). */
-int secrets_seal(struct apiserver *as, const char *aad, const void *plain, size_t len,
-                 strbuf *out, wharf_error *err);
+int secrets_seal(struct apiserver *as, const char *aad, const void *plain, size_t len, strbuf *out,
+                 wharf_error *err);
 /* Opens a sealed value; a value without the prefix is returned as is
  * (written before encryption was on). */
 int secrets_open(struct apiserver *as, const char *aad, const void *in, size_t len, strbuf *out,
@@ -465,7 +474,8 @@ http_response *watch_serve(struct api_req *c, const char *prefix, int64_t from_r
 void watch_stop_all(struct apiserver *as);
 void watch_wait_all(struct apiserver *as);
 
-/* The namespace finalizer (nslifecycle.c). */
+/* The maintenance thread (nslifecycle.c): the namespace finalizer and the
+ * periodic compaction. */
 int ns_start(struct apiserver *as, wharf_error *err);
 void ns_kick(struct apiserver *as);
 void ns_stop(struct apiserver *as);
@@ -473,8 +483,8 @@ void ns_stop(struct apiserver *as);
 /* ---------------------------------------------------------------- discovery */
 
 bool accept_has(http_request *req, const char *as_param, const char *g, const char *v);
-http_response *discovery_core(struct api_req *c);       /* /api */
-http_response *discovery_groups(struct api_req *c);     /* /apis */
+http_response *discovery_core(struct api_req *c);   /* /api */
+http_response *discovery_groups(struct api_req *c); /* /apis */
 http_response *discovery_group(struct api_req *c, const char *group);
 http_response *discovery_resources(struct api_req *c, const char *group, const char *version);
 http_response *discovery_version(struct api_req *c);

@@ -1,10 +1,17 @@
 /*
+ * The maintenance thread.
+ *
  * The namespace lifecycle: deleting a Namespace marks it Terminating (new
  * content is refused from then on); this thread then deletes everything
  * in it, with the usual delete semantics (objects with finalizers wait for
  * them), and once nothing is left removes the "kubernetes" finalizer and
  * the namespace itself. It is kube-controller-manager's namespace
  * controller, kept in the API server until wharf has a controller manager.
+ *
+ * Compaction, as kube-apiserver does it: every interval the store's history
+ * up to the revision seen at the previous tick is dropped, so watches and
+ * lists may resume from anything younger than one interval, and older
+ * resourceVersions get 410 Gone.
  */
 #include "internal.h"
 
@@ -72,8 +79,7 @@ static void finalize(struct apiserver *as, const struct api_resource *nsr, struc
         if (strcmp(json_string_value(json_array_get(fins, i)) ?: "", "kubernetes") == 0)
             json_array_remove(fins, i);
     }
-    if (json_array_size(object_get(ns, "metadata.finalizers")) == 0 &&
-        json_array_size(fins) == 0) {
+    if (json_array_size(object_get(ns, "metadata.finalizers")) == 0 && json_array_size(fins) == 0) {
         if (kvstore_delete(as->store, kv->key, kv->mod_revision, NULL, NULL, &err) < 0 &&
             err.code != -ECANCELED && err.code != -ENOENT)
             wlog_warn("apiserver: namespace %s: %s", name, err.msg);
@@ -109,16 +115,44 @@ static bool pass(struct apiserver *as)
     return busy;
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Compacts to the revision the previous tick saw; records the current one. */
+static void compact_tick(struct apiserver *as, int64_t *previous)
+{
+    int64_t now = 0;
+    wharf_error err = {0};
+    if (kvstore_current_revision(as->store, &now, &err) < 0)
+        return;
+    if (*previous > 0 && kvstore_compact(as->store, *previous, &err) < 0 && err.code != -ERANGE)
+        wlog_warn("apiserver: compacting to revision %lld: %s", (long long)*previous, err.msg);
+    *previous = now;
+}
+
 static void *ns_thread(void *arg)
 {
     struct apiserver *as = arg;
     bool busy = true;
+    int64_t compact_rev = 0;
+    double next_compaction = mono_s() + as->compaction_interval_s;
     pthread_mutex_lock(&as->lock);
     while (!as->stopping) {
         if (!as->ns_kick) {
+            double wait = busy ? 1 : IDLE_WAIT_S;
+            if (as->compaction_interval_s > 0 && next_compaction - mono_s() < wait)
+                wait = next_compaction - mono_s();
+            if (wait < 0)
+                wait = 0;
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += busy ? 1 : IDLE_WAIT_S;
+            long long ns = until.tv_nsec + (long long)((wait - (long long)wait) * 1e9);
+            until.tv_sec += (time_t)wait + ns / 1000000000LL;
+            until.tv_nsec = ns % 1000000000LL;
             pthread_cond_timedwait(&as->cond, &as->lock, &until);
         }
         if (as->stopping)
@@ -126,6 +160,10 @@ static void *ns_thread(void *arg)
         as->ns_kick = false;
         pthread_mutex_unlock(&as->lock);
         busy = pass(as);
+        if (as->compaction_interval_s > 0 && mono_s() >= next_compaction) {
+            compact_tick(as, &compact_rev);
+            next_compaction = mono_s() + as->compaction_interval_s;
+        }
         pthread_mutex_lock(&as->lock);
     }
     pthread_mutex_unlock(&as->lock);

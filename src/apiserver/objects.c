@@ -28,10 +28,11 @@ json_t *object_decode(struct apiserver *as, const struct api_resource *r,
     if (!obj || !json_is_object(obj)) {
         if (obj)
             json_decref(obj);
-        wharf_error_set(err, -EIO, "%s: stored value is not a JSON object: %s", kv->key,
-                        jerr.text);
+        wharf_error_set(err, -EIO, "%s: stored value is not a JSON object: %s", kv->key, jerr.text);
         return NULL;
     }
+    if (r->from_storage)
+        r->from_storage(obj);
     object_set_rv(obj, kv->mod_revision);
     return obj;
 }
@@ -39,6 +40,12 @@ json_t *object_decode(struct apiserver *as, const struct api_resource *r,
 int object_encode(struct apiserver *as, const struct api_resource *r, const char *key, json_t *obj,
                   strbuf *out, wharf_error *err)
 {
+    json_t *converted = NULL;
+    if (r->to_storage) {
+        converted = json_deep_copy(obj);
+        r->to_storage(converted);
+        obj = converted;
+    }
     json_t *meta = json_object_get(obj, "metadata");
     json_t *rv = meta ? json_object_get(meta, "resourceVersion") : NULL;
     if (rv)
@@ -49,6 +56,8 @@ int object_encode(struct apiserver *as, const struct api_resource *r, const char
     if (rv) {
         json_object_set_new(meta, "resourceVersion", rv);
     }
+    if (converted)
+        json_decref(converted);
     if (!text)
         return wharf_error_set(err, -EIO, "%s: cannot encode the object", key);
     int rc = 0;
@@ -158,10 +167,9 @@ void new_uid(char out[37])
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 void time_format(time_t t, char out[40])

@@ -52,7 +52,8 @@ static json_t *ref_schema(const struct schema_ref *ref, bool v3)
         return json_pack("{s:s}", "type", "boolean");
     case SK_QUANTITY:
     case SK_INTSTR:
-        return json_pack("{s:s, s:b}", "format", ref->kind == SK_QUANTITY ? "quantity" : "int-or-string",
+        return json_pack("{s:s, s:b}", "format",
+                         ref->kind == SK_QUANTITY ? "quantity" : "int-or-string",
                          "x-kubernetes-int-or-string", 1);
     case SK_ANY:
         return free_form();
@@ -109,8 +110,8 @@ static json_t *type_schema(const struct schema_type *t, bool v3, const char *onl
                                       "version", r->version));
     if (strcmp(t->name, "Scale") == 0 && (!only_gv || strcmp(only_gv, "autoscaling/v1") == 0))
         json_object_set_new(s, "x-kubernetes-group-version-kind",
-                            json_pack("[{s:s, s:s, s:s}]", "group", "autoscaling", "kind",
-                                      "Scale", "version", "v1"));
+                            json_pack("[{s:s, s:s, s:s}]", "group", "autoscaling", "kind", "Scale",
+                                      "version", "v1"));
     return s;
 }
 
@@ -119,18 +120,18 @@ static json_t *param(const char *name, const char *desc, bool v3)
     if (v3)
         return json_pack("{s:s, s:s, s:s, s:{s:s, s:b}}", "name", name, "in", "query",
                          "description", desc, "schema", "type", "string", "uniqueItems", 1);
-    return json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", name, "in", "query", "description",
-                     desc, "type", "string", "uniqueItems", 1);
+    return json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", name, "in", "query", "description", desc,
+                     "type", "string", "uniqueItems", 1);
 }
 
 static json_t *write_params(bool v3)
 {
     return json_pack(
         "[o, o, o]",
-        param("dryRun", "When present, indicates that modifications should not be persisted.",
-              v3),
-        param("fieldManager", "fieldManager is a name associated with the actor or entity that "
-                              "is making these changes.",
+        param("dryRun", "When present, indicates that modifications should not be persisted.", v3),
+        param("fieldManager",
+              "fieldManager is a name associated with the actor or entity that "
+              "is making these changes.",
               v3),
         param("fieldValidation",
               "fieldValidation instructs the server on how to handle objects in the request "
@@ -142,26 +143,25 @@ static json_t *write_params(bool v3)
 static json_t *operation(const struct api_resource *r, const char *action, const char *verb,
                          bool writes, bool v3)
 {
-    _cleanup_free_ char *ref = xasprintf("%s%s%s", v3 ? "#/components/schemas/" : "#/definitions/",
-                                         DEF_PREFIX, r->kind);
+    _cleanup_free_ char *ref =
+        xasprintf("%s%s%s", v3 ? "#/components/schemas/" : "#/definitions/", DEF_PREFIX, r->kind);
     _cleanup_free_ char *opid = xasprintf("%s%s", verb, r->kind);
     json_t *schema = json_pack("{s:s}", "$ref", ref);
     json_t *ok = v3 ? json_pack("{s:s, s:{s:{s:o}}}", "description", "OK", "content",
                                 "application/json", "schema", schema)
                     : json_pack("{s:s, s:o}", "description", "OK", "schema", schema);
-    json_t *op = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:o}}", "operationId", opid,
-                           "x-kubernetes-action", action, "x-kubernetes-group-version-kind",
-                           "group", r->group, "kind", r->kind, "version", r->version,
-                           "responses", "200", ok);
+    json_t *op =
+        json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:o}}", "operationId", opid,
+                  "x-kubernetes-action", action, "x-kubernetes-group-version-kind", "group",
+                  r->group, "kind", r->kind, "version", r->version, "responses", "200", ok);
     if (writes)
         json_object_set_new(op, "parameters", write_params(v3));
     if (v3 && (strcmp(verb, "patch") == 0 || strcmp(verb, "replace") == 0 ||
                strcmp(verb, "create") == 0)) {
-        _cleanup_free_ char *ref2 =
-            xasprintf("#/components/schemas/%s%s", DEF_PREFIX, r->kind);
-        json_object_set_new(op, "requestBody",
-                            json_pack("{s:{s:{s:{s:s}}}}", "content", "application/json",
-                                      "schema", "$ref", ref2));
+        _cleanup_free_ char *ref2 = xasprintf("#/components/schemas/%s%s", DEF_PREFIX, r->kind);
+        json_object_set_new(
+            op, "requestBody",
+            json_pack("{s:{s:{s:{s:s}}}}", "content", "application/json", "schema", "$ref", ref2));
     }
     return op;
 }
@@ -216,9 +216,9 @@ static void build(void)
     }
     for (size_t i = 0; i < registry_count(); i++)
         add_paths(paths, registry_at(i), false);
-    json_t *v2 = json_pack("{s:s, s:{s:s, s:s}, s:o, s:o}", "swagger", "2.0", "info", "title",
-                           "Kubernetes", "version", APISERVER_KUBE_VERSION, "paths", paths,
-                           "definitions", defs);
+    json_t *v2 =
+        json_pack("{s:s, s:{s:s, s:s}, s:o, s:o}", "swagger", "2.0", "info", "title", "Kubernetes",
+                  "version", APISERVER_KUBE_VERSION, "paths", paths, "definitions", defs);
     docs.v2 = json_dumps(v2, JSON_COMPACT);
     json_decref(v2);
 
@@ -243,8 +243,8 @@ static void build(void)
                 add_paths(p, registry_at(k), true);
         }
         json_t *doc = json_pack("{s:s, s:{s:s, s:s}, s:o, s:{s:o}}", "openapi", "3.0.0", "info",
-                                "title", "Kubernetes", "version", APISERVER_KUBE_VERSION,
-                                "paths", p, "components", "schemas", schemas);
+                                "title", "Kubernetes", "version", APISERVER_KUBE_VERSION, "paths",
+                                p, "components", "schemas", schemas);
         char *text = json_dumps(doc, JSON_COMPACT);
         json_decref(doc);
         _cleanup_free_ char *url = xasprintf("/openapi/v3/%s?hash=%016lX", key, fnv(text));
@@ -271,7 +271,7 @@ http_response *openapi_v3(struct api_req *c, const char *sub)
         return status_failure(404, "NotFound", json_object(),
                               "the server could not find the requested resource");
     http_response *resp = http_response_bytes(200, "application/json", json_string_value(text),
-                                               json_string_length(text));
+                                              json_string_length(text));
     http_response_set_header(resp, "Cache-Control", "public, immutable");
     return resp;
 }

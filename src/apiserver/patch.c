@@ -188,8 +188,8 @@ int patch_json(json_t *doc, json_t *ops, json_t **out, wharf_error *err)
         const char *path = json_string_value(json_object_get(op, "path"));
         int rc = 0;
         if (!name || !path) {
-            rc = wharf_error_set(err, -EINVAL, "operation %zu: \"op\" and \"path\" are required",
-                                 i);
+            rc =
+                wharf_error_set(err, -EINVAL, "operation %zu: \"op\" and \"path\" are required", i);
             goto fail;
         }
         char **toks = NULL;
@@ -201,12 +201,11 @@ int patch_json(json_t *doc, json_t *ops, json_t **out, wharf_error *err)
         json_t *value = json_object_get(op, "value");
         if (strcmp(name, "add") == 0 || strcmp(name, "replace") == 0) {
             if (!value) {
-                rc = wharf_error_set(err, -EINVAL, "operation %zu (%s %s): missing value", i,
-                                     name, path);
-            } else if (strcmp(name, "replace") == 0 && !resolve(cur, toks, n)) {
-                rc = wharf_error_set(err, -ENOENT,
-                                     "replace operation does not apply: doc is missing key: %s",
+                rc = wharf_error_set(err, -EINVAL, "operation %zu (%s %s): missing value", i, name,
                                      path);
+            } else if (strcmp(name, "replace") == 0 && !resolve(cur, toks, n)) {
+                rc = wharf_error_set(
+                    err, -ENOENT, "replace operation does not apply: doc is missing key: %s", path);
             } else {
                 /* replace = remove + add at the same place (an array
                  * index inserts back where the old element was) */
@@ -221,9 +220,8 @@ int patch_json(json_t *doc, json_t *ops, json_t **out, wharf_error *err)
         } else if (strcmp(name, "remove") == 0) {
             rc = op_remove(cur, toks, n);
             if (rc < 0)
-                wharf_error_set(err, rc,
-                                "remove operation does not apply: doc is missing path: \"%s\"",
-                                path);
+                wharf_error_set(
+                    err, rc, "remove operation does not apply: doc is missing path: \"%s\"", path);
         } else if (strcmp(name, "test") == 0) {
             json_t *at = resolve(cur, toks, n);
             if (!at || !value || !json_equal(at, value))
@@ -556,8 +554,9 @@ static int smp_object(json_t *orig, json_t *patch, const struct schema_type *t, 
     if (retain) {
         if (!json_is_array(retain)) {
             json_decref(res);
-            return wharf_error_set(err, -EINVAL, "strategic merge patch: $retainKeys must be a "
-                                                 "list");
+            return wharf_error_set(err, -EINVAL,
+                                   "strategic merge patch: $retainKeys must be a "
+                                   "list");
         }
         const char *k;
         json_t *v;

@@ -110,10 +110,10 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, const char *const *orgs, X
     ok = ok && X509_set_pubkey(x, key);
     X509_NAME *name = X509_get_subject_name(x);
     for (const char *const *o = orgs; ok && o && *o; o++)
-        ok = X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)*o, -1,
-                                        -1, 0);
-    ok = ok && X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn,
-                                          -1, -1, 0);
+        ok = X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)*o, -1, -1,
+                                        0);
+    ok = ok && X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
+                                          -1, 0);
     ok = ok && X509_set_issuer_name(x, ca ? X509_get_subject_name(ca) : name);
     if (is_ca) {
         ok = ok && add_ext(x, NULL, NID_basic_constraints, "critical,CA:TRUE") == 0;
@@ -267,27 +267,27 @@ int pki_write_kubeconfig(struct apiserver *as, const char *path, wharf_error *er
     if (!key)
         return err->code;
     bool v6 = strchr(as->advertise_address, ':') != NULL;
-    _cleanup_free_ char *text = xasprintf(
-        "apiVersion: v1\n"
-        "kind: Config\n"
-        "clusters:\n"
-        "- cluster:\n"
-        "    certificate-authority-data: %s\n"
-        "    server: https://%s%s%s:%d\n"
-        "  name: wharf\n"
-        "contexts:\n"
-        "- context:\n"
-        "    cluster: wharf\n"
-        "    user: admin\n"
-        "  name: wharf\n"
-        "current-context: wharf\n"
-        "preferences: {}\n"
-        "users:\n"
-        "- name: admin\n"
-        "  user:\n"
-        "    client-certificate-data: %s\n"
-        "    client-key-data: %s\n",
-        ca, v6 ? "[" : "", as->advertise_address, v6 ? "]" : "", as->port, crt, key);
+    _cleanup_free_ char *text =
+        xasprintf("apiVersion: v1\n"
+                  "kind: Config\n"
+                  "clusters:\n"
+                  "- cluster:\n"
+                  "    certificate-authority-data: %s\n"
+                  "    server: https://%s%s%s:%d\n"
+                  "  name: wharf\n"
+                  "contexts:\n"
+                  "- context:\n"
+                  "    cluster: wharf\n"
+                  "    user: admin\n"
+                  "  name: wharf\n"
+                  "current-context: wharf\n"
+                  "preferences: {}\n"
+                  "users:\n"
+                  "- name: admin\n"
+                  "  user:\n"
+                  "    client-certificate-data: %s\n"
+                  "    client-key-data: %s\n",
+                  ca, v6 ? "[" : "", as->advertise_address, v6 ? "]" : "", as->port, crt, key);
     _cleanup_free_ char *copy = xstrdup(path);
     char *slash = strrchr(copy, '/');
     if (slash && slash != copy) {

@@ -87,8 +87,8 @@ static void parse_def(struct pmsg *m, const char *def)
         n = strcspn(p, "]} !");
         if (n == 1) {
             static const char codes[] = "sibBntTqxo";
-            static const enum pk kinds[] = {PK_STRING, PK_INT,      PK_BOOL,     PK_BYTES,
-                                            PK_DOUBLE, PK_TIME,     PK_MICROTIME, PK_QUANTITY,
+            static const enum pk kinds[] = {PK_STRING, PK_INT,  PK_BOOL,      PK_BYTES,
+                                            PK_DOUBLE, PK_TIME, PK_MICROTIME, PK_QUANTITY,
                                             PK_INTSTR, PK_RAW};
             const char *c = strchr(codes, *p);
             if (!c)
@@ -283,8 +283,8 @@ static json_t *decode_value(const struct pfield *f, const struct value *v, bool 
                 secs = type = (int64_t)x.varint;
             else if (x.wire == 0 && num == 2)
                 nanos = ival = (int64_t)x.varint;
-            else if (x.wire == 2 && ((f->kind == PK_INTSTR && num == 3) ||
-                                     (f->kind == PK_QUANTITY && num == 1))) {
+            else if (x.wire == 2 &&
+                     ((f->kind == PK_INTSTR && num == 3) || (f->kind == PK_QUANTITY && num == 1))) {
                 json_decref(str);
                 if (!(str = string_of(&x, f->name, err)))
                     return NULL;
@@ -387,8 +387,8 @@ static json_t *decode_message(const struct pmsg *m, const unsigned char *data, s
             }
             if (!val) {
                 /* an entry without a value holds the zero value */
-                val = f->kind == PK_INT    ? json_integer(0)
-                      : f->kind == PK_BOOL ? json_false()
+                val = f->kind == PK_INT       ? json_integer(0)
+                      : f->kind == PK_BOOL    ? json_false()
                       : f->kind == PK_MESSAGE ? json_object()
                                               : json_string("");
             }
@@ -514,15 +514,16 @@ json_t *proto_decode(const void *data, size_t len, wharf_error *err)
         return NULL;
     }
     const char *slash = strchr(api_version, '/');
-    _cleanup_free_ char *group = slash ? strndup(api_version, (size_t)(slash - api_version))
-                                       : xstrdup("");
+    _cleanup_free_ char *group =
+        slash ? strndup(api_version, (size_t)(slash - api_version)) : xstrdup("");
     const char *version = slash ? slash + 1 : api_version;
     const char *pkg = package_of(group, version);
     _cleanup_free_ char *name = pkg ? xasprintf("%s.%s", pkg, kind) : NULL;
     const struct pmsg *m = name ? find_msg(name, strlen(name)) : NULL;
     if (!m) {
-        wharf_error_set(err, -EINVAL, "protobuf body of kind %s in %s: not a type this server reads",
-                        kind, api_version);
+        wharf_error_set(err, -EINVAL,
+                        "protobuf body of kind %s in %s: not a type this server reads", kind,
+                        api_version);
         return NULL;
     }
     json_t *obj = decode_message(m, raw ? raw : (const unsigned char *)"", raw_len, err);

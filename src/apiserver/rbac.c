@@ -358,8 +358,8 @@ static const char *const bootstrap_bindings[] = {
 
 int rbac_bootstrap(struct apiserver *as, wharf_error *err)
 {
-    const struct api_resource *roles = registry_find("rbac.authorization.k8s.io", "v1",
-                                                     "clusterroles");
+    const struct api_resource *roles =
+        registry_find("rbac.authorization.k8s.io", "v1", "clusterroles");
     const struct api_resource *bindings =
         registry_find("rbac.authorization.k8s.io", "v1", "clusterrolebindings");
     for (size_t pass = 0; pass < 2; pass++) {
@@ -370,14 +370,13 @@ int rbac_bootstrap(struct apiserver *as, wharf_error *err)
             json_error_t jerr;
             json_t *obj = json_loads(list[i], 0, &jerr);
             if (!obj)
-                return wharf_error_set(err, -EINVAL, "bootstrap RBAC object %zu: %s", i,
-                                       jerr.text);
+                return wharf_error_set(err, -EINVAL, "bootstrap RBAC object %zu: %s", i, jerr.text);
             json_t *meta = object_meta(obj);
-            json_object_set_new(meta, "labels", json_pack("{s:s}", "kubernetes.io/bootstrapping",
-                                                          "rbac-defaults"));
-            json_object_set_new(meta, "annotations",
-                                json_pack("{s:s}", "rbac.authorization.kubernetes.io/autoupdate",
-                                          "true"));
+            json_object_set_new(meta, "labels",
+                                json_pack("{s:s}", "kubernetes.io/bootstrapping", "rbac-defaults"));
+            json_object_set_new(
+                meta, "annotations",
+                json_pack("{s:s}", "rbac.authorization.kubernetes.io/autoupdate", "true"));
             int rc = rest_create_internal(as, pass ? bindings : roles, obj, err);
             json_decref(obj);
             if (rc == -EEXIST) {

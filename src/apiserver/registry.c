@@ -12,16 +12,30 @@
 #include <string.h>
 
 static const char *const pod_fields[] = {
-    "spec.nodeName",    "spec.restartPolicy", "spec.schedulerName",
-    "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
-    "status.podIP",     "status.podIPs",      "status.nominatedNodeName",
+    "spec.nodeName",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "spec.serviceAccountName",
+    "spec.hostNetwork",
+    "status.phase",
+    "status.podIP",
+    "status.podIPs",
+    "status.nominatedNodeName",
     NULL,
 };
 static const char *const event_fields[] = {
-    "involvedObject.kind",       "involvedObject.namespace",   "involvedObject.name",
-    "involvedObject.uid",        "involvedObject.apiVersion",  "involvedObject.resourceVersion",
-    "involvedObject.fieldPath",  "reason",                     "reportingComponent",
-    "source",                    "type",                       NULL,
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+    NULL,
 };
 static const char *const secret_fields[] = {"type", NULL};
 static const char *const namespace_fields[] = {"status.phase", NULL};
@@ -47,9 +61,9 @@ static const struct api_resource resources[] = {
     {"", "v1", "LimitRange", "limitranges", "limitrange", true, "limits", NULL, 0,
      RES_CREATE_ON_UPDATE, NULL, NULL, NULL, NULL, NULL,
      "LimitRange sets resource usage limits for each kind of resource in a Namespace."},
-    {"", "v1", "Namespace", "namespaces", "namespace", false, "ns", NULL,
-     SUB_STATUS | SUB_FINALIZE, RES_NAME_LABEL | RES_RETURN_DELETED, cols_namespaces,
-     row_namespaces, namespace_fields, defaults_namespace, NULL,
+    {"", "v1", "Namespace", "namespaces", "namespace", false, "ns", NULL, SUB_STATUS | SUB_FINALIZE,
+     RES_NAME_LABEL | RES_RETURN_DELETED, cols_namespaces, row_namespaces, namespace_fields,
+     defaults_namespace, NULL,
      "Namespace provides a scope for Names. Use of multiple namespaces is optional."},
     {"", "v1", "Node", "nodes", "node", false, "no", NULL, SUB_STATUS, 0, cols_nodes, row_nodes,
      node_fields, NULL, NULL,
@@ -127,18 +141,23 @@ static const struct api_resource resources[] = {
      "SelfSubjectRulesReview enumerates the set of actions the current user can perform within "
      "a namespace."},
     {"authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews",
-     "subjectaccessreview", false, NULL, NULL, 0, RES_REVIEW | RES_NO_WATCH, NULL, NULL, NULL,
-     NULL, NULL, "SubjectAccessReview checks whether or not a user or group can perform an action."},
+     "subjectaccessreview", false, NULL, NULL, 0, RES_REVIEW | RES_NO_WATCH, NULL, NULL, NULL, NULL,
+     NULL, "SubjectAccessReview checks whether or not a user or group can perform an action."},
     /* autoscaling/v2 */
     {"autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
-     "horizontalpodautoscaler", true, "hpa", "all", SUB_STATUS, RES_GENERATION, cols_hpas,
-     row_hpas, NULL, defaults_hpa, validate_hpa,
+     "horizontalpodautoscaler", true, "hpa", "all", SUB_STATUS, RES_GENERATION, cols_hpas, row_hpas,
+     NULL, defaults_hpa, validate_hpa,
      "HorizontalPodAutoscaler is the configuration for a horizontal pod autoscaler, which "
      "automatically manages the replica count of any resource implementing the scale "
      "subresource based on the metrics specified."},
+    /* autoscaling/v1: the same objects, kept as v2 */
+    {"autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
+     "horizontalpodautoscaler", true, "hpa", "all", SUB_STATUS, RES_GENERATION, cols_hpas, row_hpas,
+     NULL, defaults_hpa_v1, validate_hpa_v1, "configuration of a horizontal pod autoscaler.",
+     hpa_v1_to_v2, hpa_v2_to_v1},
     /* batch/v1 */
-    {"batch", "v1", "CronJob", "cronjobs", "cronjob", true, "cj", "all", SUB_STATUS,
-     RES_GENERATION, cols_cronjobs, row_cronjobs, NULL, defaults_cronjob, validate_cronjob,
+    {"batch", "v1", "CronJob", "cronjobs", "cronjob", true, "cj", "all", SUB_STATUS, RES_GENERATION,
+     cols_cronjobs, row_cronjobs, NULL, defaults_cronjob, validate_cronjob,
      "CronJob represents the configuration of a single cron job."},
     {"batch", "v1", "Job", "jobs", "job", true, NULL, "all", SUB_STATUS, RES_GENERATION, cols_jobs,
      row_jobs, job_fields, defaults_job, validate_job,
@@ -148,17 +167,17 @@ static const struct api_resource resources[] = {
      RES_CREATE_ON_UPDATE, cols_leases, row_leases, NULL, NULL, NULL,
      "Lease defines a lease concept."},
     /* discovery.k8s.io/v1 */
-    {"discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", true, NULL,
-     NULL, 0, RES_CREATE_ON_UPDATE | RES_GENERATION, cols_endpointslices, row_endpointslices, NULL,
-     NULL, validate_endpointslice,
+    {"discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", true, NULL, NULL,
+     0, RES_CREATE_ON_UPDATE | RES_GENERATION, cols_endpointslices, row_endpointslices, NULL, NULL,
+     validate_endpointslice,
      "EndpointSlice represents a subset of the endpoints that implement a service."},
     /* networking.k8s.io/v1 */
     {"networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", true, "ing", NULL, SUB_STATUS,
      RES_GENERATION, cols_ingresses, row_ingresses, NULL, NULL, validate_ingress,
      "Ingress is a collection of rules that allow inbound connections to reach the endpoints "
      "defined by a backend."},
-    {"networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", true,
-     "netpol", NULL, 0, RES_GENERATION, cols_networkpolicies, row_networkpolicies, NULL,
+    {"networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", true, "netpol",
+     NULL, 0, RES_GENERATION, cols_networkpolicies, row_networkpolicies, NULL,
      defaults_networkpolicy, validate_networkpolicy,
      "NetworkPolicy describes what network traffic is allowed for a set of Pods"},
     /* policy/v1 */
@@ -178,8 +197,7 @@ static const struct api_resource resources[] = {
      "a unit by a RoleBinding or ClusterRoleBinding."},
     {"rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", true, NULL,
      NULL, 0, RES_NAME_SEGMENT | RES_CREATE_ON_UPDATE, cols_rolebindings, row_rolebindings, NULL,
-     NULL, validate_rolebinding,
-     "RoleBinding references a role, but does not contain it."},
+     NULL, validate_rolebinding, "RoleBinding references a role, but does not contain it."},
     {"rbac.authorization.k8s.io", "v1", "Role", "roles", "role", true, NULL, NULL, 0,
      RES_NAME_SEGMENT | RES_CREATE_ON_UPDATE, cols_roles, row_roles, NULL, NULL, validate_role,
      "Role is a namespaced, logical grouping of PolicyRules that can be referenced as a unit by "
@@ -212,8 +230,7 @@ const struct api_resource *registry_at(size_t i)
     return i < N_RESOURCES ? &resources[i] : NULL;
 }
 
-const struct api_resource *registry_find(const char *group, const char *version,
-                                         const char *plural)
+const struct api_resource *registry_find(const char *group, const char *version, const char *plural)
 {
     for (size_t i = 0; i < N_RESOURCES; i++) {
         const struct api_resource *r = &resources[i];
@@ -273,6 +290,21 @@ char *registry_key(const struct api_resource *r, const char *ns, const char *nam
     if (r->namespaced)
         return xasprintf("/registry/%s/%s/%s", r->plural, ns, name);
     return xasprintf("/registry/%s/%s", r->plural, name);
+}
+
+size_t registry_group_versions(const char *group, const char **versions, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < N_RESOURCES && n < max; i++) {
+        if (strcmp(resources[i].group, group) != 0)
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < n; k++)
+            seen = seen || strcmp(versions[k], resources[i].version) == 0;
+        if (!seen)
+            versions[n++] = resources[i].version;
+    }
+    return n;
 }
 
 size_t registry_groups(const char **names, size_t max)

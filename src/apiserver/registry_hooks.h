@@ -84,4 +84,9 @@ VALIDATE_HOOK(pdb)
 VALIDATE_HOOK(rolebinding)
 VALIDATE_HOOK(role)
 
+void hpa_v1_to_v2(json_t *obj);
+void hpa_v2_to_v1(json_t *obj);
+void defaults_hpa_v1(struct api_req *c, json_t *obj, json_t *old);
+void validate_hpa_v1(struct api_req *c, json_t *obj, json_t *old, struct field_errors *fe);
+
 #endif

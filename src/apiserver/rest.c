@@ -373,14 +373,12 @@ static http_response *check_namespace(struct api_req *c, const char *name)
         json_t *details = status_details(c->res, name);
         json_object_set_new(details, "causes",
                             json_pack("[{s:s, s:s, s:s}]", "reason", "NamespaceTerminating",
-                                      "message",
-                                      "namespace is being terminated", "field",
+                                      "message", "namespace is being terminated", "field",
                                       "metadata.namespace"));
         return status_failure(403, "Forbidden", details,
                               "%s%s \"%s\" is forbidden: unable to create new content in "
                               "namespace %s because it is being terminated",
-                              c->res->plural, c->res->group[0] ? "." : "",
-                              name ? name : "", c->ns);
+                              c->res->plural, c->res->group[0] ? "." : "", name ? name : "", c->ns);
     }
     return NULL;
 }
@@ -477,8 +475,8 @@ static http_response *do_create(struct api_req *c, json_t *obj)
             resp = status_invalid(c->res, name, &fe);
             fe_release(&fe);
         } else if (rc < 0) {
-            resp = status_failure(500, "InternalError", NULL, "Internal error occurred: %s",
-                                  err.msg);
+            resp =
+                status_failure(500, "InternalError", NULL, "Internal error occurred: %s", err.msg);
         }
         if (resp) {
             json_decref(obj);
@@ -562,8 +560,7 @@ static http_response *delete_now(struct api_req *c, json_t *cur, int64_t rev, bo
     _cleanup_free_ char *key = kvkey(c, object_str(cur, "metadata.name"));
     wharf_error err = {0};
     int64_t del_rev = 0;
-    if (!c->dry_run &&
-        kvstore_delete(c->as->store, key, rev, &del_rev, NULL, &err) < 0) {
+    if (!c->dry_run && kvstore_delete(c->as->store, key, rev, &del_rev, NULL, &err) < 0) {
         if (err.code == -ECANCELED) {
             *retry = true;
             return NULL;
@@ -613,8 +610,8 @@ static http_response *write_update(struct api_req *c, json_t *cur, int64_t rev, 
         return status_failure(409, "Conflict", status_details(c->res, name),
                               "Operation cannot be fulfilled on %s%s%s \"%s\": Precondition "
                               "failed: UID in precondition: %s, UID in object meta: %s",
-                              c->res->plural, c->res->group[0] ? "." : "", c->res->group, name,
-                              uid, cur_uid);
+                              c->res->plural, c->res->group[0] ? "." : "", c->res->group, name, uid,
+                              cur_uid);
     }
     /* The subresource decides which part of the new object counts. */
     if (c->sub && strcmp(c->sub, "status") == 0) {
@@ -694,10 +691,10 @@ static http_response *write_update(struct api_req *c, json_t *cur, int64_t rev, 
         return api_respond(c, 200, obj);
     bool finalized = object_get(obj, "metadata.deletionTimestamp") &&
                      json_array_size(object_get(obj, "metadata.finalizers")) == 0;
-    if (finalized && !(strcmp(c->res->plural, "pods") == 0 &&
-                       object_get(obj, "spec.nodeName") && !is_terminal_pod_phase(obj) &&
-                       json_integer_value(object_get(obj,
-                                                     "metadata.deletionGracePeriodSeconds")) > 0)) {
+    if (finalized &&
+        !(strcmp(c->res->plural, "pods") == 0 && object_get(obj, "spec.nodeName") &&
+          !is_terminal_pod_phase(obj) &&
+          json_integer_value(object_get(obj, "metadata.deletionGracePeriodSeconds")) > 0)) {
         resp = delete_now(c, obj, rev, retry);
         json_decref(obj);
         return resp;
@@ -710,8 +707,8 @@ static http_response *write_update(struct api_req *c, json_t *cur, int64_t rev, 
             resp = status_invalid(c->res, name, &fe);
             fe_release(&fe);
         } else if (rc < 0) {
-            resp = status_failure(500, "InternalError", NULL, "Internal error occurred: %s",
-                                  err.msg);
+            resp =
+                status_failure(500, "InternalError", NULL, "Internal error occurred: %s", err.msg);
         }
         if (resp) {
             json_decref(obj);
@@ -724,8 +721,7 @@ static http_response *write_update(struct api_req *c, json_t *cur, int64_t rev, 
         int64_t new_rev = 0;
         int rc = object_encode(c->as, c->res, key, obj, &value, &err);
         if (rc == 0)
-            rc = kvstore_update(c->as->store, key, value.buf, value.len, rev, &new_rev, NULL,
-                                &err);
+            rc = kvstore_update(c->as->store, key, value.buf, value.len, rev, &new_rev, NULL, &err);
         if (rc < 0) {
             if (is_service(c->res))
                 services_release(c->as, obj, cur);
@@ -816,16 +812,14 @@ static http_response *do_update(struct api_req *c)
 static json_t *scale_of(struct api_req *c, json_t *obj)
 {
     json_t *meta = object_meta(obj);
-    json_t *scale = json_pack("{s:s, s:s, s:{s:O*, s:O*, s:O*, s:O*, s:O*}, s:{s:I}, s:{s:I}}",
-                              "kind", "Scale", "apiVersion", "autoscaling/v1", "metadata", "name",
-                              json_object_get(meta, "name"), "namespace",
-                              json_object_get(meta, "namespace"), "uid",
-                              json_object_get(meta, "uid"), "resourceVersion",
-                              json_object_get(meta, "resourceVersion"), "creationTimestamp",
-                              json_object_get(meta, "creationTimestamp"), "spec", "replicas",
-                              (json_int_t)json_integer_value(object_get(obj, "spec.replicas")),
-                              "status", "replicas",
-                              (json_int_t)json_integer_value(object_get(obj, "status.replicas")));
+    json_t *scale = json_pack(
+        "{s:s, s:s, s:{s:O*, s:O*, s:O*, s:O*, s:O*}, s:{s:I}, s:{s:I}}", "kind", "Scale",
+        "apiVersion", "autoscaling/v1", "metadata", "name", json_object_get(meta, "name"),
+        "namespace", json_object_get(meta, "namespace"), "uid", json_object_get(meta, "uid"),
+        "resourceVersion", json_object_get(meta, "resourceVersion"), "creationTimestamp",
+        json_object_get(meta, "creationTimestamp"), "spec", "replicas",
+        (json_int_t)json_integer_value(object_get(obj, "spec.replicas")), "status", "replicas",
+        (json_int_t)json_integer_value(object_get(obj, "status.replicas")));
     char *sel = label_selector_string(object_get(obj, "spec.selector"));
     if (*sel)
         object_set(scale, "status.selector", json_string(sel));
@@ -844,8 +838,7 @@ static http_response *do_patch(struct api_req *c)
         kind = P_MERGE;
     else if (ct && clen == 27 && strncasecmp(ct, "application/json-patch+json", 27) == 0)
         kind = P_JSON;
-    else if (ct && clen == 38 &&
-             strncasecmp(ct, "application/strategic-merge-patch+json", 38) == 0)
+    else if (ct && clen == 38 && strncasecmp(ct, "application/strategic-merge-patch+json", 38) == 0)
         kind = P_STRATEGIC;
     else if (ct && clen == 28 && strncasecmp(ct, "application/apply-patch+yaml", 28) == 0)
         return status_failure(415, "UnsupportedMediaType", NULL,
@@ -1044,8 +1037,7 @@ static http_response *mark_deleting(struct api_req *c, json_t *cur, int64_t rev,
         int64_t new_rev = 0;
         int rc = object_encode(c->as, c->res, key, next, &value, &err);
         if (rc == 0)
-            rc = kvstore_update(c->as->store, key, value.buf, value.len, rev, &new_rev, NULL,
-                                &err);
+            rc = kvstore_update(c->as->store, key, value.buf, value.len, rev, &new_rev, NULL, &err);
         if (rc == -ECANCELED) {
             *retry = true;
             return NULL;
@@ -1116,8 +1108,8 @@ static http_response *delete_one(struct api_req *c, const struct delete_opts *o,
     if (grace > 0 || has_finalizers) {
         if (deleting) {
             json_t *old_grace = json_object_get(meta, "deletionGracePeriodSeconds");
-            bool shorter = is_pod && json_is_integer(old_grace) &&
-                           grace < json_integer_value(old_grace);
+            bool shorter =
+                is_pod && json_is_integer(old_grace) && grace < json_integer_value(old_grace);
             if (!shorter && json_equal(next, cur)) {
                 resp = api_respond(c, 200, json_incref(next));
                 json_decref(next);
@@ -1202,8 +1194,8 @@ int rest_delete_internal(struct apiserver *as, const struct api_resource *r, con
         return 0;
     if (status == 404)
         return wharf_error_set(err, -ENOENT, "%s %s/%s not found", r->kind, ns ? ns : "", name);
-    return wharf_error_set(err, -EIO, "%s %s/%s: delete failed (status %d)", r->kind,
-                           ns ? ns : "", name, status);
+    return wharf_error_set(err, -EIO, "%s %s/%s: delete failed (status %d)", r->kind, ns ? ns : "",
+                           name, status);
 }
 
 /* ---------------------------------------------------------------- list */
@@ -1213,9 +1205,9 @@ struct list_params {
     struct field_selector fs;
     bool has_ls, has_fs;
     int64_t limit;
-    int64_t rev;         /* revision to read at (0: current) */
-    char *continue_key;  /* exclusive start */
-    const char *rv;      /* resourceVersion as given */
+    int64_t rev;        /* revision to read at (0: current) */
+    char *continue_key; /* exclusive start */
+    const char *rv;     /* resourceVersion as given */
     const char *rv_match;
 };
 
@@ -1314,7 +1306,8 @@ static http_response *parse_list_params(struct api_req *c, struct list_params *p
             return status_bad_request("invalid resource version: %s", p->rv);
         if (p->rv_match && strcmp(p->rv_match, "Exact") == 0)
             p->rev = v;
-    } else if (p->rv_match && *p->rv_match) {
+    } else if (p->rv_match && *p->rv_match &&
+               !http_request_query_bool(c->http, "sendInitialEvents", false)) {
         return status_bad_request("resourceVersionMatch is forbidden unless resourceVersion is "
                                   "provided");
     }
@@ -1384,8 +1377,8 @@ static http_response *collect(struct api_req *c, struct list_params *p, json_t *
                 return status_failure(410, "Expired", NULL, "too old resource version: %" PRId64,
                                       rev);
             if (rc == -EOVERFLOW)
-                return status_failure(504, "Timeout", NULL,
-                                      "Too large resource version: %" PRId64, rev);
+                return status_failure(504, "Timeout", NULL, "Too large resource version: %" PRId64,
+                                      rev);
             return status_from_store(c->res, NULL, &err);
         }
         rev = l.revision;
@@ -1585,9 +1578,9 @@ static http_response *do_deletecollection(struct api_req *c)
         json_object_del(obj, "apiVersion");
     }
     _cleanup_free_ char *kind = list_kind(c->res);
-    return api_respond(c, 200, json_pack("{s:s, s:s, s:{}, s:o}", "kind", kind, "apiVersion",
-                                         registry_api_version(c->res), "metadata", "items",
-                                         deleted));
+    return api_respond(c, 200,
+                       json_pack("{s:s, s:s, s:{}, s:o}", "kind", kind, "apiVersion",
+                                 registry_api_version(c->res), "metadata", "items", deleted));
 }
 
 /* ---------------------------------------------------------------- get */
@@ -1648,13 +1641,14 @@ static http_response *do_binding(struct api_req *c)
         const char *have = object_str(cur, "spec.nodeName");
         if (object_get(cur, "metadata.deletionTimestamp")) {
             json_decref(cur);
-            resp = status_conflict(c->res, c->name, "pod is being deleted, cannot be assigned "
-                                                    "to a host");
+            resp = status_conflict(c->res, c->name,
+                                   "pod is being deleted, cannot be assigned "
+                                   "to a host");
             break;
         }
         if (have && *have) {
-            _cleanup_free_ char *why = xasprintf("pod %s is already assigned to node \"%s\"",
-                                                 c->name, have);
+            _cleanup_free_ char *why =
+                xasprintf("pod %s is already assigned to node \"%s\"", c->name, have);
             json_decref(cur);
             resp = status_conflict(c->res, c->name, why);
             break;
@@ -1666,9 +1660,9 @@ static http_response *do_binding(struct api_req *c)
             conds = json_array();
             object_set(next, "status.conditions", conds);
         }
-        json_array_append_new(conds, json_pack("{s:s, s:s, s:n, s:s}", "type", "PodScheduled",
-                                               "status", "True", "lastProbeTime",
-                                               "lastTransitionTime", c->now));
+        json_array_append_new(conds,
+                              json_pack("{s:s, s:s, s:n, s:s}", "type", "PodScheduled", "status",
+                                        "True", "lastProbeTime", "lastTransitionTime", c->now));
         _cleanup_free_ char *key = kvkey(c, c->name);
         _cleanup_strbuf_ strbuf value = STRBUF_INIT;
         wharf_error err = {0};
@@ -1676,8 +1670,7 @@ static http_response *do_binding(struct api_req *c)
         if (!c->dry_run) {
             rc = object_encode(c->as, c->res, key, next, &value, &err);
             if (rc == 0)
-                rc = kvstore_update(c->as->store, key, value.buf, value.len, rev, NULL, NULL,
-                                    &err);
+                rc = kvstore_update(c->as->store, key, value.buf, value.len, rev, NULL, NULL, &err);
         }
         json_decref(cur);
         json_decref(next);
@@ -1778,8 +1771,9 @@ static http_response *do_review(struct api_req *c)
     if (!attrs_from_spec(spec, &a)) {
         json_decref(body);
         struct field_errors fe = {0};
-        fe_add(&fe, FE_INVALID, NULL, "exactly one of nonResourceAttributes or "
-                                      "resourceAttributes must be specified",
+        fe_add(&fe, FE_INVALID, NULL,
+               "exactly one of nonResourceAttributes or "
+               "resourceAttributes must be specified",
                "spec.resourceAttributes");
         resp = status_invalid(c->res, "", &fe);
         fe_release(&fe);
@@ -1882,8 +1876,7 @@ static const char *verb_for(const char *method, bool has_name, bool watch)
     return NULL;
 }
 
-http_response *rest_handle(struct api_req *c, const char *const *parts, size_t n,
-                           bool legacy_watch)
+http_response *rest_handle(struct api_req *c, const char *const *parts, size_t n, bool legacy_watch)
 {
     /* parts: [group-or-empty, version, ...rest] */
     const char *group = parts[0];
@@ -1897,8 +1890,8 @@ http_response *rest_handle(struct api_req *c, const char *const *parts, size_t n
     }
     const char *resource = NULL;
     if (n >= 2 && strcmp(parts[0], "namespaces") == 0 && group[0] == '\0') {
-        if (n == 2 || (n == 3 && (strcmp(parts[2], "status") == 0 ||
-                                  strcmp(parts[2], "finalize") == 0))) {
+        if (n == 2 ||
+            (n == 3 && (strcmp(parts[2], "status") == 0 || strcmp(parts[2], "finalize") == 0))) {
             resource = "namespaces";
             c->name = xstrdup(parts[1]);
             if (n == 3)
@@ -1973,8 +1966,12 @@ http_response *rest_handle(struct api_req *c, const char *const *parts, size_t n
                                   fv);
 
     /* authorization: verb on resource/subresource in the namespace */
-    struct authz_attrs a = {.verb = c->verb, .group = group, .resource = c->res->plural,
-                            .subresource = c->sub, .ns = c->ns, .name = c->name};
+    struct authz_attrs a = {.verb = c->verb,
+                            .group = group,
+                            .resource = c->res->plural,
+                            .subresource = c->sub,
+                            .ns = c->ns,
+                            .name = c->name};
     wharf_error err = {0};
     int allowed = rbac_authorize(c->as, &c->user, &a, &err);
     if (allowed < 0)
@@ -1983,9 +1980,8 @@ http_response *rest_handle(struct api_req *c, const char *const *parts, size_t n
         _cleanup_free_ char *why = rbac_denied_message(&c->user, &a);
         const struct api_resource *shown = c->res;
         if (c->sub) {
-            _cleanup_free_ char *q =
-                xasprintf("%s/%s%s%s", c->res->plural, c->sub, c->res->group[0] ? "." : "",
-                          c->res->group);
+            _cleanup_free_ char *q = xasprintf("%s/%s%s%s", c->res->plural, c->sub,
+                                               c->res->group[0] ? "." : "", c->res->group);
             return status_failure(403, "Forbidden", status_details(c->res, c->name),
                                   "%s \"%s\" is forbidden: %s", q, c->name ? c->name : "", why);
         }

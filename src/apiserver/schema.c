@@ -291,8 +291,7 @@ static int check_ref(struct check *ck, const struct schema_ref *ref, json_t *v, 
     case SK_BOOL:
         return json_is_boolean(v) ? 0 : type_error(ck, path, "a boolean", v);
     case SK_QUANTITY:
-        return json_is_string(v) || json_is_number(v) ? 0
-                                                       : type_error(ck, path, "a quantity", v);
+        return json_is_string(v) || json_is_number(v) ? 0 : type_error(ck, path, "a quantity", v);
     case SK_INTSTR:
         return json_is_string(v) || json_is_integer(v)
                    ? 0

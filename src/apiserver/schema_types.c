@@ -20,8 +20,7 @@ const struct schema_def schema_defs[] = {
      "name:s generateName:s namespace:s selfLink:s uid:s resourceVersion:s generation:i "
      "creationTimestamp:t deletionTimestamp:t deletionGracePeriodSeconds:i labels:{s} "
      "annotations:{s} ownerReferences:[OwnerReference]@uid finalizers:[s]@ managedFields:[o]"},
-    {"OwnerReference",
-     "apiVersion:s! kind:s! name:s! uid:s! controller:b blockOwnerDeletion:b"},
+    {"OwnerReference", "apiVersion:s! kind:s! name:s! uid:s! controller:b blockOwnerDeletion:b"},
     {"LabelSelector", "matchLabels:{s} matchExpressions:[LabelSelectorRequirement]"},
     {"LabelSelectorRequirement", "key:s! operator:s! values:[s]"},
     {"ObjectReference",
@@ -57,9 +56,8 @@ const struct schema_def schema_defs[] = {
     {"Volume", "* name:s!"},
     {"Toleration", "key:s operator:s value:s effect:s tolerationSeconds:i"},
     {"HostAlias", "ip:s! hostnames:[s]"},
-    {"PodStatus",
-     "* conditions:[o]@type phase:s podIP:s podIPs:[o]@ip hostIP:s hostIPs:[o]@ip "
-     "message:s reason:s nominatedNodeName:s startTime:t qosClass:s"},
+    {"PodStatus", "* conditions:[o]@type phase:s podIP:s podIPs:[o]@ip hostIP:s hostIPs:[o]@ip "
+                  "message:s reason:s nominatedNodeName:s startTime:t qosClass:s"},
     {"PodTemplateSpec", "metadata:ObjectMeta spec:PodSpec"},
     {"PodTemplate", "^ template:PodTemplateSpec"},
 
@@ -84,9 +82,8 @@ const struct schema_def schema_defs[] = {
      "reportingComponent:s reportingInstance:s"},
     {"LimitRange", "^ spec:o"},
     {"ResourceQuota", "^ spec:o status:o"},
-    {"ServiceAccount",
-     "^ secrets:[ObjectReference]@name imagePullSecrets:[LocalObjectReference] "
-     "automountServiceAccountToken:b"},
+    {"ServiceAccount", "^ secrets:[ObjectReference]@name imagePullSecrets:[LocalObjectReference] "
+                       "automountServiceAccountToken:b"},
     {"PersistentVolume", "^ spec:o status:o"},
     {"PersistentVolumeClaim", "^ spec:o status:o"},
     {"Binding", "^ target:ObjectReference!"},

@@ -68,8 +68,8 @@ bool secrets_is_sealed(const void *in, size_t len)
     return len >= SEAL_PREFIX_LEN && memcmp(in, SEAL_PREFIX, SEAL_PREFIX_LEN) == 0;
 }
 
-int secrets_seal(struct apiserver *as, const char *aad, const void *plain, size_t len,
-                 strbuf *out, wharf_error *err)
+int secrets_seal(struct apiserver *as, const char *aad, const void *plain, size_t len, strbuf *out,
+                 wharf_error *err)
 {
     unsigned char nonce[NONCE_LEN];
     if (getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))

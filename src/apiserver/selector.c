@@ -21,16 +21,16 @@
 enum tok_kind {
     T_END,
     T_IDENT,
-    T_NOT,     /* ! */
-    T_EQ,      /* = or == */
-    T_NEQ,     /* != */
-    T_OPEN,    /* ( */
-    T_CLOSE,   /* ) */
-    T_COMMA,   /* , */
-    T_GT,      /* > */
-    T_LT,      /* < */
-    T_IN,      /* in */
-    T_NOTIN,   /* notin */
+    T_NOT,   /* ! */
+    T_EQ,    /* = or == */
+    T_NEQ,   /* != */
+    T_OPEN,  /* ( */
+    T_CLOSE, /* ) */
+    T_COMMA, /* , */
+    T_GT,    /* > */
+    T_LT,    /* < */
+    T_IN,    /* in */
+    T_NOTIN, /* notin */
 };
 
 struct lexer {
@@ -98,9 +98,7 @@ static struct token lex(struct lexer *l)
     t.text = strndup(p, n);
     if (!t.text)
         abort();
-    t.kind = strcmp(t.text, "in") == 0      ? T_IN
-             : strcmp(t.text, "notin") == 0 ? T_NOTIN
-                                            : T_IDENT;
+    t.kind = strcmp(t.text, "in") == 0 ? T_IN : strcmp(t.text, "notin") == 0 ? T_NOTIN : T_IDENT;
     return t;
 }
 
@@ -147,9 +145,8 @@ static int bad_key(const char *key, wharf_error *err)
 {
     const char *why = validate_qualified_name(key);
     if (why)
-        return wharf_error_set(err, -EINVAL,
-                               "unable to parse requirement: invalid label key \"%s\": %s", key,
-                               why);
+        return wharf_error_set(
+            err, -EINVAL, "unable to parse requirement: invalid label key \"%s\": %s", key, why);
     return 0;
 }
 
@@ -308,8 +305,8 @@ int label_selector_parse(const char *s, struct label_selector *out, wharf_error 
             return 0;
         if (t.kind != T_COMMA) {
             label_selector_release(out);
-            return wharf_error_set(err, -EINVAL,
-                                   "found '%s', expected: ',' or 'end of string'", s + l.pos);
+            return wharf_error_set(err, -EINVAL, "found '%s', expected: ',' or 'end of string'",
+                                   s + l.pos);
         }
     }
 }
@@ -349,8 +346,8 @@ int label_selector_from_json(json_t *sel, struct label_selector *out, wharf_erro
             lop = LS_NOT_EXISTS;
         else {
             label_selector_release(out);
-            return wharf_error_set(err, -EINVAL,
-                                   "\"%s\" is not a valid label selector operator", op);
+            return wharf_error_set(err, -EINVAL, "\"%s\" is not a valid label selector operator",
+                                   op);
         }
         struct label_requirement *r = sel_add(out, key, lop);
         size_t j;
@@ -544,23 +541,23 @@ int field_selector_parse(const char *s, const struct api_resource *r, struct fie
             if (op == n) {
                 _cleanup_free_ char *term = strndup(p, n);
                 field_selector_release(out);
-                return wharf_error_set(err, -EINVAL, "invalid selector: '%s'; can't understand '%s'",
-                                       s, term ? term : "");
+                return wharf_error_set(err, -EINVAL,
+                                       "invalid selector: '%s'; can't understand '%s'", s,
+                                       term ? term : "");
             }
             char *field = unescape(p, op);
             /* Fields are plain names: trim the spaces people type. */
             while (*field && field[strlen(field) - 1] == ' ')
                 field[strlen(field) - 1] = '\0';
             if (!field_supported(r, field)) {
-                int rc = wharf_error_set(err, -EINVAL,
-                                         "field label not supported: %s", field);
+                int rc = wharf_error_set(err, -EINVAL, "field label not supported: %s", field);
                 free(field);
                 field_selector_release(out);
                 return rc;
             }
             out->reqs = xrealloc(out->reqs, (out->n + 1) * sizeof(*out->reqs));
-            out->reqs[out->n++] = (struct field_requirement){
-                field, unescape(p + op + oplen, n - op - oplen), negate};
+            out->reqs[out->n++] =
+                (struct field_requirement){field, unescape(p + op + oplen, n - op - oplen), negate};
         }
         p += n;
         if (*p == ',')

@@ -42,8 +42,8 @@ static http_response *health(struct api_req *c, const char *which)
     strbuf_addf(&sb, "[%c]etcd %s\n", store_ok ? '+' : '-', store_ok ? "ok" : "failed");
     strbuf_addstr(&sb, "[+]poststarthook/start-apiserver-admission-initializer ok\n");
     strbuf_addf(&sb, "%s check %s\n", which, store_ok ? "passed" : "failed");
-    http_response *resp = http_response_bytes(store_ok ? 200 : 500, "text/plain; charset=utf-8",
-                                              sb.buf, sb.len);
+    http_response *resp =
+        http_response_bytes(store_ok ? 200 : 500, "text/plain; charset=utf-8", sb.buf, sb.len);
     strbuf_release(&sb);
     return resp;
 }
@@ -249,11 +249,11 @@ struct apiserver *apiserver_new(const struct apiserver_config *cfg, wharf_error 
     as->data_dir = xstrdup(cfg->data_dir ? cfg->data_dir : APISERVER_DEFAULT_DATA_DIR);
     as->bind_address = xstrdup(cfg->bind_address ? cfg->bind_address : APISERVER_DEFAULT_BIND);
     as->port = cfg->port;
+    as->compaction_interval_s = cfg->compaction_interval_s == 0 ? APISERVER_DEFAULT_COMPACTION_S
+                                                                : cfg->compaction_interval_s;
     const char *b = as->bind_address;
-    as->advertise_address = xstrdup(strcmp(b, "0.0.0.0") == 0 || strcmp(b, "::") == 0 ||
-                                            strcmp(b, "") == 0
-                                        ? "127.0.0.1"
-                                        : b);
+    as->advertise_address = xstrdup(
+        strcmp(b, "0.0.0.0") == 0 || strcmp(b, "::") == 0 || strcmp(b, "") == 0 ? "127.0.0.1" : b);
     as->tls_dir = xasprintf("%s/tls", as->data_dir);
     as->kubeconfig_path = xasprintf("%s/admin.kubeconfig", as->data_dir);
     if (cfg->port < 0 || cfg->port > 65535) {
@@ -268,11 +268,10 @@ struct apiserver *apiserver_new(const struct apiserver_config *cfg, wharf_error 
         auth_load_tokens(as, cfg->token, cfg->token_file, err) < 0)
         goto fail;
 
-    endpoint =
-        cfg->datastore_endpoint && *cfg->datastore_endpoint
-            ? xstrdup(cfg->datastore_endpoint)
-            : xasprintf("sqlite://%s%s/db/state.db", as->data_dir[0] == '/' ? "" : "/",
-                        as->data_dir);
+    endpoint = cfg->datastore_endpoint && *cfg->datastore_endpoint
+                   ? xstrdup(cfg->datastore_endpoint)
+                   : xasprintf("sqlite://%s%s/db/state.db", as->data_dir[0] == '/' ? "" : "/",
+                               as->data_dir);
     if (strncmp(endpoint, "sqlite://", 9) != 0 && strncmp(endpoint, "http://", 7) != 0 &&
         strncmp(endpoint, "https://", 8) != 0) {
         wharf_error_set(err, -EINVAL,
@@ -288,10 +287,18 @@ struct apiserver *apiserver_new(const struct apiserver_config *cfg, wharf_error 
     }
 
     as->router = http_router_new();
-    static const char *const patterns[] = {"/api",     "/api/{rest*}", "/apis",
-                                           "/apis/{rest*}", "/version", "/healthz",
-                                           "/healthz/{rest*}", "/livez", "/livez/{rest*}",
-                                           "/readyz",  "/readyz/{rest*}", "/openapi/{rest*}"};
+    static const char *const patterns[] = {"/api",
+                                           "/api/{rest*}",
+                                           "/apis",
+                                           "/apis/{rest*}",
+                                           "/version",
+                                           "/healthz",
+                                           "/healthz/{rest*}",
+                                           "/livez",
+                                           "/livez/{rest*}",
+                                           "/readyz",
+                                           "/readyz/{rest*}",
+                                           "/openapi/{rest*}"};
     static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
     for (size_t p = 0; p < sizeof(patterns) / sizeof(patterns[0]); p++) {
         for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
@@ -304,11 +311,17 @@ struct apiserver *apiserver_new(const struct apiserver_config *cfg, wharf_error 
     crt = xasprintf("%s/server.crt", as->tls_dir);
     key = xasprintf("%s/server.key", as->tls_dir);
     ca = xasprintf("%s/ca.crt", as->tls_dir);
-    http_listener ls = {.kind = HTTP_LISTEN_TCP, .address = addr, .tls_cert = crt,
-                        .tls_key = key, .tls_client_ca = ca};
+    http_listener ls = {.kind = HTTP_LISTEN_TCP,
+                        .address = addr,
+                        .tls_cert = crt,
+                        .tls_key = key,
+                        .tls_client_ca = ca};
     static const char *const headers[] = {"Cache-Control", "no-cache, private", NULL};
-    http_server_config hcfg = {.listeners = &ls, .n_listeners = 1, .router = as->router,
-                               .max_body = MAX_BODY, .headers = headers};
+    http_server_config hcfg = {.listeners = &ls,
+                               .n_listeners = 1,
+                               .router = as->router,
+                               .max_body = MAX_BODY,
+                               .headers = headers};
     as->http = http_server_new(&hcfg, err);
     if (!as->http)
         goto fail;

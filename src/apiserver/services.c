@@ -51,8 +51,7 @@ static const char *svc_id(json_t *svc, char *buf, size_t len)
 
 /* Takes key for svc: 0, -EEXIST when taken, or another error. With
  * dry_run only checks. */
-static int take(struct apiserver *as, const char *key, json_t *svc, bool dry_run,
-                wharf_error *err)
+static int take(struct apiserver *as, const char *key, json_t *svc, bool dry_run, wharf_error *err)
 {
     if (dry_run) {
         struct kvstore_kv kv = {0};
@@ -67,8 +66,7 @@ static int take(struct apiserver *as, const char *key, json_t *svc, bool dry_run
         return rc;
     }
     char id[512];
-    _cleanup_free_ char *val =
-        xasprintf("{\"service\":\"%s\"}", svc_id(svc, id, sizeof(id)));
+    _cleanup_free_ char *val = xasprintf("{\"service\":\"%s\"}", svc_id(svc, id, sizeof(id)));
     int rc = kvstore_create(as->store, key, val, strlen(val), NULL, err);
     if (rc == -EEXIST)
         wharf_error_clear(err);
@@ -216,8 +214,9 @@ int services_allocate(struct apiserver *as, json_t *svc, json_t *old, bool dry_r
             uint32_t base = cidr_base();
             json_t *shown = json_pack("[s]", want);
             if (inet_pton(AF_INET, want, &a) != 1) {
-                fe_add(fe, FE_INVALID, shown, "must be a valid IP address, (e.g. 10.9.8.7 or "
-                                              "2001:db8::ffff)",
+                fe_add(fe, FE_INVALID, shown,
+                       "must be a valid IP address, (e.g. 10.9.8.7 or "
+                       "2001:db8::ffff)",
                        "spec.clusterIPs[0]");
             } else if ((ntohl(a.s_addr) & 0xffff0000u) != base) {
                 _cleanup_free_ char *why = xasprintf(

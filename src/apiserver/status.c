@@ -22,8 +22,7 @@ json_t *status_object(int code, const char *reason, const char *message, json_t 
     return st;
 }
 
-http_response *status_failure(int code, const char *reason, json_t *details, const char *fmt,
-                              ...)
+http_response *status_failure(int code, const char *reason, json_t *details, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -59,15 +58,14 @@ json_t *status_details(const struct api_resource *r, const char *name)
 http_response *status_not_found(const struct api_resource *r, const char *name)
 {
     _cleanup_free_ char *q = qualified(r);
-    return status_failure(404, "NotFound", status_details(r, name), "%s \"%s\" not found", q,
-                          name);
+    return status_failure(404, "NotFound", status_details(r, name), "%s \"%s\" not found", q, name);
 }
 
 http_response *status_already_exists(const struct api_resource *r, const char *name)
 {
     _cleanup_free_ char *q = qualified(r);
-    return status_failure(409, "AlreadyExists", status_details(r, name),
-                          "%s \"%s\" already exists", q, name);
+    return status_failure(409, "AlreadyExists", status_details(r, name), "%s \"%s\" already exists",
+                          q, name);
 }
 
 http_response *status_conflict(const struct api_resource *r, const char *name, const char *why)
@@ -80,7 +78,10 @@ http_response *status_conflict(const struct api_resource *r, const char *name, c
 http_response *status_invalid(const struct api_resource *r, const char *name,
                               struct field_errors *fe)
 {
-    json_t *details = status_details(r, name ? name : "");
+    /* Invalid names the kind, not the resource (kube's NewInvalid). */
+    json_t *details = json_pack("{s:s, s:s}", "name", name ? name : "", "kind", r->kind);
+    if (r->group[0])
+        json_object_set_new(details, "group", json_string(r->group));
     json_object_set(details, "causes", fe->causes);
     /* Invalid names the kind qualified by group: Deployment.apps "x" is invalid. */
     _cleanup_free_ char *kind =
@@ -145,10 +146,9 @@ http_response *status_from_store(const struct api_resource *r, const char *name,
         return status_failure(504, "Timeout", NULL, "Too large resource version: %s", err->msg);
     case -EHOSTUNREACH:
     case -EBUSY:
-        return status_failure(503, "ServiceUnavailable", NULL, "storage unavailable: %s",
-                              err->msg);
+        return status_failure(503, "ServiceUnavailable", NULL, "storage unavailable: %s", err->msg);
     default:
-        return status_failure(500, "InternalError", NULL,
-                              "Internal error occurred: storage: %s", err->msg);
+        return status_failure(500, "InternalError", NULL, "Internal error occurred: storage: %s",
+                              err->msg);
     }
 }

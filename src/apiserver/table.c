@@ -12,13 +12,21 @@
 #include <string.h>
 #include <time.h>
 
-#define NAME_COL {"Name", "string", "name", "Name must be unique within a namespace.", 0}
+#define NAME_COL                                                                                   \
+    {                                                                                              \
+        "Name", "string", "name", "Name must be unique within a namespace.", 0                     \
+    }
 #define AGE_COL                                                                                    \
-    {"Age", "string", "",                                                                          \
-     "CreationTimestamp is a timestamp representing the server time when this object was "         \
-     "created.",                                                                                   \
-     0}
-#define END_COL {NULL, NULL, NULL, NULL, 0}
+    {                                                                                              \
+        "Age", "string", "",                                                                       \
+            "CreationTimestamp is a timestamp representing the server time when this object was "  \
+            "created.",                                                                            \
+            0                                                                                      \
+    }
+#define END_COL                                                                                    \
+    {                                                                                              \
+        NULL, NULL, NULL, NULL, 0                                                                  \
+    }
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -193,11 +201,10 @@ json_t *table_columns(const struct api_resource *r, bool with_headers)
         return cols;
     const struct api_column *c = r->columns ? r->columns : cols_default;
     for (; c->name; c++)
-        json_array_append_new(cols,
-                              json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", c->name, "type",
-                                        c->type, "format", c->format ? c->format : "",
-                                        "description", c->description ? c->description : "",
-                                        "priority", c->priority));
+        json_array_append_new(cols, json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", c->name, "type",
+                                              c->type, "format", c->format ? c->format : "",
+                                              "description", c->description ? c->description : "",
+                                              "priority", c->priority));
     return cols;
 }
 
@@ -284,8 +291,7 @@ void row_serviceaccounts(json_t *obj, json_t *cells, time_t now)
 
 const struct api_column cols_pods[] = {
     NAME_COL,
-    {"Ready", "string", "", "The aggregate readiness state of this pod for accepting traffic.",
-     0},
+    {"Ready", "string", "", "The aggregate readiness state of this pod for accepting traffic.", 0},
     {"Status", "string", "", "The aggregate status of the containers in this pod.", 0},
     {"Restarts", "string", "",
      "The number of times the containers in this pod have been restarted and when the last "
@@ -486,19 +492,23 @@ void row_endpoints(json_t *obj, json_t *cells, time_t now)
 }
 
 const struct api_column cols_events[] = {
-    {"Last Seen", "string", "", "The time at which the most recent occurrence of this event was "
-                                "recorded.",
+    {"Last Seen", "string", "",
+     "The time at which the most recent occurrence of this event was "
+     "recorded.",
      0},
-    {"Type", "string", "", "Type of this event (Normal, Warning), new types could be added in the "
-                           "future",
+    {"Type", "string", "",
+     "Type of this event (Normal, Warning), new types could be added in the "
+     "future",
      0},
-    {"Reason", "string", "", "This should be a short, machine understandable string that gives "
-                             "the reason for the transition into the object's current status.",
+    {"Reason", "string", "",
+     "This should be a short, machine understandable string that gives "
+     "the reason for the transition into the object's current status.",
      0},
     {"Object", "string", "", "The object that this event is about.", 0},
-    {"Subobject", "string", "", "If referring to a piece of an object instead of an entire "
-                                "object, this string should contain a valid JSON/Go field access "
-                                "statement.",
+    {"Subobject", "string", "",
+     "If referring to a piece of an object instead of an entire "
+     "object, this string should contain a valid JSON/Go field access "
+     "statement.",
      1},
     {"Source", "string", "", "The component reporting this event.", 1},
     {"Message", "string", "", "A human-readable description of the status of this operation.", 0},
@@ -632,31 +642,39 @@ static void access_modes(json_t *cells, json_t *modes)
 
 const struct api_column cols_pvs[] = {
     NAME_COL,
-    {"Capacity", "string", "", "capacity is the description of the persistent volume's resources "
-                               "and capacity.",
+    {"Capacity", "string", "",
+     "capacity is the description of the persistent volume's resources "
+     "and capacity.",
      0},
     {"Access Modes", "string", "", "accessModes contains all ways the volume can be mounted.", 0},
-    {"Reclaim Policy", "string", "", "persistentVolumeReclaimPolicy defines what happens to a "
-                                     "persistent volume when released from its claim.",
+    {"Reclaim Policy", "string", "",
+     "persistentVolumeReclaimPolicy defines what happens to a "
+     "persistent volume when released from its claim.",
      0},
-    {"Status", "string", "", "phase indicates if a volume is available, bound to a claim, or "
-                             "released by a claim.",
+    {"Status", "string", "",
+     "phase indicates if a volume is available, bound to a claim, or "
+     "released by a claim.",
      0},
-    {"Claim", "string", "", "claimRef is part of a bi-directional binding between "
-                            "PersistentVolume and PersistentVolumeClaim.",
+    {"Claim", "string", "",
+     "claimRef is part of a bi-directional binding between "
+     "PersistentVolume and PersistentVolumeClaim.",
      0},
-    {"StorageClass", "string", "", "storageClassName is the name of StorageClass to which this "
-                                   "persistent volume belongs.",
+    {"StorageClass", "string", "",
+     "storageClassName is the name of StorageClass to which this "
+     "persistent volume belongs.",
      0},
-    {"VolumeAttributesClass", "string", "", "Name of VolumeAttributesClass to which this "
-                                            "persistent volume belongs.",
+    {"VolumeAttributesClass", "string", "",
+     "Name of VolumeAttributesClass to which this "
+     "persistent volume belongs.",
      0},
-    {"Reason", "string", "", "reason is a brief CamelCase string that describes any failure and "
-                             "is meant for machine parsing and tidy display in the CLI.",
+    {"Reason", "string", "",
+     "reason is a brief CamelCase string that describes any failure and "
+     "is meant for machine parsing and tidy display in the CLI.",
      0},
     AGE_COL,
-    {"VolumeMode", "string", "", "volumeMode defines if a volume is intended to be used with a "
-                                 "formatted filesystem or to remain in raw block state.",
+    {"VolumeMode", "string", "",
+     "volumeMode defines if a volume is intended to be used with a "
+     "formatted filesystem or to remain in raw block state.",
      1},
     END_COL,
 };
@@ -685,24 +703,30 @@ void row_pvs(json_t *obj, json_t *cells, time_t now)
 const struct api_column cols_pvcs[] = {
     NAME_COL,
     {"Status", "string", "", "phase represents the current phase of PersistentVolumeClaim.", 0},
-    {"Volume", "string", "", "volumeName is the binding reference to the PersistentVolume "
-                             "backing this claim.",
+    {"Volume", "string", "",
+     "volumeName is the binding reference to the PersistentVolume "
+     "backing this claim.",
      0},
-    {"Capacity", "string", "", "capacity represents the actual resources of the underlying "
-                               "volume.",
+    {"Capacity", "string", "",
+     "capacity represents the actual resources of the underlying "
+     "volume.",
      0},
-    {"Access Modes", "string", "", "accessModes contains the actual access modes the volume "
-                                   "backing the PVC has.",
+    {"Access Modes", "string", "",
+     "accessModes contains the actual access modes the volume "
+     "backing the PVC has.",
      0},
-    {"StorageClass", "string", "", "storageClassName is the name of the StorageClass required by "
-                                   "the claim.",
+    {"StorageClass", "string", "",
+     "storageClassName is the name of the StorageClass required by "
+     "the claim.",
      0},
-    {"VolumeAttributesClass", "string", "", "volumeAttributesClassName may be used to set the "
-                                            "VolumeAttributesClass used by this claim.",
+    {"VolumeAttributesClass", "string", "",
+     "volumeAttributesClassName may be used to set the "
+     "VolumeAttributesClass used by this claim.",
      0},
     AGE_COL,
-    {"VolumeMode", "string", "", "volumeMode defines what type of volume is required by the "
-                                 "claim.",
+    {"VolumeMode", "string", "",
+     "volumeMode defines what type of volume is required by the "
+     "claim.",
      1},
     END_COL,
 };
@@ -729,11 +753,13 @@ void row_pvcs(json_t *obj, json_t *cells, time_t now)
 const struct api_column cols_resourcequotas[] = {
     NAME_COL,
     AGE_COL,
-    {"Request", "string", "", "Request represents a minimum amount of cpu/memory that a "
-                              "container may consume.",
+    {"Request", "string", "",
+     "Request represents a minimum amount of cpu/memory that a "
+     "container may consume.",
      0},
-    {"Limit", "string", "", "Limits control the maximum amount of cpu/memory that a container "
-                            "may use independent of contention on the node.",
+    {"Limit", "string", "",
+     "Limits control the maximum amount of cpu/memory that a container "
+     "may use independent of contention on the node.",
      0},
     END_COL,
 };
@@ -765,17 +791,20 @@ void row_resourcequotas(json_t *obj, json_t *cells, time_t now)
 const struct api_column cols_deployments[] = {
     NAME_COL,
     {"Ready", "string", "", "Number of the pod with ready state", 0},
-    {"Up-to-date", "integer", "", "Total number of non-terminated pods targeted by this "
-                                  "deployment that have the desired template spec.",
+    {"Up-to-date", "integer", "",
+     "Total number of non-terminated pods targeted by this "
+     "deployment that have the desired template spec.",
      0},
-    {"Available", "integer", "", "Total number of available pods (ready for at least "
-                                 "minReadySeconds) targeted by this deployment.",
+    {"Available", "integer", "",
+     "Total number of available pods (ready for at least "
+     "minReadySeconds) targeted by this deployment.",
      0},
     AGE_COL,
     {"Containers", "string", "", "Names of each container in the template.", 1},
     {"Images", "string", "", "Images referenced by each container in the template.", 1},
-    {"Selector", "string", "", "Label selector for pods. Existing ReplicaSets whose pods are "
-                               "selected by this will be the ones affected by this deployment.",
+    {"Selector", "string", "",
+     "Label selector for pods. Existing ReplicaSets whose pods are "
+     "selected by this will be the ones affected by this deployment.",
      1},
     END_COL,
 };
@@ -800,8 +829,9 @@ const struct api_column cols_replicasets[] = {
     AGE_COL,
     {"Containers", "string", "", "Names of each container in the template.", 1},
     {"Images", "string", "", "Images referenced by each container in the template.", 1},
-    {"Selector", "string", "", "Selector is a label query over pods that should match the "
-                               "replica count.",
+    {"Selector", "string", "",
+     "Selector is a label query over pods that should match the "
+     "replica count.",
      1},
     END_COL,
 };
@@ -837,22 +867,27 @@ void row_statefulsets(json_t *obj, json_t *cells, time_t now)
 
 const struct api_column cols_daemonsets[] = {
     NAME_COL,
-    {"Desired", "integer", "", "The total number of nodes that should be running the daemon "
-                               "pod.",
+    {"Desired", "integer", "",
+     "The total number of nodes that should be running the daemon "
+     "pod.",
      0},
     {"Current", "integer", "", "The number of nodes that are running at least 1 daemon pod.", 0},
-    {"Ready", "integer", "", "numberReady is the number of nodes that should be running the "
-                             "daemon pod and have one or more of the daemon pod running and "
-                             "ready.",
+    {"Ready", "integer", "",
+     "numberReady is the number of nodes that should be running the "
+     "daemon pod and have one or more of the daemon pod running and "
+     "ready.",
      0},
-    {"Up-to-date", "integer", "", "The total number of nodes that are running updated daemon "
-                                  "pod",
+    {"Up-to-date", "integer", "",
+     "The total number of nodes that are running updated daemon "
+     "pod",
      0},
-    {"Available", "integer", "", "The number of nodes that should be running the daemon pod and "
-                                 "have one or more of the daemon pod running and available.",
+    {"Available", "integer", "",
+     "The number of nodes that should be running the daemon pod and "
+     "have one or more of the daemon pod running and available.",
      0},
-    {"Node Selector", "string", "", "NodeSelector is a selector which must be true for the pod "
-                                    "to fit on a node.",
+    {"Node Selector", "string", "",
+     "NodeSelector is a selector which must be true for the pod "
+     "to fit on a node.",
      0},
     AGE_COL,
     {"Containers", "string", "", "Names of each container in the template.", 1},
@@ -878,8 +913,9 @@ void row_daemonsets(json_t *obj, json_t *cells, time_t now)
 const struct api_column cols_controllerrevisions[] = {
     NAME_COL,
     {"Controller", "string", "", "Controller of the object", 0},
-    {"Revision", "integer", "", "Revision indicates the revision of the state represented by "
-                                "Data.",
+    {"Revision", "integer", "",
+     "Revision indicates the revision of the state represented by "
+     "Data.",
      0},
     AGE_COL,
     END_COL,
@@ -919,8 +955,9 @@ void row_controllerrevisions(json_t *obj, json_t *cells, time_t now)
 const struct api_column cols_jobs[] = {
     NAME_COL,
     {"Status", "string", "", "Status of the job.", 0},
-    {"Completions", "string", "", "The desired number of successfully finished pods the job "
-                                  "should be run with.",
+    {"Completions", "string", "",
+     "The desired number of successfully finished pods the job "
+     "should be run with.",
      0},
     {"Duration", "string", "", "Time required to complete the job.", 0},
     AGE_COL,
@@ -968,9 +1005,9 @@ void row_jobs(json_t *obj, json_t *cells, time_t now)
     else if (mode && strcmp(mode, "Indexed") == 0)
         cell_take(cells, xasprintf("%" JSON_INTEGER_FORMAT "/1", int_at(obj, "status.succeeded")));
     else
-        cell_take(cells, xasprintf("%" JSON_INTEGER_FORMAT "/1 of %" JSON_INTEGER_FORMAT,
-                                   int_at(obj, "status.succeeded"),
-                                   int_at(obj, "spec.parallelism")));
+        cell_take(cells,
+                  xasprintf("%" JSON_INTEGER_FORMAT "/1 of %" JSON_INTEGER_FORMAT,
+                            int_at(obj, "status.succeeded"), int_at(obj, "spec.parallelism")));
     time_t start = time_parse(object_str(obj, "status.startTime"));
     time_t end = time_parse(object_str(obj, "status.completionTime"));
     if (start < 0) {
@@ -987,18 +1024,22 @@ void row_jobs(json_t *obj, json_t *cells, time_t now)
 
 const struct api_column cols_cronjobs[] = {
     NAME_COL,
-    {"Schedule", "string", "", "The schedule in Cron format, see "
-                               "https://en.wikipedia.org/wiki/Cron.",
+    {"Schedule", "string", "",
+     "The schedule in Cron format, see "
+     "https://en.wikipedia.org/wiki/Cron.",
      0},
-    {"Timezone", "string", "", "The time zone name for the given schedule, see "
-                               "https://en.wikipedia.org/wiki/List_of_tz_database_time_zones.",
+    {"Timezone", "string", "",
+     "The time zone name for the given schedule, see "
+     "https://en.wikipedia.org/wiki/List_of_tz_database_time_zones.",
      0},
-    {"Suspend", "boolean", "", "This flag tells the controller to suspend subsequent executions, "
-                               "it does not apply to already started executions.",
+    {"Suspend", "boolean", "",
+     "This flag tells the controller to suspend subsequent executions, "
+     "it does not apply to already started executions.",
      0},
     {"Active", "integer", "", "A list of pointers to currently running jobs.", 0},
-    {"Last Schedule", "string", "", "Information when was the last time the job was successfully "
-                                    "scheduled.",
+    {"Last Schedule", "string", "",
+     "Information when was the last time the job was successfully "
+     "scheduled.",
      0},
     AGE_COL,
     {"Containers", "string", "", "Names of each container in the template.", 1},
@@ -1012,7 +1053,7 @@ void row_cronjobs(json_t *obj, json_t *cells, time_t now)
     cell_name(cells, obj);
     cell_str(cells, object_str(obj, "spec.schedule"));
     cell_none(cells, object_str(obj, "spec.timeZone"));
-    json_array_append_new(cells, json_boolean(json_is_true(object_get(obj, "spec.suspend"))));
+    cell_str(cells, json_is_true(object_get(obj, "spec.suspend")) ? "True" : "False");
     cell_int(cells, (json_int_t)json_array_size(object_get(obj, "status.active")));
     json_t *last = object_get(obj, "status.lastScheduleTime");
     if (json_is_string(last))
@@ -1091,8 +1132,9 @@ void row_endpointslices(json_t *obj, json_t *cells, time_t now)
 
 const struct api_column cols_roles[] = {
     NAME_COL,
-    {"Created At", "string", "", "CreationTimestamp is a timestamp representing the server time "
-                                 "when this object was created.",
+    {"Created At", "string", "",
+     "CreationTimestamp is a timestamp representing the server time "
+     "when this object was created.",
      0},
     END_COL,
 };
@@ -1149,11 +1191,13 @@ const struct api_column cols_hpas[] = {
     NAME_COL,
     {"Reference", "string", "", "reference to scaled resource", 0},
     {"Targets", "string", "", "the current and target metric values", 0},
-    {"MinPods", "string", "", "minReplicas is the lower limit for the number of replicas to which "
-                              "the autoscaler can scale down.",
+    {"MinPods", "string", "",
+     "minReplicas is the lower limit for the number of replicas to which "
+     "the autoscaler can scale down.",
      0},
-    {"MaxPods", "integer", "", "maxReplicas is the upper limit for the number of replicas to "
-                               "which the autoscaler can scale up.",
+    {"MaxPods", "integer", "",
+     "maxReplicas is the upper limit for the number of replicas to "
+     "which the autoscaler can scale up.",
      0},
     {"Replicas", "integer", "", "current number of replicas of pods managed by this autoscaler.",
      0},
@@ -1183,6 +1227,10 @@ void row_hpas(json_t *obj, json_t *cells, time_t now)
         else
             strbuf_addstr(&targets, "<unknown>");
     }
+    json_t *v1cpu = object_get(obj, "spec.targetCPUUtilizationPercentage");
+    if (json_is_integer(v1cpu))
+        strbuf_addf(&targets, "cpu: <unknown>/%" JSON_INTEGER_FORMAT "%%",
+                    json_integer_value(v1cpu));
     cell_none(cells, strbuf_str(&targets));
     strbuf_release(&targets);
     json_t *min = object_get(obj, "spec.minReplicas");
@@ -1198,8 +1246,9 @@ void row_hpas(json_t *obj, json_t *cells, time_t now)
 const struct api_column cols_ingresses[] = {
     NAME_COL,
     {"Class", "string", "", "The name of the IngressClass resource.", 0},
-    {"Hosts", "string", "", "Hosts that incoming requests are matched against before the ingress "
-                            "rule",
+    {"Hosts", "string", "",
+     "Hosts that incoming requests are matched against before the ingress "
+     "rule",
      0},
     {"Address", "string", "", "Address is a list containing ingress points for the load-balancer",
      0},
@@ -1259,14 +1308,17 @@ void row_networkpolicies(json_t *obj, json_t *cells, time_t now)
 
 const struct api_column cols_pdbs[] = {
     NAME_COL,
-    {"Min Available", "string", "", "The minimum number of pods that must be available "
-                                    "simultaneously.",
+    {"Min Available", "string", "",
+     "The minimum number of pods that must be available "
+     "simultaneously.",
      0},
-    {"Max Unavailable", "string", "", "The maximum number of pods that may be unavailable "
-                                      "simultaneously.",
+    {"Max Unavailable", "string", "",
+     "The maximum number of pods that may be unavailable "
+     "simultaneously.",
      0},
-    {"Allowed Disruptions", "integer", "", "Calculated number of pods that may be disrupted at "
-                                           "this time.",
+    {"Allowed Disruptions", "integer", "",
+     "Calculated number of pods that may be disrupted at "
+     "this time.",
      0},
     AGE_COL,
     END_COL,

@@ -227,8 +227,8 @@ static void validate_containers(json_t *list, bool required, json_t *volumes,
                            "%s[%zu].volumeMounts[%zu].name", path, i, k);
             }
             if (!mp || !*mp)
-                fe_add(fe, FE_REQUIRED, NULL, NULL, "%s[%zu].volumeMounts[%zu].mountPath", path,
-                       i, k);
+                fe_add(fe, FE_REQUIRED, NULL, NULL, "%s[%zu].volumeMounts[%zu].mountPath", path, i,
+                       k);
         }
         static const char *const pull[] = {"Always", "IfNotPresent", "Never", NULL};
         _cleanup_free_ char *pp = xasprintf("%s[%zu].imagePullPolicy", path, i);
@@ -266,8 +266,7 @@ void validate_pod_spec(json_t *spec, struct field_errors *fe, const char *path)
     _cleanup_free_ char *cpath = xasprintf("%s.containers", path);
     _cleanup_free_ char *ipath = xasprintf("%s.initContainers", path);
     validate_containers(json_object_get(spec, "containers"), true, volumes, fe, cpath, names);
-    validate_containers(json_object_get(spec, "initContainers"), false, volumes, fe, ipath,
-                        names);
+    validate_containers(json_object_get(spec, "initContainers"), false, volumes, fe, ipath, names);
     json_decref(names);
     static const char *const restart[] = {"Always", "OnFailure", "Never", NULL};
     static const char *const dns[] = {"ClusterFirstWithHostNet", "ClusterFirst", "Default", "None",
@@ -465,8 +464,7 @@ static void validate_immutable_data(json_t *obj, json_t *old, struct field_error
         json_t *a = json_object_get(obj, *f), *b = json_object_get(old, *f);
         bool same = (!a || json_object_size(a) == 0) && (!b || json_object_size(b) == 0);
         if (!same && !(a && b && json_equal(a, b)))
-            fe_add(fe, FE_FORBIDDEN, NULL, "field is immutable when `immutable` is set", "%s",
-                   *f);
+            fe_add(fe, FE_FORBIDDEN, NULL, "field is immutable when `immutable` is set", "%s", *f);
     }
     if (!json_is_true(json_object_get(obj, "immutable")))
         fe_add(fe, FE_FORBIDDEN, NULL, "field is immutable when `immutable` is set", "immutable");
@@ -902,10 +900,13 @@ void validate_statefulset(struct api_req *c, json_t *obj, json_t *old, struct fi
     if (old) {
         json_t *a = json_deep_copy(json_object_get(old, "spec"));
         json_t *b = json_object_get(obj, "spec");
-        static const char *const mutable_fields[] = {
-            "replicas",        "ordinals",        "template",
-            "updateStrategy",  "persistentVolumeClaimRetentionPolicy",
-            "minReadySeconds", "revisionHistoryLimit"};
+        static const char *const mutable_fields[] = {"replicas",
+                                                     "ordinals",
+                                                     "template",
+                                                     "updateStrategy",
+                                                     "persistentVolumeClaimRetentionPolicy",
+                                                     "minReadySeconds",
+                                                     "revisionHistoryLimit"};
         for (size_t k = 0; k < sizeof(mutable_fields) / sizeof(mutable_fields[0]); k++) {
             json_t *v = json_object_get(b, mutable_fields[k]);
             if (v)
@@ -990,9 +991,9 @@ void defaults_job(struct api_req *c, json_t *obj, json_t *old)
     json_object_set_new(labels, "controller-uid", json_string(uid));
     json_object_set_new(labels, "job-name", json_string(name));
     if (!json_object_get(spec, "selector"))
-        json_object_set_new(spec, "selector",
-                            json_pack("{s:{s:s}}", "matchLabels",
-                                      "batch.kubernetes.io/controller-uid", uid));
+        json_object_set_new(
+            spec, "selector",
+            json_pack("{s:{s:s}}", "matchLabels", "batch.kubernetes.io/controller-uid", uid));
 }
 
 static void validate_job_spec(json_t *spec, json_t *old_spec, struct field_errors *fe,
@@ -1026,8 +1027,8 @@ static void validate_job_spec(json_t *spec, json_t *old_spec, struct field_error
         if (sel && label_selector_from_json(sel, &ls, &err) == 0) {
             if (!label_selector_matches(&ls, object_get(spec, "template.metadata.labels")))
                 fe_add(fe, FE_INVALID, object_get(spec, "template.metadata.labels") ?: json_null(),
-                       "`selector` does not match template `labels`",
-                       "%s.template.metadata.labels", path);
+                       "`selector` does not match template `labels`", "%s.template.metadata.labels",
+                       path);
             label_selector_release(&ls);
         }
     }
@@ -1109,8 +1110,8 @@ static bool cron_field_ok(const char *f, int lo, int hi)
 
 static bool cron_ok(const char *s)
 {
-    static const char *const macros[] = {"@yearly", "@annually", "@monthly", "@weekly", "@daily",
-                                         "@midnight", "@hourly", NULL};
+    static const char *const macros[] = {"@yearly", "@annually", "@monthly", "@weekly",
+                                         "@daily",  "@midnight", "@hourly",  NULL};
     if (s[0] == '@')
         return one_of(s, macros) || strncmp(s, "@every ", 7) == 0;
     if (strncmp(s, "TZ=", 3) == 0 || strncmp(s, "CRON_TZ=", 8) == 0)
@@ -1136,8 +1137,9 @@ void validate_cronjob(struct api_req *c, json_t *obj, json_t *old, struct field_
     if (!s || !*s)
         fe_add(fe, FE_REQUIRED, NULL, NULL, "spec.schedule");
     else if (strncmp(s, "TZ=", 3) == 0 || strncmp(s, "CRON_TZ=", 8) == 0)
-        fe_add(fe, FE_INVALID, sched, "cannot use TZ or CRON_TZ in schedule, use timeZone field "
-                                      "instead",
+        fe_add(fe, FE_INVALID, sched,
+               "cannot use TZ or CRON_TZ in schedule, use timeZone field "
+               "instead",
                "spec.schedule");
     else if (!cron_ok(s))
         fe_add(fe, FE_INVALID, sched, "unparseable schedule", "spec.schedule");
@@ -1197,8 +1199,7 @@ void validate_ingress(struct api_req *c, json_t *obj, json_t *old, struct field_
     {
         json_array_foreach(object_get(r, "http.paths"), k, p)
         {
-            static const char *const types[] = {"Exact", "Prefix", "ImplementationSpecific",
-                                                NULL};
+            static const char *const types[] = {"Exact", "Prefix", "ImplementationSpecific", NULL};
             _cleanup_free_ char *tp = xasprintf("spec.rules[%zu].http.paths[%zu].pathType", i, k);
             if (!json_object_get(p, "pathType"))
                 fe_add(fe, FE_REQUIRED, NULL, "pathType must be specified", "%s", tp);
@@ -1321,4 +1322,84 @@ void validate_rolebinding(struct api_req *c, json_t *obj, json_t *old, struct fi
             !json_string_value(json_object_get(s, "namespace")))
             fe_add(fe, FE_REQUIRED, NULL, NULL, "subjects[%zu].namespace", i);
     }
+}
+
+/* ---------------------------------------------------------------- autoscaling/v1 */
+
+/* autoscaling/v1's HorizontalPodAutoscaler is stored as v2: its CPU target
+ * is v2's Resource metric on "cpu" with a Utilization target. What v1
+ * cannot express (other metrics, behavior, conditions) is not shown
+ * through v1. */
+void hpa_v1_to_v2(json_t *obj)
+{
+    json_object_set_new(obj, "apiVersion", json_string("autoscaling/v2"));
+    json_t *spec = json_object_get(obj, "spec");
+    json_t *cpu = json_object_get(spec, "targetCPUUtilizationPercentage");
+    if (json_is_integer(cpu))
+        json_object_set_new(spec, "metrics",
+                            json_pack("[{s:s, s:{s:s, s:{s:s, s:O}}}]", "type", "Resource",
+                                      "resource", "name", "cpu", "target", "type", "Utilization",
+                                      "averageUtilization", cpu));
+    if (spec)
+        json_object_del(spec, "targetCPUUtilizationPercentage");
+    json_t *status = json_object_get(obj, "status");
+    json_t *cur = json_object_get(status, "currentCPUUtilizationPercentage");
+    if (json_is_integer(cur))
+        json_object_set_new(status, "currentMetrics",
+                            json_pack("[{s:s, s:{s:s, s:{s:O}}}]", "type", "Resource", "resource",
+                                      "name", "cpu", "current", "averageUtilization", cur));
+    if (status)
+        json_object_del(status, "currentCPUUtilizationPercentage");
+}
+
+static json_t *cpu_utilization(json_t *metrics, const char *which)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(metrics, i, m)
+    {
+        if (strcmp(object_str(m, "type") ?: "", "Resource") == 0 &&
+            strcmp(object_str(m, "resource.name") ?: "", "cpu") == 0) {
+            json_t *u = object_get(json_object_get(json_object_get(m, "resource"), which),
+                                   "averageUtilization");
+            if (json_is_integer(u))
+                return u;
+        }
+    }
+    return NULL;
+}
+
+void hpa_v2_to_v1(json_t *obj)
+{
+    json_object_set_new(obj, "apiVersion", json_string("autoscaling/v1"));
+    json_t *spec = json_object_get(obj, "spec");
+    json_t *cpu = cpu_utilization(json_object_get(spec, "metrics"), "target");
+    if (cpu)
+        json_object_set(spec, "targetCPUUtilizationPercentage", cpu);
+    if (spec) {
+        json_object_del(spec, "metrics");
+        json_object_del(spec, "behavior");
+    }
+    json_t *status = json_object_get(obj, "status");
+    json_t *cur = cpu_utilization(json_object_get(status, "currentMetrics"), "current");
+    if (cur)
+        json_object_set(status, "currentCPUUtilizationPercentage", cur);
+    if (status) {
+        json_object_del(status, "currentMetrics");
+        json_object_del(status, "conditions");
+    }
+}
+
+void defaults_hpa_v1(struct api_req *c, json_t *obj, json_t *old)
+{
+    set_default(child(obj, "spec"), "minReplicas", json_integer(1));
+}
+
+void validate_hpa_v1(struct api_req *c, json_t *obj, json_t *old, struct field_errors *fe)
+{
+    validate_hpa(c, obj, old, fe);
+    json_t *cpu = object_get(obj, "spec.targetCPUUtilizationPercentage");
+    if (json_is_integer(cpu) && json_integer_value(cpu) < 1)
+        fe_add(fe, FE_INVALID, cpu, "must be greater than or equal to 1",
+               "spec.targetCPUUtilizationPercentage");
 }

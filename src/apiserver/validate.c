@@ -195,7 +195,8 @@ const char *validate_dns1035_label(const char *s)
     if (!dns_label_ok(s, len) || !(s[0] >= 'a' && s[0] <= 'z'))
         return "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start "
                "with an alphabetic character, and end with an alphanumeric character (e.g. "
-               "'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
+               "'my-name',  or 'abc-123', regex used for validation is "
+               "'[a-z]([-a-z0-9]*[a-z0-9])?')";
     return NULL;
 }
 
@@ -332,8 +333,9 @@ void validate_label_selector(json_t *sel, struct field_errors *fe, const char *p
             fe_add(fe, FE_REQUIRED, NULL, NULL, "%s.matchExpressions[%zu].operator", path, i);
         } else if (strcmp(op, "In") == 0 || strcmp(op, "NotIn") == 0) {
             if (nv == 0)
-                fe_add(fe, FE_REQUIRED, NULL, "must be specified when `operator` is 'In' or "
-                                              "'NotIn'",
+                fe_add(fe, FE_REQUIRED, NULL,
+                       "must be specified when `operator` is 'In' or "
+                       "'NotIn'",
                        "%s.matchExpressions[%zu].values", path, i);
         } else if (strcmp(op, "Exists") == 0 || strcmp(op, "DoesNotExist") == 0) {
             if (nv > 0)
@@ -394,8 +396,7 @@ void validate_object_meta(const struct api_resource *r, json_t *meta, struct fie
             total += strlen(k) + (json_is_string(v) ? json_string_length(v) : 0);
         }
         if (total > 256 * 1024)
-            fe_add(fe, FE_TOO_LONG, NULL, "must have at most 262144 bytes",
-                   "metadata.annotations");
+            fe_add(fe, FE_TOO_LONG, NULL, "must have at most 262144 bytes", "metadata.annotations");
     }
     json_t *fins = json_object_get(meta, "finalizers");
     size_t i;
@@ -408,8 +409,9 @@ void validate_object_meta(const struct api_resource *r, json_t *meta, struct fie
             fe_add(fe, FE_INVALID, f, why, "metadata.finalizers[%zu]", i);
         else if (!strchr(s, '/') && strcmp(s, "kubernetes") != 0 && strcmp(s, "orphan") != 0 &&
                  strcmp(s, "foregroundDeletion") != 0)
-            fe_add(fe, FE_INVALID, f, "name is neither a standard finalizer name nor is it fully "
-                                      "qualified",
+            fe_add(fe, FE_INVALID, f,
+                   "name is neither a standard finalizer name nor is it fully "
+                   "qualified",
                    "metadata.finalizers[%zu]", i);
     }
     json_t *owners = json_object_get(meta, "ownerReferences");

@@ -323,8 +323,7 @@ http_response *watch_serve(struct api_req *c, const char *prefix, int64_t from_r
     }
     if (c->as->n_watches == c->as->alloc_watches) {
         c->as->alloc_watches = c->as->alloc_watches ? c->as->alloc_watches * 2 : 16;
-        c->as->watches =
-            xrealloc(c->as->watches, c->as->alloc_watches * sizeof(*c->as->watches));
+        c->as->watches = xrealloc(c->as->watches, c->as->alloc_watches * sizeof(*c->as->watches));
     }
     c->as->watches[c->as->n_watches++] = s;
     c->as->n_watch_threads++;

@@ -35,17 +35,30 @@ static void usage(FILE *f)
             "  --disable-agent             run no local node: accepted, and currently the only\n"
             "                              mode (there is no node agent yet, so pods are stored\n"
             "                              and scheduled by nobody)\n"
+            "  --compaction-interval SECS  forget store history older than this (default %d;\n"
+            "                              0: never); older resourceVersions get 410 Gone\n"
             "  --debug                     debug logging\n"
             "  -h, --help                  this text\n\n"
             "First start makes a cluster CA, a serving certificate and an admin client\n"
             "certificate; kubectl --kubeconfig DATA_DIR/admin.kubeconfig talks to it.\n",
-            APISERVER_DEFAULT_DATA_DIR, APISERVER_DEFAULT_BIND, APISERVER_DEFAULT_PORT);
+            APISERVER_DEFAULT_DATA_DIR, APISERVER_DEFAULT_BIND, APISERVER_DEFAULT_PORT,
+            APISERVER_DEFAULT_COMPACTION_S);
 }
 
 int main(int argc, char **argv)
 {
-    enum { O_DATA = 256, O_BIND, O_PORT, O_STORE, O_TOKEN, O_TOKEN_FILE, O_KUBECONFIG,
-           O_NO_AGENT, O_DEBUG };
+    enum {
+        O_DATA = 256,
+        O_BIND,
+        O_PORT,
+        O_STORE,
+        O_TOKEN,
+        O_TOKEN_FILE,
+        O_KUBECONFIG,
+        O_NO_AGENT,
+        O_DEBUG,
+        O_COMPACTION
+    };
     static const struct option opts[] = {
         {"data-dir", required_argument, 0, O_DATA},
         {"bind-address", required_argument, 0, O_BIND},
@@ -56,6 +69,7 @@ int main(int argc, char **argv)
         {"write-kubeconfig", required_argument, 0, O_KUBECONFIG},
         {"disable-agent", no_argument, 0, O_NO_AGENT},
         {"debug", no_argument, 0, O_DEBUG},
+        {"compaction-interval", required_argument, 0, O_COMPACTION},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -97,6 +111,18 @@ int main(int argc, char **argv)
             break;
         case O_NO_AGENT:
             break;
+        case O_COMPACTION: {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || errno || v < 0 || v > 86400 * 365) {
+                fprintf(stderr, "wharf server: --compaction-interval %s: not a number of seconds\n",
+                        optarg);
+                return 2;
+            }
+            cfg.compaction_interval_s = v == 0 ? -1 : (int)v;
+            break;
+        }
         case O_DEBUG:
             debug = true;
             break;
