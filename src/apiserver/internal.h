@@ -420,6 +420,10 @@ void field_selector_release(struct field_selector *sel);
 json_t *proto_decode(const void *data, size_t len, wharf_error *err);
 bool proto_is_envelope(const void *data, size_t len);
 
+/* An "application/yaml" body (one document) as JSON (new reference), or
+ * NULL with -EINVAL naming the line. */
+json_t *yaml_to_json(const char *text, size_t len, wharf_error *err);
+
 /* ---------------------------------------------------------------- patches */
 
 /* RFC 7386: returns a new reference (target is not modified). */

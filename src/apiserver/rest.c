@@ -192,12 +192,26 @@ static json_t *read_body(struct api_req *c, http_response **resp, bool allow_any
                                        kind, err.msg);
         return obj;
     }
+    if (ct && clen == 16 && strncasecmp(ct, "application/yaml", 16) == 0) {
+        wharf_error err = {0};
+        json_t *obj = yaml_to_json(body, len, &err);
+        if (obj && !json_is_object(obj) && !allow_any_json_type) {
+            json_decref(obj);
+            obj = NULL;
+            wharf_error_set(&err, -EINVAL, "expected a YAML mapping");
+        }
+        if (!obj)
+            *resp = status_bad_request("the object provided is unrecognized (must be of type %s): "
+                                       "couldn't get version/kind; %s",
+                                       kind, err.msg);
+        return obj;
+    }
     if (ct && clen && !(clen == 16 && strncasecmp(ct, "application/json", 16) == 0) &&
         !(clen > 5 && strncasecmp(ct + clen - 5, "+json", 5) == 0) &&
         !(clen == 3 && strncmp(ct, "*/*", 3) == 0)) {
         *resp = status_failure(415, "UnsupportedMediaType", NULL,
                                "the body of the request was in an unknown format - accepted "
-                               "media types include: application/json, "
+                               "media types include: application/json, application/yaml, "
                                "application/vnd.kubernetes.protobuf");
         return NULL;
     }
@@ -2009,12 +2023,6 @@ http_response *rest_handle(struct api_req *c, const char *const *parts, size_t n
     if (strcmp(c->verb, "list") == 0)
         return do_list(c);
     if (strcmp(c->verb, "watch") == 0) {
-        if (c->name) {
-            /* watch of one object: a field selector on its name */
-            return status_bad_request("watch of a single object: use ?watch=1&fieldSelector="
-                                      "metadata.name=%s on the collection",
-                                      c->name);
-        }
         return do_watch(c);
     }
     if (strcmp(c->verb, "create") == 0) {

@@ -35,6 +35,7 @@ struct api_watch_state {
     struct label_selector ls;
     struct field_selector fs;
     bool has_ls, has_fs;
+    char *name; /* a watch of one object (GET .../NAME?watch=1) */
     bool table;
     bool table_headers_sent;
     char *include_object;
@@ -59,6 +60,8 @@ static double now_ms(void)
 static bool matches(struct api_watch_state *s, json_t *obj)
 {
     if (!obj)
+        return false;
+    if (s->name && strcmp(object_str(obj, "metadata.name") ?: "", s->name) != 0)
         return false;
     if (s->has_ls && !label_selector_matches(&s->ls, object_get(obj, "metadata.labels")))
         return false;
@@ -148,7 +151,10 @@ static int deliver(struct api_watch_state *s, const struct kvstore_event *ev)
     int rc = 0;
     if (ev->type == KVSTORE_EVENT_DELETE) {
         json_t *obj = deleted_object(s, ev);
-        if (matches(s, obj) || !ev->has_prev)
+        /* without the last state (compacted) selectors cannot be checked:
+         * the deletion goes to every watcher of the name */
+        bool name_ok = !s->name || strcmp(object_str(obj, "metadata.name") ?: "", s->name) == 0;
+        if (ev->has_prev ? matches(s, obj) : name_ok)
             rc = send_event(s, "DELETED", obj);
         json_decref(obj);
         return rc;
@@ -196,6 +202,7 @@ static void state_free(struct api_watch_state *s)
     if (s->initial)
         json_decref(s->initial);
     free(s->include_object);
+    free(s->name);
     free(s);
 }
 
@@ -279,6 +286,8 @@ http_response *watch_serve(struct api_req *c, const char *prefix, int64_t from_r
     s->initial = initial_items;
     s->initial_rev = initial_rev;
     s->send_initial = send_initial;
+    if (c->name)
+        s->name = xstrdup(c->name);
     s->last_rev = from_rev - 1;
     wharf_error err = {0};
     const char *ls = http_request_query(c->http, "labelSelector");

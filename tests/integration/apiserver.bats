@@ -310,6 +310,9 @@ service/web" ]
     run api --max-time 10 "https://127.0.0.1:$PORT/api/v1/namespaces/$ns/configmaps?watch=1&resourceVersion=$rv&labelSelector=sel%3Dyes&timeoutSeconds=1"
     [ "$status" -eq 0 ]
     [ "$(jq -r '.type + " " + .object.metadata.name' <<<"$output" | tr '\n' ' ')" = "ADDED a DELETED a " ]
+    # one object by name
+    run api --max-time 10 "https://127.0.0.1:$PORT/api/v1/namespaces/$ns/configmaps/b?watch=1&resourceVersion=$rv&timeoutSeconds=1"
+    [ "$(jq -r '.type + " " + .object.metadata.name' <<<"$output" | tr '\n' ' ')" = "ADDED b " ]
     # without a version: the current objects first; then the stream ends
     run api --max-time 10 "https://127.0.0.1:$PORT/api/v1/namespaces/$ns/configmaps?watch=true&timeoutSeconds=1&allowWatchBookmarks=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion="
     [ "$status" -eq 0 ]
@@ -406,6 +409,12 @@ configmap "c2" deleted' ]
     [ "$(jq -r .message <<<"$output")" = "the API version in the data (apps/v1) does not match the expected API version (v1)" ]
     run api -X POST -H 'Content-Type: text/plain' -d 'hello' "$base"
     [ "$(jq -r .code <<<"$output")" = 415 ]
+    # YAML bodies, well and badly formed
+    run api -X POST -H 'Content-Type: application/yaml' --data-binary $'metadata:\n  name: from-yaml\ndata: {n: "1"}\n' "$base"
+    [ "$(jq -r '.metadata.name + " " + .data.n' <<<"$output")" = "from-yaml 1" ]
+    run api -X POST -H 'Content-Type: application/yaml' --data-binary $'metadata:\n  name: [oops\n' "$base"
+    [ "$(jq -r '.code, .reason' <<<"$output" | tr '\n' ' ')" = "400 BadRequest " ]
+    [[ "$(jq -r .message <<<"$output")" == *"yaml: line"* ]]
     run api -X POST -H 'Content-Type: application/json' \
         -d '{"metadata":{"name":"x"},"dataa":{}}' "$base?fieldValidation=Strict"
     [ "$(jq -r .message <<<"$output")" = 'strict decoding error: unknown field "dataa"' ]

@@ -716,6 +716,43 @@ static void test_proto_decode(void **state)
     assert_null(proto_decode("{}", 2, &err));
 }
 
+/* ---------------------------------------------------------------- YAML */
+
+static void test_yaml_bodies(void **state)
+{
+    const char *doc = "apiVersion: v1\n"
+                      "kind: ConfigMap\n"
+                      "metadata:\n"
+                      "  name: y\n"
+                      "  labels: &l {app: web, 'n': \"1\"}\n"
+                      "data:\n"
+                      "  plain: hello world\n"
+                      "  quoted: \"true\"\n"
+                      "list: [1, -2, 2.5, true, no, ~, null, '', 0x1f]\n"
+                      "copy: *l\n"
+                      "block: |\n"
+                      "  line1\n"
+                      "  line2\n";
+    wharf_error err = {0};
+    json_t *j = yaml_to_json(doc, strlen(doc), &err);
+    if (!j)
+        fail_msg("yaml: %s", err.msg);
+    expect_json(j, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"y\","
+                   "\"labels\":{\"app\":\"web\",\"n\":\"1\"}},\"data\":{\"plain\":\"hello world\","
+                   "\"quoted\":\"true\"},\"list\":[1,-2,2.5,true,false,null,null,\"\",31],"
+                   "\"copy\":{\"app\":\"web\",\"n\":\"1\"},\"block\":\"line1\\nline2\\n\"}");
+    static const char *const bad[] = {"a: [1, 2\n", "a: b\n c: d\n  e", "a: *nope\n",
+                                      "a: 1\n---\nb: 2\n", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        wharf_error e = {0};
+        json_t *x = yaml_to_json(bad[i], strlen(bad[i]), &e);
+        if (x)
+            fail_msg("YAML %s parsed", bad[i]);
+        assert_int_equal(e.code, -EINVAL);
+        assert_true(strncmp(e.msg, "yaml: ", 6) == 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -737,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_table_age),
         cmocka_unit_test(test_table_rows),
         cmocka_unit_test(test_proto_decode),
+        cmocka_unit_test(test_yaml_bodies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
