@@ -1,6 +1,8 @@
 /*
  * wharf — the main command line. `wharf daemon` executes wharfd, the engine
- * (the Docker Engine API server, src/engine), installed beside this program;
+ * (the Docker Engine API server, src/engine), and `wharf server` executes
+ * wharf-server, the cluster's Kubernetes API server (src/apiserver), both
+ * installed beside this program;
  * every other command is a docker-compatible client command (wharf_cmds.h)
  * talking to a daemon over src/client.
  */
@@ -19,6 +21,7 @@ static void usage(FILE *f)
             "Usage: wharf <command>\n\n"
             "Commands:\n"
             "  daemon    run the engine: the Docker Engine API on a unix socket\n"
+            "  server    run the cluster control plane: the Kubernetes API server\n"
             "  version   client and daemon versions\n"
             "  info      a summary of the daemon\n"
             "  images, image inspect, load, save, tag, rmi, history, import, image prune\n"
@@ -35,33 +38,35 @@ static void usage(FILE *f)
             "(" ENGINE_CONFIG_ENV " or %s) puts it, by default %s;\n"
             "a local daemon that is not running is started in the background.\n\n"
             "wharf daemon [--root DIR] [-H unix:///PATH | tcp://HOST:PORT | fd://]...\n"
-            "             [--config-file F]    runs wharfd (`wharfd --help`)\n\n"
+            "             [--config-file F]    runs wharfd (`wharfd --help`)\n"
+            "wharf server [--data-dir DIR] [--https-listen-port N] ...\n"
+            "                                  runs wharf-server (`wharf server --help`)\n\n"
             "The OCI runtime is wharf-runtime (runc's command line); the per-container\n"
             "supervisor is wharf-shim.\n",
             ENGINE_DEFAULT_CONFIG, CLIENT_DEFAULT_HOST);
 }
 
-/* The daemon is its own program so that it maps none of the client's
- * libraries (see daemon_main.c): run the wharfd beside this binary, else the
- * one on PATH, with the same arguments. */
-static int cmd_daemon(int argc, char **argv)
+/* The daemon and the API server are programs of their own so that the
+ * resident process maps only what it serves with (see daemon_main.c,
+ * server_main.c): run the one beside this binary, else the one on PATH,
+ * with the same arguments. */
+static int exec_beside(const char *cmd, const char *program, char **argv)
 {
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     self[n > 0 ? n : 0] = '\0';
     char *slash = strrchr(self, '/');
-    argv[0] = "wharfd";
-    (void)argc;
+    argv[0] = (char *)program;
     if (slash) {
-        _cleanup_free_ char *path = xasprintf("%.*s/wharfd", (int)(slash - self), self);
+        _cleanup_free_ char *path = xasprintf("%.*s/%s", (int)(slash - self), self, program);
         if (access(path, X_OK) == 0) {
             execv(path, argv);
-            fprintf(stderr, "wharf daemon: cannot execute %s: %s\n", path, strerror(errno));
+            fprintf(stderr, "wharf %s: cannot execute %s: %s\n", cmd, path, strerror(errno));
             return 1;
         }
     }
-    execvp("wharfd", argv);
-    fprintf(stderr, "wharf daemon: cannot execute wharfd: %s\n", strerror(errno));
+    execvp(program, argv);
+    fprintf(stderr, "wharf %s: cannot execute %s: %s\n", cmd, program, strerror(errno));
     return 1;
 }
 
@@ -199,7 +204,9 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[i];
     if (strcmp(cmd, "daemon") == 0)
-        return cmd_daemon(argc - i, argv + i);
+        return exec_beside("daemon", "wharfd", argv + i);
+    if (strcmp(cmd, "server") == 0)
+        return exec_beside("server", "wharf-server", argv + i);
     if (strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

@@ -3,7 +3,7 @@
  * the Kubernetes API server, built on libmicrohttpd.
  *
  * Owns: listening sockets (unix with a mode and stale-file removal, TCP, TLS
- * on TCP, or one already listening that the caller hands over, as systemd's
+ * on TCP with optional client certificates, or one already listening that the caller hands over, as systemd's
  * socket activation does), the server threads (one per connection, so `logs --follow` or
  * `events` never hold up other requests), routing by method and path pattern
  * after an optional "/vX.Y" API version prefix, request parsing (path
@@ -115,6 +115,11 @@ typedef struct http_listener {
     /* tcp or fd: PEM files; both set to serve HTTPS, or neither. */
     const char *tls_cert;
     const char *tls_key;
+    /* HTTPS only, optional: PEM file of the CAs whose client certificates
+     * are accepted. Clients are asked for a certificate but may send none;
+     * one that does not verify is not an error either, it is just not
+     * reported (see http_request_client_cert). */
+    const char *tls_client_ca;
 } http_listener;
 
 typedef struct http_server_config {
@@ -184,6 +189,12 @@ const char *http_request_body(const http_request *req, size_t *len);
  * err (an empty body is an error too: check http_request_body first when
  * that is allowed). */
 json_t *http_request_body_json(const http_request *req, wharf_error *err);
+
+/* The DER bytes of the client's TLS certificate when the listener has a
+ * tls_client_ca and the certificate verified against it (signature chain,
+ * validity period); NULL otherwise (no TLS, no certificate, or one that did
+ * not verify). *len may be NULL. */
+const void *http_request_client_cert(const http_request *req, size_t *len);
 
 /* True when the client asked for "Connection: Upgrade" (Docker attach/exec). */
 bool http_request_wants_upgrade(const http_request *req);

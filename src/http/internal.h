@@ -62,6 +62,8 @@ struct http_request {
     struct http_kv headers; /* in request order */
     strbuf body;
     const struct http_route *route;
+    void *client_cert; /* DER of a verified TLS client certificate, or NULL */
+    size_t client_cert_len;
     void *data;
     void (*data_free)(void *);
 

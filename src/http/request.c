@@ -17,6 +17,7 @@ void http_request_release(struct http_request *req)
     free(req->method);
     free(req->path);
     free(req->api_version);
+    free(req->client_cert);
     http_kv_release(&req->params);
     http_kv_release(&req->query);
     http_kv_release(&req->headers);
@@ -46,6 +47,13 @@ const char *http_request_param(const http_request *req, const char *name)
 const char *http_request_header(const http_request *req, const char *name)
 {
     return http_kv_get(&req->headers, name, true);
+}
+
+const void *http_request_client_cert(const http_request *req, size_t *len)
+{
+    if (len)
+        *len = req->client_cert_len;
+    return req->client_cert;
 }
 
 const char *http_request_query(const http_request *req, const char *key)

@@ -23,6 +23,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -46,6 +48,7 @@ struct listener_state {
     int fd;          /* ours until start, then MHD's */
     int port;
     char *tls_cert, *tls_key; /* PEM text */
+    char *tls_client_ca;      /* PEM text, or NULL: no client certificates */
     struct MHD_Daemon *mhd;
 };
 
@@ -236,6 +239,30 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     struct http_kv *kv = cls;
     http_kv_add(kv, key, strlen(key), value, value ? strlen(value) : 0);
     return MHD_YES;
+}
+
+/* The client's certificate, when it sent one that verifies against the
+ * listener's trust list (MHD loaded tls_client_ca into the session's
+ * credentials; GnuTLS asks for a certificate but leaves verifying it to us). */
+static void collect_client_cert(struct MHD_Connection *conn, struct http_request *req)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (!ci || !ci->tls_session)
+        return;
+    gnutls_session_t session = (gnutls_session_t)ci->tls_session;
+    unsigned n = 0;
+    const gnutls_datum_t *chain = gnutls_certificate_get_peers(session, &n);
+    if (!chain || n == 0)
+        return;
+    unsigned status = 0;
+    if (gnutls_certificate_verify_peers2(session, &status) != GNUTLS_E_SUCCESS || status != 0) {
+        wlog_debug("http: a TLS client certificate did not verify (status 0x%x)", status);
+        return;
+    }
+    req->client_cert = xmalloc(chain[0].size ? chain[0].size : 1);
+    memcpy(req->client_cert, chain[0].data, chain[0].size);
+    req->client_cert_len = chain[0].size;
 }
 
 /* ---------------------------------------------------------------- streams */
@@ -600,6 +627,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* First call: headers are in; the body (if any) is not. */
         req->method = xstrdup(method);
         MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &req->headers);
+        collect_client_cert(conn, req);
         if (req->bad_target)
             return queue(s, conn, req,
                          http_response_error(400, "invalid request target: NUL byte in path or "
@@ -844,6 +872,10 @@ static int setup_listener(struct listener_state *l, const http_listener *cfg, wh
         return wharf_error_set(err, -EINVAL,
                                "listener %s%s: TLS needs both a certificate and a key", scheme,
                                cfg->address);
+    if (cfg->tls_client_ca && !cfg->tls_cert)
+        return wharf_error_set(err, -EINVAL,
+                               "listener %s%s: client certificates need a TLS certificate and key",
+                               scheme, cfg->address);
     if (cfg->tls_cert) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
             return wharf_error_set(err, -ENOTSUP,
@@ -852,6 +884,8 @@ static int setup_listener(struct listener_state *l, const http_listener *cfg, wh
         int rc = wharf_read_file(cfg->tls_cert, &l->tls_cert, NULL, err);
         if (rc == 0)
             rc = wharf_read_file(cfg->tls_key, &l->tls_key, NULL, err);
+        if (rc == 0 && cfg->tls_client_ca)
+            rc = wharf_read_file(cfg->tls_client_ca, &l->tls_client_ca, NULL, err);
         if (rc < 0)
             return wharf_error_prefix(err, "listener %s%s", scheme, cfg->address);
     }
@@ -926,6 +960,9 @@ int http_server_start(http_server *s, wharf_error *err)
             flags |= MHD_USE_TLS;
             opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, l->tls_cert};
             opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, l->tls_key};
+            if (l->tls_client_ca)
+                opts[n++] =
+                    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, l->tls_client_ca};
         }
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
         l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
@@ -992,6 +1029,7 @@ void http_server_free(http_server *s)
         free(s->ls[i].address);
         free(s->ls[i].tls_cert);
         free(s->ls[i].tls_key);
+        free(s->ls[i].tls_client_ca);
     }
     free(s->ls);
     http_kv_release(&s->headers);

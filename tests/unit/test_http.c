@@ -247,6 +247,21 @@ static http_response *h_upload_done(http_request *req, void *ud)
                                              (json_int_t)blen));
 }
 
+/* Reports the verified client certificate's size and its first bytes'
+ * checksum, or that there was none. */
+static http_response *h_whoami(http_request *req, void *ud)
+{
+    size_t len = 0;
+    const unsigned char *der = http_request_client_cert(req, &len);
+    if (!der)
+        return http_response_json(200, json_pack("{s:b}", "cert", 0));
+    unsigned sum = 0;
+    for (size_t i = 0; i < len; i++)
+        sum = sum * 31 + der[i];
+    return http_response_json(200, json_pack("{s:b, s:I, s:I}", "cert", 1, "len", (json_int_t)len,
+                                             "sum", (json_int_t)sum));
+}
+
 static http_router *make_router(void)
 {
     http_router *r = http_router_new();
@@ -261,6 +276,7 @@ static http_router *make_router(void)
                      0);
     assert_int_equal(http_router_add(r, "GET", "/images/json", h_image_list, NULL, &err), 0);
     assert_int_equal(http_router_add(r, "GET", "/query", h_query, NULL, &err), 0);
+    assert_int_equal(http_router_add(r, "GET", "/whoami", h_whoami, NULL, &err), 0);
     assert_int_equal(http_router_add(r, "POST", "/echo", h_echo, NULL, &err), 0);
     assert_int_equal(http_router_add(r, "GET", "/stream", h_stream, NULL, &err), 0);
     assert_int_equal(http_router_add(r, "GET", "/forever", h_forever, NULL, &err), 0);
@@ -1091,6 +1107,88 @@ static void test_tls(void **state)
     http_server_free(s);
 }
 
+/* Client certificates: one signed by the listener's client CA is reported
+ * (as DER), one from another CA, an expired one and none at all are not, and
+ * none of them stops the request from being served. */
+static void test_tls_client_cert(void **state)
+{
+    char dir[300], out[340];
+    snprintf(dir, sizeof(dir), "%s/tlsc", g.dir);
+    snprintf(out, sizeof(out), "%s/out.json", dir);
+    assert_int_equal(wharf_mkdir_p(dir, 0700, NULL), 0);
+    assert_int_equal(
+        run_cmd("cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                "-days 1 -subj /CN=ca -keyout ca.key -out ca.crt >/dev/null 2>&1 && "
+                "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+                "-subj /CN=other -keyout other.key -out other.crt >/dev/null 2>&1 && "
+                "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+                "-addext subjectAltName=IP:127.0.0.1 -keyout srv.key -out srv.crt >/dev/null 2>&1 "
+                "&& for who in good other; do openssl req -newkey ec -pkeyopt "
+                "ec_paramgen_curve:P-256 -nodes -subj /CN=$who/O=team -keyout $who-c.key -out "
+                "$who.csr >/dev/null 2>&1; done && "
+                "openssl x509 -req -in good.csr -CA ca.crt -CAkey ca.key -days 1 -set_serial 2 "
+                "-out good-c.crt >/dev/null 2>&1 && "
+                "openssl x509 -req -in other.csr -CA other.crt -CAkey other.key -days 1 "
+                "-set_serial 3 -out other-c.crt >/dev/null 2>&1 && "
+                "openssl x509 -req -in good.csr -CA ca.crt -CAkey ca.key -set_serial 4 "
+                "-days -1 -out old-c.crt "
+                ">/dev/null 2>&1 && openssl x509 -in good-c.crt -outform DER -out good-c.der",
+                dir),
+        0);
+    char cert[340], key[340], ca[340];
+    snprintf(cert, sizeof(cert), "%s/srv.crt", dir);
+    snprintf(key, sizeof(key), "%s/srv.key", dir);
+    snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+    http_listener ls = {.kind = HTTP_LISTEN_TCP, .address = "127.0.0.1:0", .tls_cert = cert,
+                        .tls_key = key, .tls_client_ca = ca};
+    http_server_config cfg = {.listeners = &ls, .n_listeners = 1, .router = g.router};
+    wharf_error err = {0};
+    http_server *s = http_server_new(&cfg, &err);
+    if (!s)
+        fail_msg("%s", err.msg);
+    if (http_server_start(s, &err) < 0)
+        fail_msg("%s", err.msg);
+    int port = http_server_port(s, 0);
+
+    char path[400];
+    snprintf(path, sizeof(path), "%s/good-c.der", dir);
+    char *der = NULL;
+    size_t der_len = 0;
+    assert_int_equal(wharf_read_file(path, &der, &der_len, NULL), 0);
+    unsigned sum = 0;
+    for (size_t i = 0; i < der_len; i++)
+        sum = sum * 31 + (unsigned char)der[i];
+    free(der);
+
+    static const char *const who[] = {"good", "other", "old", NULL};
+    for (size_t i = 0; i < 4; i++) {
+        char args[400] = "";
+        if (who[i])
+            snprintf(args, sizeof(args), "--cert %s/%s-c.crt --key %s/%s-c.key", dir, who[i], dir,
+                     strcmp(who[i], "old") == 0 ? "good" : who[i]);
+        assert_int_equal(run_cmd("curl -sS --max-time 10 --cacert %s %s -o %s "
+                                 "https://127.0.0.1:%d/whoami",
+                                 cert, args, out, port),
+                         0);
+        json_t *j = wjson_load_file(out, NULL);
+        assert_non_null(j);
+        bool has = json_is_true(json_object_get(j, "cert"));
+        assert_int_equal(has, i == 0);
+        if (i == 0) {
+            assert_int_equal(json_integer_value(json_object_get(j, "len")), (json_int_t)der_len);
+            assert_int_equal(json_integer_value(json_object_get(j, "sum")), (json_int_t)sum);
+        }
+        json_decref(j);
+    }
+    http_server_free(s);
+
+    /* A client CA without a server certificate is refused up front. */
+    http_listener bad = {.kind = HTTP_LISTEN_TCP, .address = "127.0.0.1:0", .tls_client_ca = ca};
+    cfg.listeners = &bad;
+    assert_null(http_server_new(&cfg, &err));
+    assert_int_equal(err.code, -EINVAL);
+}
+
 static void test_listener_errors_and_stop(void **state)
 {
     char path[400];
@@ -1292,6 +1390,7 @@ int main(void)
         cmocka_unit_test(test_streaming_upload),
         cmocka_unit_test(test_curl_unix),
         cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_tls_client_cert),
         cmocka_unit_test(test_listener_errors_and_stop),
         cmocka_unit_test(test_fd_listeners),
     };
