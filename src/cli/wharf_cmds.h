@@ -53,6 +53,9 @@ int wcmd_call(struct client *c, const char *method, const char *path, json_t *bo
 void wcmd_daemon_error(const struct client_response *resp);
 /* A path segment with reserved characters %-escaped. Caller frees. */
 char *wcmd_escape(const char *s);
+/* Appends "?key=value" (or "&..." when path has a query) with value
+ * %-escaped. */
+void wcmd_add_query(strbuf *path, const char *key, const char *value);
 /* Docker's usage errors: prints the message and hint; returns the code. */
 int wcmd_usage_error(struct wcmd_ctx *ctx, int code, const char *fmt, ...) WHARF_PRINTF(3, 4);
 /* After getopt_long returned '?': names the offending flag; returns 125. */
@@ -191,6 +194,7 @@ int wcmd_top(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_stats(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_export(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_diff(struct wcmd_ctx *ctx, int argc, char **argv);
+int wcmd_commit(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_container_prune(struct wcmd_ctx *ctx, int argc, char **argv);
 
 /* wharf_registry.c */

@@ -352,13 +352,18 @@ int wcmd_add_filter(struct wcmd_ctx *ctx, json_t *filters, const char *arg, cons
     return 0;
 }
 
+void wcmd_add_query(strbuf *path, const char *key, const char *value)
+{
+    _cleanup_free_ char *e = wcmd_escape(value);
+    strbuf_addf(path, "%s%s=%s", strchr(strbuf_str(path), '?') ? "&" : "?", key, e);
+}
+
 void wcmd_add_filters_query(json_t *filters, strbuf *path)
 {
     if (json_object_size(filters) == 0)
         return;
     _cleanup_free_ char *text = json_dumps(filters, JSON_COMPACT | JSON_SORT_KEYS);
-    _cleanup_free_ char *e = wcmd_escape(text);
-    strbuf_addf(path, "%sfilters=%s", strchr(strbuf_str(path), '?') ? "&" : "?", e);
+    wcmd_add_query(path, "filters", text);
 }
 
 json_t *wcmd_sort_keys(json_t *obj)

@@ -71,14 +71,16 @@ int wcmd_images(struct wcmd_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"quiet", no_argument, 0, 'q'},        {"all", no_argument, 0, 'a'},
-        {"format", required_argument, 0, 'f'}, {"no-trunc", no_argument, 0, 'T'},
-        {"digests", no_argument, 0, 'D'},      {0, 0, 0, 0},
+        {"format", required_argument, 0, 'M'}, {"no-trunc", no_argument, 0, 'T'},
+        {"digests", no_argument, 0, 'D'},      {"filter", required_argument, 0, 'f'},
+        {0, 0, 0, 0},
     };
     bool quiet = false, all = false, trunc = true;
     const char *fmt = NULL;
-    int ch;
+    _cleanup_json_ json_t *filters = json_object();
+    int ch, r;
     wcmd_getopt_reset();
-    while ((ch = getopt_long(argc, argv, "qa", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "qaf:", opts, NULL)) != -1) {
         switch (ch) {
         case 'q':
             quiet = true;
@@ -86,8 +88,12 @@ int wcmd_images(struct wcmd_ctx *ctx, int argc, char **argv)
         case 'a':
             all = true;
             break;
-        case 'f':
+        case 'M':
             fmt = optarg;
+            break;
+        case 'f':
+            if ((r = wcmd_add_filter(ctx, filters, optarg, "-f, --filter")))
+                return r;
             break;
         case 'T':
             trunc = false;
@@ -98,11 +104,14 @@ int wcmd_images(struct wcmd_ctx *ctx, int argc, char **argv)
             return wcmd_bad_flag(ctx, argv);
         }
     }
-    _cleanup_free_ char *filter = NULL;
     if (optind < argc) {
         if (argc - optind > 1)
             return wcmd_usage_error(ctx, WCMD_EXIT_ERROR, "\"images\" requires at most 1 argument");
-        filter = xstrdup(argv[optind]);
+        /* as the docker CLI: the argument is a reference filter */
+        json_t *set = json_object_get(filters, "reference");
+        if (!set)
+            json_object_set_new(filters, "reference", set = json_object());
+        json_object_set_new(set, argv[optind], json_true());
     }
     struct client *c = wcmd_client(ctx);
     if (!c)
@@ -110,7 +119,10 @@ int wcmd_images(struct wcmd_ctx *ctx, int argc, char **argv)
     struct client_response resp = CLIENT_RESPONSE_INIT;
     int rc = WCMD_EXIT_ERROR;
     _cleanup_json_ json_t *rows = json_array();
-    if (wcmd_call(c, "GET", all ? "/images/json?all=1" : "/images/json", NULL, &resp, false) < 0)
+    _cleanup_strbuf_ strbuf path = STRBUF_INIT;
+    strbuf_addstr(&path, all ? "/images/json?all=1" : "/images/json");
+    wcmd_add_filters_query(filters, &path);
+    if (wcmd_call(c, "GET", path.buf, NULL, &resp, false) < 0)
         goto out;
     size_t i;
     json_t *img;
@@ -125,12 +137,6 @@ int wcmd_images(struct wcmd_ctx *ctx, int argc, char **argv)
             _cleanup_free_ char *repo = ref ? split_ref(ref, &tag) : xstrdup("<none>");
             if (!tag)
                 tag = "<none>";
-            if (filter) {
-                const char *ftag = NULL;
-                _cleanup_free_ char *frepo = split_ref(filter, &ftag);
-                if (strcmp(frepo, repo) != 0 || (ftag && strcmp(ftag, tag) != 0))
-                    continue;
-            }
             json_t *row = json_object();
             _cleanup_free_ char *sid = wcmd_short_id(id, trunc);
             json_object_set_new(row, "ID", json_string(trunc ? sid : id ? id : ""));

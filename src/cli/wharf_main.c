@@ -27,7 +27,7 @@ static void usage(FILE *f)
             "  images, image inspect, load, save, tag, rmi, history, import, image prune\n"
             "  build, pull, push, login, logout\n"
             "  ps, create, run, start, attach, exec, logs, stop, kill, rm, wait, inspect\n"
-            "  restart, rename, pause, unpause, top, stats, export, diff, container prune\n"
+            "  restart, rename, pause, unpause, top, stats, export, diff, commit, container prune\n"
             "  update, cp\n"
             "  system df, system prune\n"
             "  network create/ls/inspect/rm/connect/disconnect/prune, port\n"
@@ -125,6 +125,7 @@ static const struct {
     {"container", "stats", wcmd_stats},
     {"container", "export", wcmd_export},
     {"container", "diff", wcmd_diff},
+    {"container", "commit", wcmd_commit},
     {"container", "prune", wcmd_container_prune},
     {"container", "update", wcmd_update},
     {"container", "cp", wcmd_cp},
@@ -167,6 +168,7 @@ static const struct {
     {"stats", NULL, wcmd_stats},
     {"export", NULL, wcmd_export},
     {"diff", NULL, wcmd_diff},
+    {"commit", NULL, wcmd_commit},
     {"attach", NULL, wcmd_attach},
     {"exec", NULL, wcmd_exec},
 };

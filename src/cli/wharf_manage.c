@@ -3,6 +3,7 @@
  * prints them. */
 #include "wharf_cmds.h"
 #include "format.h"
+#include "image.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -753,6 +754,104 @@ int wcmd_diff(struct wcmd_ctx *ctx, int argc, char **argv)
             const char *p = json_string_value(json_object_get(ch, "Path"));
             printf("%s %s\n", k >= 0 && k <= 2 ? kinds[k] : "", p ? p : "");
         }
+        rc = 0;
+    }
+    client_response_release(&resp);
+    client_free(c);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- commit */
+
+int wcmd_commit(struct wcmd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"author", required_argument, 0, 'a'},
+                                         {"change", required_argument, 0, 'c'},
+                                         {"message", required_argument, 0, 'm'},
+                                         {"pause", optional_argument, 0, 'p'},
+                                         {0, 0, 0, 0}};
+    const char *author = NULL, *message = NULL;
+    bool pause = true;
+    _cleanup_free_ const char **changes = xcalloc((size_t)argc + 1, sizeof(*changes));
+    size_t n_changes = 0;
+    int ch;
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, "+a:c:m:p::", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'a':
+            author = optarg;
+            break;
+        case 'm':
+            message = optarg;
+            break;
+        case 'c':
+            changes[n_changes++] = optarg;
+            break;
+        case 'p': {
+            /* a Go bool flag: -p, --pause, --pause=false, -p=false */
+            const char *v = optarg ? optarg + (*optarg == '=') : "true";
+            if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+                pause = true;
+            else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+                pause = false;
+            else
+                return wcmd_usage_error(ctx, WCMD_EXIT_USAGE,
+                                        "invalid argument \"%s\" for \"-p, --pause\" flag: "
+                                        "strconv.ParseBool: parsing \"%s\": invalid syntax",
+                                        v, v);
+            break;
+        }
+        default:
+            return wcmd_bad_flag(ctx, argv);
+        }
+    }
+    int n = argc - optind;
+    if (n < 1 || n > 2)
+        return wcmd_usage_error(ctx, WCMD_EXIT_ERROR,
+                                "'wharf %s' requires at least 1 and at most 2 arguments",
+                                ctx->name);
+    _cleanup_strbuf_ strbuf path = STRBUF_INIT;
+    strbuf_addstr(&path, "/commit");
+    wcmd_add_query(&path, "container", argv[optind]);
+    if (n == 2) {
+        /* as the docker CLI sends it: the familiar name, and its tag */
+        image_ref ref;
+        wharf_error err = {0};
+        if (image_ref_parse(argv[optind + 1], &ref, &err) < 0) {
+            fprintf(stderr, "invalid reference format\n");
+            return WCMD_EXIT_ERROR;
+        }
+        bool digest = ref.digest != NULL;
+        _cleanup_free_ char *tag = xstrdup(ref.tag ? ref.tag : "latest");
+        _cleanup_free_ char *familiar = image_ref_familiar(&ref);
+        image_ref_free(&ref);
+        if (digest) {
+            fprintf(stderr, "refusing to create a tag with a digest reference\n");
+            return WCMD_EXIT_ERROR;
+        }
+        /* the name alone: "x:1" -> "x", "host:5000/a:b" -> "host:5000/a" */
+        char *colon = strrchr(familiar, ':');
+        if (colon && !strchr(colon, '/'))
+            *colon = '\0';
+        wcmd_add_query(&path, "repo", familiar);
+        wcmd_add_query(&path, "tag", tag);
+    }
+    if (message)
+        wcmd_add_query(&path, "comment", message);
+    if (author)
+        wcmd_add_query(&path, "author", author);
+    for (size_t i = 0; i < n_changes; i++)
+        wcmd_add_query(&path, "changes", changes[i]);
+    if (!pause)
+        strbuf_addstr(&path, "&pause=0");
+    struct client *c = wcmd_client(ctx);
+    if (!c)
+        return WCMD_EXIT_ERROR;
+    struct client_response resp = CLIENT_RESPONSE_INIT;
+    int rc = WCMD_EXIT_ERROR;
+    if (wcmd_call(c, "POST", path.buf, NULL, &resp, false) == 0) {
+        const char *id = json_string_value(json_object_get(resp.json, "Id"));
+        printf("%s\n", id ? id : "");
         rc = 0;
     }
     client_response_release(&resp);

@@ -820,7 +820,7 @@ static http_response *stats(struct dockerapi *api, http_request *req,
 
 /* ---------------------------------------------------------------- export */
 
-static char *rootfs_dir(struct dockerapi *api, const char *id, const char *part)
+char *dockerapi_rootfs_dir(struct dockerapi *api, const char *id, const char *part)
 {
     return xasprintf("%s/rootfs/%s/%s", api->root, id, part);
 }
@@ -856,7 +856,7 @@ static http_response *export_container(struct dockerapi *api, http_request *req,
                                        const struct cri_container_status *st)
 {
     const char *ref = http_request_param(req, "id");
-    _cleanup_free_ char *merged = rootfs_dir(api, st->id, "merged");
+    _cleanup_free_ char *merged = dockerapi_rootfs_dir(api, st->id, "merged");
     if (!is_mounted(merged))
         return http_response_error(500,
                                    "Error exporting container %s: container %s has no "
@@ -961,10 +961,7 @@ static bool dir_is_empty(const char *path)
     return empty;
 }
 
-/* An empty mount point the runtime made because the image lacks it. dockerd
- * keeps these in the container's "init" layer, which docker diff does not
- * show, so they are not changes here either. */
-static bool runtime_mountpoint(const char *rel, const char *path, const struct stat *st)
+bool dockerapi_runtime_mountpoint(const char *rel, const char *path, const struct stat *st)
 {
     static const char *const dirs[] = {"/dev", "/proc", "/sys", "/dev/pts", "/dev/shm"};
     static const char *const files[] = {"/.dockerenv",   "/etc/resolv.conf", "/etc/hosts",
@@ -1051,7 +1048,7 @@ static void walk_changes(const char *dir, const char *rel, char **lowers, size_t
             continue;
         }
         bool in_lower = lower_lookup(lowers, nlowers, crel, &lst);
-        if (!in_lower && runtime_mountpoint(crel, path, &st))
+        if (!in_lower && dockerapi_runtime_mountpoint(crel, path, &st))
             continue;
         if (!S_ISDIR(st.st_mode)) {
             add_change(changes, crel, in_lower ? CHANGE_MODIFY : CHANGE_ADD);
@@ -1083,7 +1080,7 @@ static http_response *changes(struct dockerapi *api, http_request *req,
                               const struct cri_container_status *st)
 {
     (void)req;
-    _cleanup_free_ char *upper = rootfs_dir(api, st->id, "upper");
+    _cleanup_free_ char *upper = dockerapi_rootfs_dir(api, st->id, "upper");
     struct stat ust;
     if (stat(upper, &ust) < 0 || !S_ISDIR(ust.st_mode))
         return http_response_error(500, "container %s has no rootfs", st->id);

@@ -710,7 +710,8 @@ int dockerapi_register(struct dockerapi *api, http_router *r, wharf_error *err)
         (rc = dockerapi_register_networks(api, r, err)) < 0 ||
         (rc = dockerapi_register_limits(api, r, err)) < 0 ||
         (rc = dockerapi_register_archive(api, r, err)) < 0 ||
-        (rc = dockerapi_register_volumes(api, r, err)) < 0)
+        (rc = dockerapi_register_volumes(api, r, err)) < 0 ||
+        (rc = dockerapi_register_commit(api, r, err)) < 0)
         return rc;
     return 0;
 }

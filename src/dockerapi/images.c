@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <string.h>
@@ -23,13 +24,125 @@ static http_response *image_error(const wharf_error *err, const char *name)
     return http_response_from_error(err);
 }
 
+/* Docker's reference filter: the tags of repo_tags (familiar "name:tag")
+ * that a path.Match pattern matches, by "name:tag" or the name alone. A new
+ * array, as dockerd lists only those. */
+static json_t *matching_tags(json_t *patterns, json_t *repo_tags)
+{
+    json_t *out = json_array();
+    size_t i, k;
+    json_t *p, *t;
+    json_array_foreach(repo_tags, k, t)
+    {
+        const char *tag = json_string_value(t);
+        if (!tag || strcmp(tag, "<none>:<none>") == 0)
+            continue;
+        _cleanup_free_ char *name = xstrdup(tag);
+        char *colon = strrchr(name, ':');
+        if (colon && !strchr(colon, '/'))
+            *colon = '\0';
+        json_array_foreach(patterns, i, p)
+        {
+            if (fnmatch(json_string_value(p), tag, FNM_PATHNAME) == 0 ||
+                fnmatch(json_string_value(p), name, FNM_PATHNAME) == 0) {
+                json_array_append(out, t);
+                break;
+            }
+        }
+    }
+    return out;
+}
+
+/* The Created (Unix seconds) of the image ref names in list; -1 if none. */
+static json_int_t created_of(struct dockerapi *api, json_t *list, const char *ref)
+{
+    char id[72];
+    wharf_error err = {0};
+    if (image_store_resolve(api->images, ref, id, &err) < 0)
+        return -1;
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "Id")), id) == 0)
+            return json_integer_value(json_object_get(e, "Created"));
+    }
+    return -1;
+}
+
+/* GET /images/json with dockerd's filters: dangling, label, reference,
+ * before, since, until. */
 static http_response *list(http_request *req, void *ud)
 {
-    (void)req;
     struct dockerapi *api = ud;
+    static const char *const accepted[] = {"dangling", "label",  "reference",
+                                           "before",   "since", "until",     NULL};
     wharf_error err = {0};
+    _cleanup_json_ json_t *filters = NULL;
+    bool dangling = false;
+    if (dockerapi_filters_parse(http_request_query(req, "filters"), accepted, &filters, &err) < 0 ||
+        dockerapi_filters_bool(filters, "dangling", false, &dangling, &err) < 0)
+        return http_response_error(400, "%s", err.msg);
     json_t *all = image_store_list(api->images, &err);
-    return all ? http_response_json(200, all) : http_response_from_error(&err);
+    if (!all)
+        return http_response_from_error(&err);
+    if (json_object_size(filters) == 0)
+        return http_response_json(200, all);
+    json_int_t before = -1, since = -1;
+    struct timespec until = {0};
+    bool has_until = dockerapi_filters_has(filters, "until");
+    const char *key;
+    json_t *vals;
+    json_object_foreach(filters, key, vals)
+    {
+        bool is_before = strcmp(key, "before") == 0;
+        if (!is_before && strcmp(key, "since") != 0 && strcmp(key, "until") != 0)
+            continue;
+        const char *v = json_string_value(json_array_get(vals, json_array_size(vals) - 1));
+        if (strcmp(key, "until") == 0) {
+            if (dockerapi_parse_timestamp(v, time(NULL), &until, &err) < 0) {
+                json_decref(all);
+                return http_response_error(400, "%s", err.msg);
+            }
+            continue;
+        }
+        json_int_t c = created_of(api, all, v);
+        if (c < 0) {
+            json_decref(all);
+            return http_response_error(404, "No such image: %s", v);
+        }
+        *(is_before ? &before : &since) = c;
+    }
+    json_t *out = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(all, i, e)
+    {
+        json_t *tags = json_object_get(e, "RepoTags");
+        json_int_t created = json_integer_value(json_object_get(e, "Created"));
+        bool untagged = json_array_size(tags) == 0 ||
+                        (json_array_size(tags) == 1 &&
+                         strcmp(json_string_value(json_array_get(tags, 0)), "<none>:<none>") == 0);
+        if ((dockerapi_filters_has(filters, "dangling") && untagged != dangling) ||
+            !dockerapi_filters_match_labels(filters, "label", json_object_get(e, "Labels")) ||
+            (before >= 0 && created >= before) || (since >= 0 && created <= since) ||
+            (has_until && created > until.tv_sec))
+            continue;
+        if (dockerapi_filters_has(filters, "reference")) {
+            json_t *matched = matching_tags(dockerapi_filters_values(filters, "reference"), tags);
+            if (json_array_size(matched) == 0) {
+                json_decref(matched);
+                continue;
+            }
+            json_t *copy = json_copy(e);
+            json_object_set_new(copy, "RepoTags", matched);
+            json_array_append_new(out, copy);
+            continue;
+        }
+        json_array_append(out, e);
+    }
+    json_decref(all);
+    return http_response_json(200, out);
 }
 
 static http_response *inspect(http_request *req, void *ud)

@@ -326,6 +326,21 @@ json_t *dockerapi_volume_json(json_t *record);
 /* /system/df's Volumes: Volume objects with UsageData (Size, RefCount). */
 json_t *dockerapi_volumes_usage(struct dockerapi *api, wharf_error *err);
 
+/* ---------------------------------------------------------------- container_ops.c */
+
+/* An empty mount point the runtime makes in a container's upper directory
+ * when the image lacks it (/etc/hosts, /proc, ...; rel is its path in the
+ * container, path where it is). dockerd keeps these in the container's init
+ * layer, so neither docker diff nor docker commit sees them. */
+bool dockerapi_runtime_mountpoint(const char *rel, const char *path, const struct stat *st);
+/* ROOT/rootfs/ID/PART (upper, merged, work) of a container; caller frees. */
+char *dockerapi_rootfs_dir(struct dockerapi *api, const char *id, const char *part);
+
+/* ---------------------------------------------------------------- commit.c */
+
+/* POST /commit. */
+int dockerapi_register_commit(struct dockerapi *api, http_router *r, wharf_error *err);
+
 /* ---------------------------------------------------------------- containers_list.c */
 
 int dockerapi_register_container_list(struct dockerapi *api, http_router *r, wharf_error *err);

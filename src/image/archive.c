@@ -927,7 +927,7 @@ static int apply_pairs(json_t *cfg, const char *instr, char *args, wharf_error *
     return 0;
 }
 
-static int apply_change(json_t *cfg, const char *change, wharf_error *err)
+int image_config_apply_change(json_t *cfg, const char *change, wharf_error *err)
 {
     _cleanup_free_ char *copy = xstrdup(change);
     char *s = trim(copy);
@@ -939,6 +939,13 @@ static int apply_change(json_t *cfg, const char *change, wharf_error *err)
         json_object_set_new(cfg, strcmp(s, "CMD") == 0 ? "Cmd" : "Entrypoint", command_value(args));
     } else if (strcmp(s, "ENV") == 0 || strcmp(s, "LABEL") == 0) {
         return apply_pairs(cfg, s, args, err);
+    } else if (strcmp(s, "ONBUILD") == 0) {
+        if (!*args)
+            return wharf_error_set(err, -EINVAL, "ONBUILD requires at least one argument");
+        json_t *list = json_object_get(cfg, "OnBuild");
+        if (!json_is_array(list))
+            json_object_set_new(cfg, "OnBuild", list = json_array());
+        json_array_append_new(list, json_string(args));
     } else if (strcmp(s, "USER") == 0 || strcmp(s, "WORKDIR") == 0 ||
                strcmp(s, "STOPSIGNAL") == 0) {
         const char *key = s[0] == 'U' ? "User" : s[0] == 'W' ? "WorkingDir" : "StopSignal";
@@ -974,8 +981,7 @@ static int apply_change(json_t *cfg, const char *change, wharf_error *err)
             }
         }
     } else {
-        return wharf_error_set(err, -EINVAL, "import change \"%s\": unsupported instruction %s",
-                               change, s);
+        return wharf_error_set(err, -EINVAL, "%s is not a valid change command", s);
     }
     return 0;
 }
@@ -995,7 +1001,7 @@ int image_store_import(image_store *store, int fd, const char *tag, const char *
     }
     _cleanup_json_ json_t *cfg = json_object();
     for (size_t i = 0; i < n; i++) {
-        int r = apply_change(cfg, changes[i], err);
+        int r = image_config_apply_change(cfg, changes[i], err);
         if (r < 0)
             return r;
     }

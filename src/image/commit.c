@@ -51,6 +51,8 @@ struct hardlink {
 struct walker {
     struct archive *out;
     const char *upper;
+    bool (*skip)(const char *rel, const struct stat *st, void *ctx);
+    void *skip_ctx;
     bool strip; /* remove overlay attributes as we go (the tree becomes a snapshot) */
     size_t entries;
     uint64_t size;
@@ -144,6 +146,8 @@ static int walk_entry(struct walker *w, int dirfd, const char *prefix, const cha
         return wharf_error_errno(err, errno, "layer from %s: stat %s", w->upper, rel);
     if (S_ISSOCK(st.st_mode))
         return 0; /* tar has no sockets; docker leaves them out too */
+    if (w->skip && w->skip(rel, &st, w->skip_ctx))
+        return 0;
     char fdbuf[32];
     _cleanup_free_ char *path = xasprintf("%s/%s", wharf_fd_path(dirfd, fdbuf), name);
     struct archive_entry *e = archive_entry_new();
@@ -254,7 +258,7 @@ static int walk_dir(struct walker *w, int dirfd, const char *prefix, wharf_error
 
 /* Writes the layer tar of upper to a new staging file: its path, digest,
  * entry count and content size. */
-static int write_layer(image_store *store, const char *upper, bool strip, char **path,
+static int write_layer(image_store *store, const struct image_commit *c, char **path,
                        char digest[72], size_t *entries, uint64_t *size, wharf_error *err)
 {
     _cleanup_free_ char *tmp = xasprintf("%s/tmp/layer-XXXXXX", store->dir);
@@ -262,8 +266,13 @@ static int write_layer(image_store *store, const char *upper, bool strip, char *
     if (sink.fd < 0)
         return wharf_error_errno(err, errno, "create %s", tmp);
     image_hasher_init(&sink.hasher);
+    const char *upper = c->upperdir;
     _cleanup_close_ int root = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    struct walker w = {.out = archive_write_new(), .upper = upper, .strip = strip};
+    struct walker w = {.out = archive_write_new(),
+                       .upper = upper,
+                       .strip = c->consume_upperdir,
+                       .skip = c->skip,
+                       .skip_ctx = c->skip_ctx};
     archive_write_set_format_pax_restricted(w.out);
     archive_write_add_filter_none(w.out);
     archive_write_set_bytes_in_last_block(w.out, 1);
@@ -365,7 +374,7 @@ int image_store_commit_layer(image_store *store, const struct image_commit *c, c
         char digest[72];
         size_t entries = 0;
         uint64_t size = 0;
-        int r = write_layer(store, c->upperdir, c->consume_upperdir, &tar, digest, &entries, &size,
+        int r = write_layer(store, c, &tar, digest, &entries, &size,
                             err);
         if (r < 0)
             return r;
@@ -450,6 +459,8 @@ int image_store_commit_layer(image_store *store, const struct image_commit *c, c
         json_object_set_new(config, "variant", json_string(variant));
     if (c->author && *c->author)
         json_object_set_new(config, "author", json_string(c->author));
+    if (c->comment && *c->comment) /* docker commit -m: the image's Comment too */
+        json_object_set_new(config, "comment", json_string(c->comment));
     _cleanup_free_ char *text = json_dumps(config, JSON_COMPACT);
     char cdigest[72], mdigest[72];
     int r = image_store_put_blob_buf(store, text, strlen(text), cdigest, err);

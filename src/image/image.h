@@ -26,6 +26,8 @@
 
 #include "base.h"
 
+#include <sys/stat.h>
+
 /* ---------------------------------------------------------------- references */
 
 /* A parsed image reference, normalised the way Docker does:
@@ -161,6 +163,9 @@ int image_store_save(image_store *store, const char *const *refs, size_t n,
  */
 int image_store_import(image_store *store, int fd, const char *tag, const char *const *changes,
                        size_t n, const char *message, char id[72], wharf_error *err);
+/* One of those changes ("ENV A=b", "CMD [\"sh\"]", ONBUILD ...) applied to
+ * an image config's "config" object; -EINVAL naming a bad one. */
+int image_config_apply_change(json_t *cfg, const char *change, wharf_error *err);
 
 /*
  * A new image: the parent image (NULL or "" for none, as FROM scratch) plus
@@ -185,6 +190,10 @@ struct image_commit {
     const char *comment;    /* may be NULL */
     const char *author;     /* may be NULL; also the config's author */
     const char *created;    /* RFC 3339; NULL: now */
+    /* May be NULL: entries of upperdir (rel: their path in it, "etc/hosts")
+     * it says true of stay out of the layer, with what is under them. */
+    bool (*skip)(const char *rel, const struct stat *st, void *ctx);
+    void *skip_ctx;
 };
 int image_store_commit_layer(image_store *store, const struct image_commit *commit, char id[72],
                              wharf_error *err);

@@ -119,6 +119,30 @@ cname() {
     wh rmi localhost/cl-imp:1 localhost/cl-imp:gz >/dev/null
 }
 
+@test "images: a reference argument and -f filters, as docker images prints them" {
+    wh import -c 'LABEL kind=a' "$DD/rootfs.tar" localhost/cl-flt:a >/dev/null
+    sleep 1.1 # Created is in seconds: before/since need them apart
+    wh import -c 'LABEL kind=b' "$DD/rootfs.tar" localhost/cl-flt:b >/dev/null
+    wh tag localhost/cl-flt:b localhost/cl-other:b
+    local f='{{.Repository}}:{{.Tag}}'
+    same_as_docker images --format "$f" localhost/cl-flt
+    same_as_docker images --format "$f" localhost/cl-flt:b
+    same_as_docker images --format "$f" 'localhost/cl-*'
+    same_as_docker images --format "$f" -f 'reference=*/cl-other*'
+    same_as_docker images --format "$f" -f label=kind=a
+    same_as_docker images --format "$f" -f label=kind -f reference='localhost/cl-flt'
+    same_as_docker images --format "$f" -f before=localhost/cl-flt:b -f reference='*/cl-*'
+    same_as_docker images --format "$f" -f since=localhost/cl-flt:a -f reference='*/cl-*'
+    same_as_docker images -q -f dangling=false -f reference=localhost/cl-flt:a
+    # only the matching tags of an image are listed
+    [ "$(wh images --format "$f" localhost/cl-other)" = localhost/cl-other:b ]
+    [ -z "$(wh images -q localhost/cl-none)" ]
+    same_error images -f bogus=1
+    same_error images -f before=localhost/cl-none:1
+    same_error images -f nokeyvalue
+    wh rmi localhost/cl-flt:a localhost/cl-flt:b localhost/cl-other:b >/dev/null
+}
+
 @test "image prune: docker's prompt, report and total" {
     # declined: nothing is deleted, exit 0, the same prompt
     wh import "$DD/rootfs.tar" >/dev/null
