@@ -4,7 +4,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 PREFIX     ?= /usr/local
 
-.PHONY: all build deps test unit demo install bench bench-runtime bench-engine bench-pull bench-network bench-build fuzz clean
+.PHONY: all build deps test unit demo install bench bench-runtime bench-engine bench-pull bench-network bench-build bench-apiserver fuzz clean
 
 all: build
 
@@ -37,7 +37,7 @@ demo: deps build
 # `make bench` runs every benchmark; each has its own target too. The engine,
 # network and build ones install their peers first (Debian's docker.io: dockerd
 # 20.10 and containerd, started only by the benchmark, on a private socket).
-bench: bench-runtime bench-engine bench-pull bench-network bench-build
+bench: bench-runtime bench-engine bench-pull bench-network bench-build bench-apiserver
 
 bench-runtime: deps build
 	BUILD=$(BUILD) bench/runtime/run.sh
@@ -57,6 +57,11 @@ bench-network: deps build
 bench-build: deps build
 	scripts/install-deps bench-engine
 	BUILD=$(BUILD) bench/build/run.sh
+
+# The API server (wharf server) with 10,000 and 100,000 pods on SQLite and
+# on etcd, then the store alone (kvbench).
+bench-apiserver: deps build
+	BUILD=$(BUILD) bench/apiserver/run.sh
 
 # Each fuzz target for FUZZ_SECONDS (default 60) from its seed corpus.
 FUZZ_BUILD   ?= build-fuzz

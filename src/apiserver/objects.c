@@ -52,7 +52,16 @@ int object_encode(struct apiserver *as, const struct api_resource *r, const char
         json_incref(rv);
     if (meta)
         json_object_del(meta, "resourceVersion");
-    char *text = json_dumps(obj, JSON_COMPACT);
+    /* apiVersion, kind and metadata first: a list writes the stored text
+     * as it is after those (rest.c's append_item_text) */
+    json_t *ordered = json_object();
+    static const char *const first[] = {"apiVersion", "kind", "metadata"};
+    for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++)
+        if (json_object_get(obj, first[i]))
+            json_object_set(ordered, first[i], json_object_get(obj, first[i]));
+    json_object_update_missing(ordered, obj);
+    char *text = json_dumps(ordered, JSON_COMPACT);
+    json_decref(ordered);
     if (rv) {
         json_object_set_new(meta, "resourceVersion", rv);
     }

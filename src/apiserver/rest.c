@@ -32,9 +32,8 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-http_response *api_respond(struct api_req *c, int status, json_t *body)
+static http_response *with_warnings(struct api_req *c, http_response *resp)
 {
-    http_response *resp = http_response_json(status, body);
     if (c && c->warnings && json_array_size(c->warnings) > 0) {
         strbuf sb = STRBUF_INIT;
         size_t i;
@@ -55,6 +54,11 @@ http_response *api_respond(struct api_req *c, int status, json_t *body)
         strbuf_release(&sb);
     }
     return resp;
+}
+
+http_response *api_respond(struct api_req *c, int status, json_t *body)
+{
+    return with_warnings(c, http_response_json(status, body));
 }
 
 static void warn(struct api_req *c, const char *fmt, ...) WHARF_PRINTF(2, 3);
@@ -1365,8 +1369,175 @@ static char *list_kind(const struct api_resource *r)
     return xasprintf("%sList", r->kind);
 }
 
-/* Reads the matching objects into items (new references). */
-static http_response *collect(struct api_req *c, struct list_params *p, json_t *items,
+/* ---------------------------------------------------------------- list text */
+
+/* Where a list's objects go: decoded into items, or (text non-NULL) written
+ * as JSON text straight from their stored form, which spares parsing and
+ * printing each object (a list of 100,000 pods). */
+struct list_sink {
+    json_t *items;
+    strbuf *text;
+    size_t count;
+    /* text: the list's head goes first, written when the first page tells
+     * the revision (a list without limit has no continue token) */
+    const struct api_resource *head_of;
+};
+
+static void write_list_head(strbuf *out, const struct api_resource *r, int64_t rev)
+{
+    strbuf_addf(out,
+                "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":"
+                "\"%" PRId64 "\"},\"items\":[",
+                r->kind, registry_api_version(r), rev);
+}
+
+static size_t skip_ws(const char *t, size_t i, size_t len)
+{
+    while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* The end of the JSON value at t[i] (a string, object, array or scalar);
+ * len on malformed text. */
+static size_t skip_value(const char *t, size_t i, size_t len)
+{
+    int depth = 0;
+    do {
+        if (i >= len)
+            return len;
+        char ch = t[i];
+        if (ch == '"') {
+            for (i++; i < len && t[i] != '"'; i++)
+                if (t[i] == '\\')
+                    i++;
+            i++;
+        } else if (ch == '{' || ch == '[') {
+            depth++;
+            i++;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+            i++;
+        } else if (depth > 0) {
+            i++;
+        } else {
+            while (i < len && !strchr(",}] \t\r\n", t[i]))
+                i++;
+        }
+    } while (depth > 0);
+    return i;
+}
+
+/* Appends a stored object as a list item: its top-level "kind" and
+ * "apiVersion" left out (as lists carry them once), metadata.resourceVersion
+ * set to rev. false, with out as it was, when the text is not an object
+ * this reader follows. */
+static bool append_item_text(strbuf *out, const char *t, size_t len, int64_t rev)
+{
+    /* as object_encode stores them: {"apiVersion":"..","kind":"..","metadata":{ */
+    static const char av[] = "{\"apiVersion\":\"", kd[] = "\",\"kind\":\"",
+                      md[] = "\",\"metadata\":{";
+    if (len > sizeof(av) && memcmp(t, av, sizeof(av) - 1) == 0) {
+        const char *p = memchr(t + sizeof(av) - 1, '"', len - (sizeof(av) - 1));
+        if (p && (size_t)(t + len - p) > sizeof(kd) && memcmp(p, kd, sizeof(kd) - 1) == 0)
+            p = memchr(p + sizeof(kd) - 1, '"', (size_t)(t + len - p) - (sizeof(kd) - 1));
+        else
+            p = NULL;
+        if (p && (size_t)(t + len - p) > sizeof(md) && memcmp(p, md, sizeof(md) - 1) == 0) {
+            const char *rest = p + sizeof(md) - 1;
+            strbuf_addf(out, "{\"metadata\":{\"resourceVersion\":\"%" PRId64 "\"%s", rev,
+                        *rest == '}' ? "" : ",");
+            strbuf_add(out, rest, (size_t)(t + len - rest));
+            return true;
+        }
+    }
+    size_t mark = out->len, i = skip_ws(t, 0, len);
+    if (i >= len || t[i] != '{')
+        return false;
+    strbuf_addch(out, '{');
+    bool first = true, metadata = false;
+    for (i = skip_ws(t, i + 1, len); i < len && t[i] != '}';) {
+        size_t ks = i, ke = skip_value(t, i, len);
+        if (t[ks] != '"' || ke >= len)
+            goto bad;
+        size_t colon = skip_ws(t, ke, len);
+        if (colon >= len || t[colon] != ':')
+            goto bad;
+        size_t vs = skip_ws(t, colon + 1, len), ve = skip_value(t, vs, len);
+        if (ve > len || vs >= len)
+            goto bad;
+        size_t klen = ke - ks;
+        bool drop = (klen == 6 && memcmp(t + ks, "\"kind\"", 6) == 0) ||
+                    (klen == 12 && memcmp(t + ks, "\"apiVersion\"", 12) == 0);
+        if (!drop) {
+            if (!first)
+                strbuf_addch(out, ',');
+            first = false;
+            strbuf_add(out, t + ks, klen);
+            strbuf_addch(out, ':');
+            if (klen == 10 && memcmp(t + ks, "\"metadata\"", 10) == 0 && t[vs] == '{') {
+                metadata = true;
+                strbuf_addf(out, "{\"resourceVersion\":\"%" PRId64 "\"", rev);
+                size_t in = skip_ws(t, vs + 1, len);
+                if (t[in] != '}')
+                    strbuf_addch(out, ',');
+                strbuf_add(out, t + in, ve - in);
+            } else {
+                strbuf_add(out, t + vs, ve - vs);
+            }
+        }
+        i = skip_ws(t, ve, len);
+        if (i < len && t[i] == ',')
+            i = skip_ws(t, i + 1, len);
+        else if (i >= len || t[i] != '}')
+            goto bad;
+    }
+    if (i >= len || !metadata)
+        goto bad;
+    strbuf_addch(out, '}');
+    return true;
+bad:
+    out->len = mark;
+    out->buf[mark] = '\0';
+    return false;
+}
+
+/* One stored object into the sink, when the list's selectors take it. */
+static void sink_add(struct api_req *c, struct list_params *p, struct list_sink *sink,
+                     const struct kvstore_kv *kv)
+{
+    if (sink->text && sink->count)
+        strbuf_addch(sink->text, ',');
+    if (sink->text && !p->has_ls && !p->has_fs && !c->res->from_storage &&
+        !secrets_is_sealed(kv->value, kv->value_len) &&
+        append_item_text(sink->text, (const char *)kv->value, kv->value_len, kv->mod_revision)) {
+        sink->count++;
+        return;
+    }
+    wharf_error err = {0};
+    json_t *obj = object_decode(c->as, c->res, kv, &err);
+    if (!obj || !list_matches(p, obj)) {
+        if (obj)
+            json_decref(obj);
+        if (sink->text && sink->count) /* the comma goes again */
+            sink->text->buf[--sink->text->len] = '\0';
+        return;
+    }
+    if (sink->text) {
+        json_object_del(obj, "kind");
+        json_object_del(obj, "apiVersion");
+        char *dumped = json_dumps(obj, JSON_COMPACT);
+        strbuf_addstr(sink->text, dumped);
+        free(dumped);
+        json_decref(obj);
+    } else {
+        json_array_append_new(sink->items, obj);
+    }
+    sink->count++;
+}
+
+/* Reads the matching objects into the sink. */
+static http_response *collect(struct api_req *c, struct list_params *p, struct list_sink *sink,
                               int64_t *read_rev, char **next_key)
 {
     _cleanup_free_ char *prefix = registry_prefix(c->res, c->ns);
@@ -1396,17 +1567,20 @@ static http_response *collect(struct api_req *c, struct list_params *p, json_t *
             return status_from_store(c->res, NULL, &err);
         }
         rev = l.revision;
+        if (sink->text) {
+            size_t bytes = 0;
+            for (size_t k = 0; k < l.count; k++)
+                bytes += l.items[k].value_len + 40;
+            strbuf_reserve(sink->text, bytes + 256);
+            if (sink->head_of) {
+                write_list_head(sink->text, sink->head_of, rev);
+                sink->head_of = NULL;
+            }
+        }
         size_t i;
         for (i = 0; i < l.count; i++) {
-            json_t *obj = object_decode(c->as, c->res, &l.items[i], &err);
-            if (!obj)
-                continue;
-            if (list_matches(p, obj)) {
-                json_array_append_new(items, obj);
-            } else {
-                json_decref(obj);
-            }
-            if (p->limit > 0 && (int64_t)json_array_size(items) >= p->limit) {
+            sink_add(c, p, sink, &l.items[i]);
+            if (p->limit > 0 && (int64_t)sink->count >= p->limit) {
                 bool more = i + 1 < l.count || l.more;
                 if (more)
                     *next_key = xstrdup(l.items[i].key);
@@ -1434,10 +1608,15 @@ static http_response *do_list(struct api_req *c)
         list_params_release(&p);
         return resp;
     }
+    /* JSON lists are written as text; a Table needs the objects */
+    bool table = wants_table(c);
     json_t *items = json_array();
+    _cleanup_strbuf_ strbuf text = STRBUF_INIT;
+    bool whole = !table && p.limit <= 0; /* one page: the head can go first */
+    struct list_sink sink = {items, table ? NULL : &text, 0, whole ? c->res : NULL};
     int64_t rev = 0;
     char *next = NULL;
-    resp = collect(c, &p, items, &rev, &next);
+    resp = collect(c, &p, &sink, &rev, &next);
     if (resp) {
         json_decref(items);
         list_params_release(&p);
@@ -1469,7 +1648,7 @@ static http_response *do_list(struct api_req *c)
     }
     list_params_release(&p);
     json_t *out;
-    if (wants_table(c)) {
+    if (table) {
         json_t *rows = json_array();
         size_t i;
         json_t *obj;
@@ -1483,17 +1662,25 @@ static http_response *do_list(struct api_req *c)
                         "meta.k8s.io/v1", "metadata", lmeta, "columnDefinitions",
                         table_columns(c->res, headers), "rows", rows);
         json_decref(items);
+    } else if (whole) {
+        json_decref(items);
+        json_decref(lmeta);
+        if (!text.len) /* nothing was read: no page wrote the head */
+            write_list_head(&text, c->res, rev);
+        strbuf_addstr(&text, "]}\n");
+        return with_warnings(c, http_response_strbuf(200, "application/json", &text));
     } else {
-        size_t i;
-        json_t *obj;
-        json_array_foreach(items, i, obj)
-        {
-            json_object_del(obj, "kind");
-            json_object_del(obj, "apiVersion");
-        }
+        json_decref(items);
         _cleanup_free_ char *kind = list_kind(c->res);
-        out = json_pack("{s:s, s:s, s:o, s:o}", "kind", kind, "apiVersion",
-                        registry_api_version(c->res), "metadata", lmeta, "items", items);
+        _cleanup_json_ json_t *head = json_pack("{s:s, s:s, s:o}", "kind", kind, "apiVersion",
+                                                registry_api_version(c->res), "metadata", lmeta);
+        _cleanup_free_ char *htext = json_dumps(head, JSON_COMPACT);
+        strbuf body = STRBUF_INIT;
+        strbuf_add(&body, htext, strlen(htext) - 1); /* without its closing brace */
+        strbuf_addstr(&body, ",\"items\":[");
+        strbuf_add(&body, text.buf ? text.buf : "", text.len);
+        strbuf_addstr(&body, "]}\n");
+        return with_warnings(c, http_response_strbuf(200, "application/json", &body));
     }
     return api_respond(c, 200, out);
 }
@@ -1521,7 +1708,8 @@ static http_response *do_watch(struct api_req *c)
     all.rev = 0;
     int64_t rev = 0;
     char *next = NULL;
-    resp = collect(c, &all, items, &rev, &next);
+    struct list_sink sink = {items, NULL, 0};
+    resp = collect(c, &all, &sink, &rev, &next);
     free(next);
     if (resp) {
         json_decref(items);
@@ -1549,7 +1737,8 @@ static http_response *do_deletecollection(struct api_req *c)
     json_t *items = json_array();
     int64_t rev = 0;
     char *next = NULL;
-    resp = collect(c, &p, items, &rev, &next);
+    struct list_sink sink = {items, NULL, 0};
+    resp = collect(c, &p, &sink, &rev, &next);
     free(next);
     list_params_release(&p);
     if (resp) {

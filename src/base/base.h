@@ -89,6 +89,8 @@ typedef struct strbuf {
 
 #define STRBUF_INIT {NULL, 0, 0}
 void strbuf_add(strbuf *sb, const void *data, size_t len);
+/* Makes room for extra more bytes at once (a large body about to be built). */
+void strbuf_reserve(strbuf *sb, size_t extra);
 void strbuf_addstr(strbuf *sb, const char *s);
 void strbuf_addch(strbuf *sb, char c);
 void strbuf_addf(strbuf *sb, const char *fmt, ...) WHARF_PRINTF(2, 3);

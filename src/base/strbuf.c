@@ -15,6 +15,11 @@ static void grow(strbuf *sb, size_t extra)
     sb->alloc = n;
 }
 
+void strbuf_reserve(strbuf *sb, size_t extra)
+{
+    grow(sb, extra);
+}
+
 void strbuf_add(strbuf *sb, const void *data, size_t len)
 {
     grow(sb, len);

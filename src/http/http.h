@@ -223,6 +223,8 @@ int http_status_from_errno(int code);
 /* Copies data. content_type NULL means application/octet-stream. */
 http_response *http_response_bytes(int status, const char *content_type, const void *data,
                                    size_t len);
+/* The same, taking sb's buffer (sb is left empty): no copy of a large body. */
+http_response *http_response_strbuf(int status, const char *content_type, strbuf *sb);
 /* No body (e.g. 204, or 200 "OK" text for /_ping use http_response_bytes). */
 http_response *http_response_empty(int status);
 

@@ -91,6 +91,15 @@ http_response *http_response_from_error(const wharf_error *err)
                           err->msg[0] ? err->msg : "internal error");
 }
 
+http_response *http_response_strbuf(int status, const char *content_type, strbuf *sb)
+{
+    http_response *r = response_new(status, HTTP_RESP_BUFFER);
+    r->len = sb->len;
+    r->data = strbuf_detach(sb);
+    http_kv_set(&r->headers, "Content-Type", content_type ? content_type : "application/octet-stream");
+    return r;
+}
+
 http_response *http_response_bytes(int status, const char *content_type, const void *data,
                                    size_t len)
 {

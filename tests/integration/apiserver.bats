@@ -871,6 +871,45 @@ print(*[x.getsockname()[1] for x in s])')
     rm -f "$AS/on-etcd.pid" "$AS/etcd.pid"
 }
 
+@test "etcd: a three-member cluster with one member stopped keeps the API serving" {
+    command -v etcd >/dev/null || skip "etcd is not installed"
+    read -r c1 c2 c3 p1 p2 p3 < <(/usr/bin/python3 -c 'import socket
+s=[socket.socket() for _ in range(6)]
+[x.bind(("127.0.0.1",0)) for x in s]
+print(*[x.getsockname()[1] for x in s])')
+    local cluster="m1=http://127.0.0.1:$p1,m2=http://127.0.0.1:$p2,m3=http://127.0.0.1:$p3"
+    local i c p
+    for i in 1 2 3; do
+        c=$(eval echo "\$c$i") p=$(eval echo "\$p$i")
+        etcd --name "m$i" --data-dir "$AS/etcd3-$i" --listen-client-urls "http://127.0.0.1:$c" \
+            --advertise-client-urls "http://127.0.0.1:$c" --listen-peer-urls "http://127.0.0.1:$p" \
+            --initial-advertise-peer-urls "http://127.0.0.1:$p" --initial-cluster "$cluster" \
+            --initial-cluster-state new --initial-cluster-token "wt$$" >"$AS/etcd3-$i.log" 2>&1 &
+        echo $! >"$AS/etcd3-$i.pid"
+    done
+    for _ in $(seq 150); do curl -s "http://127.0.0.1:$c1/health" | grep -q '"health":"true"' && break; sleep 0.1; done
+    start_server "$AS/on-etcd3" "$AS/on-etcd3.pid" "$AS/on-etcd3.log" \
+        --datastore-endpoint "http://127.0.0.1:$c1,http://127.0.0.1:$c2,http://127.0.0.1:$c3" \
+        --write-kubeconfig "$AS/etcd3.kubeconfig"
+    k3() { kubectl --kubeconfig "$AS/etcd3.kubeconfig" --cache-dir "$AS/cache-etcd3" "$@" </dev/null; }
+    run k3 create configmap before-stop --from-literal=a=1
+    [ "$output" = "configmap/before-stop created" ]
+    # the member the server talks to first goes away
+    kill "$(cat "$AS/etcd3-1.pid")"
+    for _ in $(seq 50); do kill -0 "$(cat "$AS/etcd3-1.pid")" 2>/dev/null || break; sleep 0.1; done
+    rm -f "$AS/etcd3-1.pid"
+    run k3 create configmap after-stop --from-literal=a=2
+    [ "$output" = "configmap/after-stop created" ]
+    run k3 get configmap before-stop after-stop -o jsonpath='{.items[*].data.a}'
+    [ "$output" = "1 2" ]
+    run k3 label configmap before-stop still=serving
+    [ "$status" -eq 0 ]
+    run k3 get configmaps -l still=serving -o name
+    [ "$output" = configmap/before-stop ]
+    kill "$(cat "$AS/on-etcd3.pid")" "$(cat "$AS/etcd3-2.pid")" "$(cat "$AS/etcd3-3.pid")"
+    rm -f "$AS/on-etcd3.pid" "$AS/etcd3-2.pid" "$AS/etcd3-3.pid"
+}
+
 @test "a restart keeps objects, certificates and allocations" {
     ns=$(tns)
     k -n "$ns" create configmap survivor --from-literal=a=b >/dev/null
