@@ -25,12 +25,14 @@
 #include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
@@ -64,6 +66,12 @@ struct http_server {
     pthread_cond_t cond;
     size_t n_threads; /* hijack relay and handler threads alive */
     bool started, stopping, stopped;
+
+    /* the trimmer gives freed heap back to the system once requests stop */
+    pthread_t trimmer;
+    bool trimmer_started;
+    atomic_uint completed;        /* requests completed since the last trim */
+    _Atomic double last_completed; /* monotonic ms */
 };
 
 struct http_hijack {
@@ -704,6 +712,28 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     http_request_release(req);
     free(req);
     *con_cls = NULL;
+    struct http_server *s = cls;
+    atomic_store(&s->last_completed, wharf_now_ms());
+    atomic_fetch_add(&s->completed, 1);
+}
+
+/* Once no request completed for TRIM_QUIET_MS after some did: malloc_trim,
+ * so a daemon's resident memory falls back after a burst of work instead of
+ * keeping its peak (glibc keeps freed heap otherwise). */
+#define TRIM_QUIET_MS 200
+static void *trimmer(void *ud)
+{
+    http_server *s = ud;
+    for (;;) {
+        struct pollfd p = {.fd = s->quit_fd, .events = POLLIN};
+        if (poll(&p, 1, TRIM_QUIET_MS) > 0)
+            return NULL;
+        if (atomic_load(&s->completed) &&
+            wharf_now_ms() - atomic_load(&s->last_completed) >= TRIM_QUIET_MS) {
+            atomic_store(&s->completed, 0);
+            malloc_trim(0);
+        }
+    }
 }
 
 /* ---------------------------------------------------------------- listeners */
@@ -976,6 +1006,8 @@ int http_server_start(http_server *s, wharf_error *err)
                                    "(bad TLS certificate or key?)",
                                    l->address);
     }
+    if (s->quit_fd >= 0 && pthread_create(&s->trimmer, NULL, trimmer, s) == 0)
+        s->trimmer_started = true;
     return 0;
 }
 
@@ -998,6 +1030,10 @@ void http_server_stop(http_server *s)
      * ones that start later end at once too. */
     if (s->quit_fd >= 0)
         eventfd_write(s->quit_fd, 1);
+    if (s->trimmer_started) {
+        pthread_join(s->trimmer, NULL);
+        s->trimmer_started = false;
+    }
     /* Relays must have closed their upgraded connections before MHD stops. */
     wait_threads(s);
     for (size_t i = 0; i < s->n_ls; i++) {

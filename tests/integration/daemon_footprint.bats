@@ -38,3 +38,21 @@ teardown() {
     echo "VmRSS ${rss} KiB"
     [ "$rss" -le 10240 ]
 }
+
+@test "after containers ran, the daemon's VmRSS falls back under 10 MiB once it is quiet" {
+    grep -q libasan "/proc/$PID/maps" && skip "a sanitizer build"
+    make_rootfs "$T/rootfs"
+    tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
+    local wh=("$BUILD/wharf" -H "unix://$T/w.sock")
+    "${wh[@]}" import -c 'CMD ["sh"]' "$T/rootfs.tar" localhost/fp:1 >/dev/null
+    for i in $(seq 8); do
+        "${wh[@]}" run --rm localhost/fp:1 true
+        "${wh[@]}" run -d --name "fp$$-$i" localhost/fp:1 sleep 100 >/dev/null
+    done
+    "${wh[@]}" rm -f $("${wh[@]}" ps -aq) >/dev/null
+    sleep 1 # the server trims its heap 200 ms after the last request
+    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$PID/status")
+    echo "VmRSS ${rss} KiB"
+    [ "$rss" -le 10240 ]
+    umount_under "$T"
+}
