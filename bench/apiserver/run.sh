@@ -7,7 +7,8 @@
 #   100,000 pods listed in under 1 s; at least 2,000 creates/s on SQLite;
 #   p99 of a single mutation under 50 ms; idle RSS under 20 MiB.
 #
-#   BUILD=build COUNTS="10000 100000" THREADS=8 WATCHERS=100 bench/apiserver/run.sh
+#   BUILD=build COUNTS="10000 100000" ETCD_COUNTS="$COUNTS" THREADS=8 WATCHERS=100 \
+#       bench/apiserver/run.sh
 #
 # Everything lives in one temp dir: the servers' data dirs, etcd's data, and
 # their logs; every process started here is stopped by its PID at exit.
@@ -15,6 +16,7 @@ set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 COUNTS=${COUNTS:-10000 100000}
+ETCD_COUNTS=${ETCD_COUNTS:-$COUNTS}
 THREADS=${THREADS:-8}
 WATCHERS=${WATCHERS:-100}
 WHARF=$BUILD/wharf
@@ -23,7 +25,7 @@ KVBENCH=$BUILD/bench/apiserver/kvbench
 for b in "$WHARF" "$APIBENCH" "$KVBENCH"; do
     [ -x "$b" ] || { echo "$b is not built (make build)" >&2; exit 2; }
 done
-for n in $COUNTS $THREADS $WATCHERS; do
+for n in $COUNTS $ETCD_COUNTS $THREADS $WATCHERS; do
     case $n in '' | *[!0-9]*) echo "counts must be numbers, not '$n'" >&2; exit 2 ;; esac
 done
 
@@ -84,7 +86,9 @@ declare -A RES
 echo "API server benchmark: counts $COUNTS, $THREADS client threads, $WATCHERS watchers, $(nproc) cores"
 for backend in sqlite etcd; do
     [ "$backend" = etcd ] && [ -z "$ETCD_URL" ] && continue
-    for n in $COUNTS; do
+    counts=$COUNTS
+    [ "$backend" = etcd ] && counts=$ETCD_COUNTS
+    for n in $counts; do
         name="$backend-$n"
         flags=()
         [ "$backend" = etcd ] && flags=(--datastore-endpoint "$ETCD_URL")
