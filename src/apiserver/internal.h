@@ -308,6 +308,11 @@ json_t *object_decode(struct apiserver *as, const struct api_resource *r,
  * resource is encrypted). key is the storage key (authenticated data). */
 int object_encode(struct apiserver *as, const struct api_resource *r, const char *key, json_t *obj,
                   strbuf *out, wharf_error *err);
+/* Appends the stored object kv as JSON text with its resourceVersion,
+ * without parsing it: possible for what object_encode wrote unsealed
+ * (apiVersion, kind, metadata first). keep_type false leaves apiVersion and
+ * kind out (list items). false, with nothing appended, otherwise. */
+bool object_text_with_rv(strbuf *out, const struct kvstore_kv *kv, bool keep_type);
 /* Sets kind and apiVersion for r. */
 void object_set_type(const struct api_resource *r, json_t *obj);
 json_t *object_meta(json_t *obj);                        /* metadata object, created when absent */

@@ -78,6 +78,31 @@ int object_encode(struct apiserver *as, const struct api_resource *r, const char
     return rc;
 }
 
+bool object_text_with_rv(strbuf *out, const struct kvstore_kv *kv, bool keep_type)
+{
+    static const char av[] = "{\"apiVersion\":\"", kd[] = "\",\"kind\":\"",
+                      md[] = "\",\"metadata\":{";
+    const char *t = (const char *)kv->value, *end = t + kv->value_len;
+    if (kv->value_len <= sizeof(av) || memcmp(t, av, sizeof(av) - 1) != 0 ||
+        secrets_is_sealed(kv->value, kv->value_len))
+        return false;
+    const char *p = memchr(t + sizeof(av) - 1, '"', (size_t)(end - t) - (sizeof(av) - 1));
+    if (!p || (size_t)(end - p) <= sizeof(kd) || memcmp(p, kd, sizeof(kd) - 1) != 0)
+        return false;
+    p = memchr(p + sizeof(kd) - 1, '"', (size_t)(end - p) - (sizeof(kd) - 1));
+    if (!p || (size_t)(end - p) <= sizeof(md) || memcmp(p, md, sizeof(md) - 1) != 0)
+        return false;
+    const char *rest = p + sizeof(md) - 1; /* inside metadata */
+    if (keep_type)
+        strbuf_add(out, t, (size_t)(rest - t));
+    else
+        strbuf_addstr(out, "{\"metadata\":{");
+    strbuf_addf(out, "\"resourceVersion\":\"%" PRId64 "\"%s", kv->mod_revision,
+                *rest == '}' ? "" : ",");
+    strbuf_add(out, rest, (size_t)(end - rest));
+    return true;
+}
+
 void object_set_type(const struct api_resource *r, json_t *obj)
 {
     json_object_set_new(obj, "kind", json_string(r->kind));

@@ -1432,25 +1432,15 @@ static size_t skip_value(const char *t, size_t i, size_t len)
  * "apiVersion" left out (as lists carry them once), metadata.resourceVersion
  * set to rev. false, with out as it was, when the text is not an object
  * this reader follows. */
-static bool append_item_text(strbuf *out, const char *t, size_t len, int64_t rev)
+static bool append_item_text(strbuf *out, const struct kvstore_kv *kv)
 {
-    /* as object_encode stores them: {"apiVersion":"..","kind":"..","metadata":{ */
-    static const char av[] = "{\"apiVersion\":\"", kd[] = "\",\"kind\":\"",
-                      md[] = "\",\"metadata\":{";
-    if (len > sizeof(av) && memcmp(t, av, sizeof(av) - 1) == 0) {
-        const char *p = memchr(t + sizeof(av) - 1, '"', len - (sizeof(av) - 1));
-        if (p && (size_t)(t + len - p) > sizeof(kd) && memcmp(p, kd, sizeof(kd) - 1) == 0)
-            p = memchr(p + sizeof(kd) - 1, '"', (size_t)(t + len - p) - (sizeof(kd) - 1));
-        else
-            p = NULL;
-        if (p && (size_t)(t + len - p) > sizeof(md) && memcmp(p, md, sizeof(md) - 1) == 0) {
-            const char *rest = p + sizeof(md) - 1;
-            strbuf_addf(out, "{\"metadata\":{\"resourceVersion\":\"%" PRId64 "\"%s", rev,
-                        *rest == '}' ? "" : ",");
-            strbuf_add(out, rest, (size_t)(t + len - rest));
-            return true;
-        }
-    }
+    /* as object_encode stores them now, without reading them through */
+    if (object_text_with_rv(out, kv, false))
+        return true;
+    /* else (stored before that order) by walking the top-level members */
+    const char *t = (const char *)kv->value;
+    size_t len = kv->value_len;
+    int64_t rev = kv->mod_revision;
     size_t mark = out->len, i = skip_ws(t, 0, len);
     if (i >= len || t[i] != '{')
         return false;
@@ -1510,7 +1500,7 @@ static void sink_add(struct api_req *c, struct list_params *p, struct list_sink 
         strbuf_addch(sink->text, ',');
     if (sink->text && !p->has_ls && !p->has_fs && !c->res->from_storage &&
         !secrets_is_sealed(kv->value, kv->value_len) &&
-        append_item_text(sink->text, (const char *)kv->value, kv->value_len, kv->mod_revision)) {
+        append_item_text(sink->text, kv)) {
         sink->count++;
         return;
     }

@@ -159,13 +159,22 @@ static int deliver(struct api_watch_state *s, const struct kvstore_event *ev)
         json_decref(obj);
         return rc;
     }
+    bool created = ev->kv.create_revision == ev->kv.mod_revision;
+    if (!s->has_ls && !s->has_fs && !s->table && !s->name && !s->res->from_storage) {
+        /* everything matches: the event is written from the stored text */
+        _cleanup_strbuf_ strbuf line = STRBUF_INIT;
+        strbuf_addf(&line, "{\"type\":\"%s\",\"object\":", created ? "ADDED" : "MODIFIED");
+        if (object_text_with_rv(&line, &ev->kv, true)) {
+            strbuf_addstr(&line, "}\n");
+            return http_stream_write(s->stream, line.buf, line.len);
+        }
+    }
     json_t *obj = object_decode(s->as, s->res, &ev->kv, &err);
     if (!obj)
         return 0;
     json_t *prev = ev->has_prev ? object_decode(s->as, s->res, &ev->prev, &err) : NULL;
     bool now_in = matches(s, obj);
     bool was_in = prev ? matches(s, prev) : false;
-    bool created = ev->kv.create_revision == ev->kv.mod_revision;
     if (now_in && (created || (prev && !was_in)))
         rc = send_event(s, "ADDED", obj);
     else if (now_in)
