@@ -195,6 +195,8 @@ int wcmd_stats(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_export(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_diff(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_commit(struct wcmd_ctx *ctx, int argc, char **argv);
+/* wharf_compose.c: `wharf compose [-f FILE]... [-p NAME] COMMAND ...` */
+int wcmd_compose(struct wcmd_ctx *ctx, int argc, char **argv);
 int wcmd_container_prune(struct wcmd_ctx *ctx, int argc, char **argv);
 
 /* wharf_registry.c */

@@ -32,6 +32,7 @@ static void usage(FILE *f)
             "  system df, system prune\n"
             "  network create/ls/inspect/rm/connect/disconnect/prune, port\n"
             "  volume create/ls/inspect/rm/prune\n"
+            "  compose config/up -d/down/ps/start/stop/restart\n"
             "  help      this text\n\n"
             "Client commands take docker's flags; the daemon is -H/--host, else\n"
             "WHARF_HOST, else DOCKER_HOST, else the local one where its daemon.json\n"
@@ -169,6 +170,7 @@ static const struct {
     {"export", NULL, wcmd_export},
     {"diff", NULL, wcmd_diff},
     {"commit", NULL, wcmd_commit},
+    {"compose", NULL, wcmd_compose},
     {"attach", NULL, wcmd_attach},
     {"exec", NULL, wcmd_exec},
 };

@@ -7,6 +7,7 @@
 
 REPO_DIR=$(cd "$(dirname "${BATS_TEST_FILENAME}")/../.." && pwd)
 BUILD=${BUILD:-$REPO_DIR/build}
+[[ "$BUILD" == /* ]] || BUILD="$PWD/$BUILD" # tests may cd elsewhere
 RUNTIME=${RUNTIME:-$BUILD/wharf-runtime}
 
 # A root directory for runtime state private to this test.

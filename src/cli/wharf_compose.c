@@ -1,0 +1,739 @@
+/*
+ * wharf_compose.c — `wharf compose`: a project from its Compose files
+ * (src/compose) brought to the daemon over the Engine API, as Docker
+ * Compose does it: networks and volumes first, then each service's
+ * containers in dependency order (kept, started, recreated or created by
+ * the service's plan, its dependencies' conditions waited for), all
+ * carrying Compose's labels so that `ps`, `down` and the next `up` find them.
+ *
+ * So far: config, up -d, down, ps, start, stop, restart. Services with a
+ * `build:` section need their image built first (not done here yet).
+ */
+#include "compose.h"
+#include "wharf_cmds.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The project's global flags, parsed before the subcommand. */
+struct project_flags {
+    const char *files[16];
+    size_t n_files;
+    const char *name, *directory;
+    const char *env_files[8];
+    size_t n_env_files;
+    const char *profiles[16];
+    size_t n_profiles;
+};
+
+static struct compose_project *load(const struct project_flags *f)
+{
+    struct compose_options o = {.files = f->files,
+                                .n_files = f->n_files,
+                                .project_name = f->name,
+                                .project_directory = f->directory,
+                                .env_files = f->env_files,
+                                .n_env_files = f->n_env_files,
+                                .profiles = f->profiles,
+                                .n_profiles = f->n_profiles};
+    wharf_error err = {0};
+    struct compose_project *p = compose_load(&o, &err);
+    if (!p) {
+        fprintf(stderr, "%s\n", err.msg);
+        return NULL;
+    }
+    for (size_t i = 0; i < p->n_warnings; i++)
+        fprintf(stderr, "WARN[0000] %s\n", p->warnings[i]);
+    return p;
+}
+
+/* ---------------------------------------------------------------- daemon calls */
+
+/* GET path: the JSON (new reference), or NULL (a 404 when *missing). */
+static json_t *get_json(struct client *c, const char *path, bool *missing)
+{
+    struct client_response resp = CLIENT_RESPONSE_INIT;
+    json_t *out = NULL;
+    if (missing)
+        *missing = false;
+    if (wcmd_call(c, "GET", path, NULL, &resp, true) == 0) {
+        if (resp.status == 404 && missing)
+            *missing = true;
+        else if (resp.status >= 400)
+            wcmd_daemon_error(&resp);
+        else
+            out = json_incref(resp.json);
+    }
+    client_response_release(&resp);
+    return out;
+}
+
+/* method path with body (may be NULL): 0, or -1 after printing the error. */
+static int call(struct client *c, const char *method, const char *path, json_t *body,
+                json_t **answer)
+{
+    struct client_response resp = CLIENT_RESPONSE_INIT;
+    int r = wcmd_call(c, method, path, body, &resp, false);
+    if (r == 0 && answer)
+        *answer = resp.json ? json_incref(resp.json) : NULL;
+    client_response_release(&resp);
+    return r < 0 ? -1 : 0;
+}
+
+/* The project's containers (list entries, new array), one-offs left out
+ * unless oneoff. */
+static json_t *project_containers(struct client *c, const struct compose_project *p, bool all,
+                                  bool oneoff)
+{
+    _cleanup_json_ json_t *filters = json_object();
+    json_t *label = json_object();
+    _cleanup_free_ char *want = xasprintf("%s=%s", COMPOSE_LABEL_PROJECT, p->name);
+    json_object_set_new(label, want, json_true());
+    json_object_set_new(filters, "label", label);
+    _cleanup_strbuf_ strbuf path = STRBUF_INIT;
+    strbuf_addstr(&path, all ? "/containers/json?all=1" : "/containers/json");
+    wcmd_add_filters_query(filters, &path);
+    json_t *list = get_json(c, path.buf, NULL);
+    if (!list)
+        return NULL;
+    json_t *out = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        const char *o = json_string_value(json_object_get(json_object_get(e, "Labels"),
+                                                          COMPOSE_LABEL_ONEOFF));
+        if (!oneoff && o && strcmp(o, "True") == 0)
+            continue;
+        json_array_append(out, e);
+    }
+    json_decref(list);
+    return out;
+}
+
+static const char *label_of(json_t *container, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(container, "Labels"), key));
+}
+
+static const char *first_name(json_t *container)
+{
+    const char *n = json_string_value(json_array_get(json_object_get(container, "Names"), 0));
+    return n ? n + (*n == '/') : "";
+}
+
+static void say(const char *kind, const char *name, const char *what)
+{
+    printf(" %s %s  %s\n", kind, name, what);
+    fflush(stdout);
+}
+
+/* ---------------------------------------------------------------- up */
+
+/* The path of a project network or volume on the daemon; caller frees. */
+static char *resource_path(const struct compose_resource *r, bool network)
+{
+    _cleanup_free_ char *e = wcmd_escape(r->name);
+    return xasprintf(network ? "/networks/%s" : "/volumes/%s", e);
+}
+
+/* Creates the project's networks or volumes the daemon lacks; external
+ * ones must exist. */
+static int ensure_resources(struct client *c, const struct compose_project *p, bool network)
+{
+    size_t n = network ? p->n_networks : p->n_volumes;
+    for (size_t i = 0; i < n; i++) {
+        const struct compose_resource *r = network ? &p->networks[i] : &p->volumes[i];
+        _cleanup_free_ char *path = resource_path(r, network);
+        bool missing;
+        _cleanup_json_ json_t *have = get_json(c, path, &missing);
+        if (have)
+            continue;
+        if (!missing)
+            return -1;
+        if (r->external) {
+            fprintf(stderr, network ? "network %s declared as external, but could not be found\n"
+                                    : "external volume \"%s\" not found\n",
+                    r->name);
+            return -1;
+        }
+        _cleanup_json_ json_t *body =
+            network ? compose_network_body(p, r) : compose_volume_body(p, r);
+        if (call(c, "POST", network ? "/networks/create" : "/volumes/create", body, NULL) < 0)
+            return -1;
+        say(network ? "Network" : "Volume", r->name, "Created");
+    }
+    return 0;
+}
+
+/* Removes the project's own networks or volumes that exist. */
+static int remove_resources(struct client *c, const struct compose_project *p, bool network)
+{
+    size_t n = network ? p->n_networks : p->n_volumes;
+    for (size_t i = 0; i < n; i++) {
+        const struct compose_resource *r = network ? &p->networks[i] : &p->volumes[i];
+        if (r->external)
+            continue;
+        _cleanup_free_ char *path = resource_path(r, network);
+        bool missing;
+        _cleanup_json_ json_t *have = get_json(c, path, &missing);
+        if (!have)
+            continue;
+        if (call(c, "DELETE", path, NULL, NULL) < 0)
+            return -1;
+        say(network ? "Network" : "Volume", r->name, "Removed");
+    }
+    return 0;
+}
+
+/* The ID of the image a service runs, or NULL when the daemon lacks it. */
+static char *image_id(struct client *c, const struct compose_service *svc)
+{
+    _cleanup_free_ char *e = wcmd_escape(svc->image);
+    _cleanup_free_ char *path = xasprintf("/images/%s/json", e);
+    bool missing;
+    _cleanup_json_ json_t *img = get_json(c, path, &missing);
+    const char *id = json_string_value(json_object_get(img, "Id"));
+    return id ? xstrdup(id) : NULL;
+}
+
+static int start_container(struct client *c, const char *id, const char *name)
+{
+    _cleanup_free_ char *e = wcmd_escape(id);
+    _cleanup_free_ char *path = xasprintf("/containers/%s/start", e);
+    if (call(c, "POST", path, NULL, NULL) < 0)
+        return -1;
+    say("Container", name, "Started");
+    return 0;
+}
+
+static int remove_container(struct client *c, const char *id, const char *name, bool stop)
+{
+    _cleanup_free_ char *e = wcmd_escape(id);
+    _cleanup_free_ char *path = NULL;
+    if (stop) {
+        path = xasprintf("/containers/%s/stop", e);
+        if (call(c, "POST", path, NULL, NULL) < 0)
+            return -1;
+        say("Container", name, "Stopped");
+        free(path);
+    }
+    path = xasprintf("/containers/%s?force=1", e);
+    if (call(c, "DELETE", path, NULL, NULL) < 0)
+        return -1;
+    say("Container", name, "Removed");
+    return 0;
+}
+
+/* Creates replica number of svc (under a temporary name when the final one
+ * is still taken: a recreate renames it after the old one goes). */
+static char *create_container(struct client *c, const struct compose_project *p,
+                              const struct compose_service *svc, int number, const char *image,
+                              const char *as_name)
+{
+    struct compose_create_options o = {.number = number, .image_id = image};
+    _cleanup_json_ json_t *body = compose_container_body(p, svc, &o);
+    _cleanup_free_ char *e = wcmd_escape(as_name);
+    _cleanup_free_ char *path = xasprintf("/containers/create?name=%s", e);
+    _cleanup_json_ json_t *answer = NULL;
+    if (call(c, "POST", path, body, &answer) < 0)
+        return NULL;
+    const char *id = json_string_value(json_object_get(answer, "Id"));
+    return id ? xstrdup(id) : NULL;
+}
+
+/* Waits until dependency dep of a service holds (its containers healthy, or
+ * exited 0); -1 after printing why it cannot. */
+static int wait_condition(struct client *c, const struct compose_project *p,
+                          const struct compose_dependency *dep)
+{
+    if (dep->condition == COMPOSE_SERVICE_STARTED)
+        return 0;
+    for (int tries = 0;; tries++) {
+        _cleanup_json_ json_t *list = project_containers(c, p, true, false);
+        if (!list)
+            return -1;
+        size_t i, n = 0, ok = 0;
+        json_t *e;
+        json_array_foreach(list, i, e)
+        {
+            const char *svc = label_of(e, COMPOSE_LABEL_SERVICE);
+            if (!svc || strcmp(svc, dep->service) != 0)
+                continue;
+            n++;
+            _cleanup_free_ char *eid = wcmd_escape(json_string_value(json_object_get(e, "Id")));
+            _cleanup_free_ char *path = xasprintf("/containers/%s/json", eid);
+            _cleanup_json_ json_t *info = get_json(c, path, NULL);
+            json_t *state = json_object_get(info, "State");
+            const char *status = json_string_value(json_object_get(state, "Status"));
+            const char *health =
+                json_string_value(json_object_get(json_object_get(state, "Health"), "Status"));
+            json_int_t code = json_integer_value(json_object_get(state, "ExitCode"));
+            if (dep->condition == COMPOSE_SERVICE_HEALTHY) {
+                if (!health) {
+                    fprintf(stderr, "dependency failed to start: container %s has no healthcheck "
+                                    "configured\n",
+                            first_name(e));
+                    return -1;
+                }
+                if (strcmp(health, "unhealthy") == 0) {
+                    fprintf(stderr, "dependency failed to start: container %s is unhealthy\n",
+                            first_name(e));
+                    return -1;
+                }
+                ok += strcmp(health, "healthy") == 0;
+            } else if (status && strcmp(status, "exited") == 0) {
+                if (code != 0) {
+                    fprintf(stderr, "service \"%s\" didn't complete successfully: exit %lld\n",
+                            dep->service, (long long)code);
+                    return -1;
+                }
+                ok++;
+            }
+        }
+        if (n > 0 && ok == n) {
+            if (dep->condition == COMPOSE_SERVICE_HEALTHY) {
+                json_array_foreach(list, i, e)
+                {
+                    const char *s = label_of(e, COMPOSE_LABEL_SERVICE);
+                    if (s && strcmp(s, dep->service) == 0)
+                        say("Container", first_name(e), "Healthy");
+                }
+            }
+            return 0;
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Brings one service to its plan; *recreated says whether a container of it
+ * was replaced (its dependents then are too). */
+static int up_service(struct client *c, const struct compose_project *p,
+                      const struct compose_service *svc, json_t *containers, bool force,
+                      bool no_recreate, bool dep_recreated, bool *recreated)
+{
+    *recreated = false;
+    for (size_t k = 0; k < svc->n_depends_on; k++)
+        if (wait_condition(c, p, &svc->depends_on[k]) < 0)
+            return -1;
+    _cleanup_free_ char *image = image_id(c, svc);
+    if (!image) {
+        if (svc->has_build && !svc->has_image)
+            fprintf(stderr, "service %s: image %s is not built (building is not supported by "
+                            "wharf compose yet: build it with wharf build -t %s)\n",
+                    svc->name, svc->image, svc->image);
+        else
+            fprintf(stderr, "service %s: no such image: %s (pull it with wharf pull)\n",
+                    svc->name, svc->image);
+        return -1;
+    }
+    size_t n = 0, i;
+    json_t *e;
+    struct compose_existing *ex = xcalloc(json_array_size(containers) + 1, sizeof(*ex));
+    json_array_foreach(containers, i, e)
+    {
+        const char *s = label_of(e, COMPOSE_LABEL_SERVICE);
+        if (!s || strcmp(s, svc->name) != 0)
+            continue;
+        const char *num = label_of(e, COMPOSE_LABEL_NUMBER);
+        const char *state = json_string_value(json_object_get(e, "State"));
+        ex[n++] = (struct compose_existing){
+            .id = json_string_value(json_object_get(e, "Id")),
+            .name = first_name(e),
+            .number = num ? atoi(num) : 0,
+            .hash = label_of(e, COMPOSE_LABEL_HASH),
+            .image_id = json_string_value(json_object_get(e, "ImageID")),
+            .running = state && (strcmp(state, "running") == 0 || strcmp(state, "paused") == 0 ||
+                                 strcmp(state, "restarting") == 0)};
+    }
+    struct compose_plan_options po = {.force_recreate = force,
+                                      .no_recreate = no_recreate,
+                                      .dependency_recreated = dep_recreated,
+                                      .image_id = image};
+    struct compose_step *steps = NULL;
+    size_t n_steps = 0;
+    int rc = compose_plan_service(svc, ex, n, &po, &steps, &n_steps);
+    for (size_t k = 0; k < n_steps && rc == 0; k++) {
+        const struct compose_step *st = &steps[k];
+        _cleanup_free_ char *name = compose_container_name(p, svc, st->number);
+        switch (st->action) {
+        case COMPOSE_KEEP:
+            say("Container", name, "Running");
+            break;
+        case COMPOSE_START:
+            rc = start_container(c, st->existing->id, name);
+            break;
+        case COMPOSE_CREATE: {
+            _cleanup_free_ char *id = create_container(c, p, svc, st->number, image, name);
+            if (!id) {
+                rc = -1;
+                break;
+            }
+            say("Container", name, "Created");
+            rc = start_container(c, id, name);
+            break;
+        }
+        case COMPOSE_RECREATE: {
+            /* as Compose: the old one stops and steps aside, the new one
+             * takes the name, the old one goes */
+            *recreated = true;
+            _cleanup_free_ char *old = wcmd_escape(st->existing->id);
+            _cleanup_free_ char *stop = xasprintf("/containers/%s/stop", old);
+            _cleanup_free_ char *aside = xasprintf("%.12s_%s", st->existing->id, name);
+            _cleanup_free_ char *easide = wcmd_escape(aside);
+            _cleanup_free_ char *rename =
+                xasprintf("/containers/%s/rename?name=%s", old, easide);
+            if (call(c, "POST", stop, NULL, NULL) < 0 || call(c, "POST", rename, NULL, NULL) < 0) {
+                rc = -1;
+                break;
+            }
+            say("Container", name, "Recreate");
+            _cleanup_free_ char *id = create_container(c, p, svc, st->number, image, name);
+            _cleanup_free_ char *del = xasprintf("/containers/%s?force=1", old);
+            if (!id || call(c, "DELETE", del, NULL, NULL) < 0) {
+                rc = -1;
+                break;
+            }
+            say("Container", name, "Recreated");
+            rc = start_container(c, id, name);
+            break;
+        }
+        case COMPOSE_REMOVE:
+            rc = remove_container(c, st->existing->id, st->existing->name, true);
+            break;
+        }
+    }
+    free(steps);
+    free(ex);
+    return rc < 0 ? -1 : 0;
+}
+
+static int cmd_up(struct client *c, struct compose_project *p, int argc, char **argv)
+{
+    enum { OPT_FORCE = 256, OPT_NO_RECREATE, OPT_SCALE, OPT_REMOVE_ORPHANS };
+    static const struct option opts[] = {{"detach", no_argument, 0, 'd'},
+                                         {"force-recreate", no_argument, 0, OPT_FORCE},
+                                         {"no-recreate", no_argument, 0, OPT_NO_RECREATE},
+                                         {"scale", required_argument, 0, OPT_SCALE},
+                                         {"remove-orphans", no_argument, 0, OPT_REMOVE_ORPHANS},
+                                         {0, 0, 0, 0}};
+    bool detach = false, force = false, no_recreate = false, orphans = false;
+    int ch;
+    wharf_error err = {0};
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, "+d", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'd':
+            detach = true;
+            break;
+        case OPT_FORCE:
+            force = true;
+            break;
+        case OPT_NO_RECREATE:
+            no_recreate = true;
+            break;
+        case OPT_REMOVE_ORPHANS:
+            orphans = true;
+            break;
+        case OPT_SCALE:
+            if (compose_set_scale(p, optarg, &err) < 0) {
+                fprintf(stderr, "%s\n", err.msg);
+                return WCMD_EXIT_ERROR;
+            }
+            break;
+        default:
+            fprintf(stderr, "unknown flag for compose up: %s\n", argv[optind - 1]);
+            return WCMD_EXIT_ERROR;
+        }
+    }
+    if (force && no_recreate) {
+        fprintf(stderr, "--force-recreate and --no-recreate are incompatible\n");
+        return WCMD_EXIT_ERROR;
+    }
+    if (!detach) {
+        fprintf(stderr, "wharf compose up: only detached mode (-d) is supported so far\n");
+        return WCMD_EXIT_ERROR;
+    }
+    size_t n = 0;
+    _cleanup_free_ struct compose_service **svcs =
+        compose_select(p, (const char *const *)argv + optind, (size_t)(argc - optind), true, &n,
+                       &err);
+    if (!svcs) {
+        fprintf(stderr, "%s\n", err.msg);
+        return WCMD_EXIT_ERROR;
+    }
+    if (ensure_resources(c, p, true) < 0 || ensure_resources(c, p, false) < 0)
+        return WCMD_EXIT_ERROR;
+    _cleanup_json_ json_t *containers = project_containers(c, p, true, false);
+    if (!containers)
+        return WCMD_EXIT_ERROR;
+    if (orphans) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(containers, i, e)
+        {
+            const char *s = label_of(e, COMPOSE_LABEL_SERVICE);
+            if (s && !compose_service(p, s) &&
+                remove_container(c, json_string_value(json_object_get(e, "Id")), first_name(e),
+                                 true) < 0)
+                return WCMD_EXIT_ERROR;
+        }
+    }
+    /* a service recreated makes its dependents recreate too */
+    const char **recreated = xcalloc(n + 1, sizeof(*recreated));
+    size_t n_recreated = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        bool dep = false, again = false;
+        for (size_t k = 0; k < svcs[i]->n_depends_on; k++)
+            for (size_t m = 0; m < n_recreated; m++)
+                dep |= strcmp(svcs[i]->depends_on[k].service, recreated[m]) == 0;
+        rc = up_service(c, p, svcs[i], containers, force, no_recreate, dep, &again);
+        if (again)
+            recreated[n_recreated++] = svcs[i]->name;
+    }
+    free(recreated);
+    return rc < 0 ? WCMD_EXIT_ERROR : 0;
+}
+
+/* ---------------------------------------------------------------- down, start, stop */
+
+static int cmd_down(struct client *c, struct compose_project *p, int argc, char **argv)
+{
+    enum { OPT_REMOVE_ORPHANS = 256 };
+    static const struct option opts[] = {{"volumes", no_argument, 0, 'v'},
+                                         {"remove-orphans", no_argument, 0, OPT_REMOVE_ORPHANS},
+                                         {0, 0, 0, 0}};
+    bool volumes = false;
+    int ch;
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, "+v", opts, NULL)) != -1) {
+        if (ch == 'v')
+            volumes = true;
+        else if (ch != OPT_REMOVE_ORPHANS) {
+            fprintf(stderr, "unknown flag for compose down: %s\n", argv[optind - 1]);
+            return WCMD_EXIT_ERROR;
+        }
+    }
+    _cleanup_json_ json_t *containers = project_containers(c, p, true, true);
+    if (!containers)
+        return WCMD_EXIT_ERROR;
+    /* dependents first: the reverse of the dependency order */
+    for (size_t k = p->n_services + 1; k-- > 0;) {
+        const char *svc = k < p->n_services ? p->services[k].name : NULL;
+        size_t i;
+        json_t *e;
+        json_array_foreach(containers, i, e)
+        {
+            const char *s = label_of(e, COMPOSE_LABEL_SERVICE);
+            bool mine = svc ? s && strcmp(s, svc) == 0 : !s || !compose_service(p, s);
+            const char *state = json_string_value(json_object_get(e, "State"));
+            if (mine && remove_container(c, json_string_value(json_object_get(e, "Id")),
+                                         first_name(e),
+                                         state && strcmp(state, "running") == 0) < 0)
+                return WCMD_EXIT_ERROR;
+        }
+    }
+    if (remove_resources(c, p, true) < 0 || (volumes && remove_resources(c, p, false) < 0))
+        return WCMD_EXIT_ERROR;
+    return 0;
+}
+
+/* start, stop, restart [SERVICE...]: each container of those services. */
+static int cmd_each(struct client *c, struct compose_project *p, int argc, char **argv,
+                    const char *action, const char *done)
+{
+    wharf_error err = {0};
+    size_t n = 0;
+    _cleanup_free_ struct compose_service **svcs =
+        compose_select(p, (const char *const *)argv + 1, (size_t)(argc - 1), false, &n, &err);
+    if (!svcs) {
+        fprintf(stderr, "%s\n", err.msg);
+        return WCMD_EXIT_ERROR;
+    }
+    _cleanup_json_ json_t *containers = project_containers(c, p, true, false);
+    if (!containers)
+        return WCMD_EXIT_ERROR;
+    bool stop = strcmp(action, "stop") == 0;
+    for (size_t k = 0; k < n; k++) {
+        /* stop goes in the reverse order */
+        const struct compose_service *svc = svcs[stop ? n - 1 - k : k];
+        size_t i;
+        json_t *e;
+        json_array_foreach(containers, i, e)
+        {
+            const char *s = label_of(e, COMPOSE_LABEL_SERVICE);
+            if (!s || strcmp(s, svc->name) != 0)
+                continue;
+            _cleanup_free_ char *id = wcmd_escape(json_string_value(json_object_get(e, "Id")));
+            _cleanup_free_ char *path = xasprintf("/containers/%s/%s", id, action);
+            if (call(c, "POST", path, NULL, NULL) < 0)
+                return WCMD_EXIT_ERROR;
+            say("Container", first_name(e), done);
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- ps, config */
+
+static int cmd_ps(struct client *c, struct compose_project *p, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"all", no_argument, 0, 'a'}, {"quiet", no_argument, 0, 'q'}, {0, 0, 0, 0}};
+    bool all = false, quiet = false;
+    int ch;
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, "+aq", opts, NULL)) != -1) {
+        if (ch == 'a')
+            all = true;
+        else if (ch == 'q')
+            quiet = true;
+        else {
+            fprintf(stderr, "unknown flag for compose ps: %s\n", argv[optind - 1]);
+            return WCMD_EXIT_ERROR;
+        }
+    }
+    _cleanup_json_ json_t *containers = project_containers(c, p, all, false);
+    if (!containers)
+        return WCMD_EXIT_ERROR;
+    if (!quiet)
+        printf("%-24s %-20s %-10s %-24s %s\n", "NAME", "IMAGE", "SERVICE", "STATUS", "PORTS");
+    size_t i;
+    json_t *e;
+    json_array_foreach(containers, i, e)
+    {
+        const char *s = label_of(e, COMPOSE_LABEL_SERVICE);
+        bool named = optind >= argc;
+        for (int k = optind; k < argc && !named; k++)
+            named = s && strcmp(s, argv[k]) == 0;
+        if (!named)
+            continue;
+        if (quiet) {
+            printf("%s\n", json_string_value(json_object_get(e, "Id")));
+            continue;
+        }
+        _cleanup_strbuf_ strbuf ports = STRBUF_INIT;
+        size_t k;
+        json_t *pt;
+        json_array_foreach(json_object_get(e, "Ports"), k, pt)
+        {
+            json_int_t pub = json_integer_value(json_object_get(pt, "PublicPort"));
+            if (!pub)
+                continue;
+            strbuf_addf(&ports, "%s%s:%lld->%lld/%s", ports.len ? ", " : "",
+                        json_string_value(json_object_get(pt, "IP")) ?: "0.0.0.0", (long long)pub,
+                        (long long)json_integer_value(json_object_get(pt, "PrivatePort")),
+                        json_string_value(json_object_get(pt, "Type")) ?: "tcp");
+        }
+        printf("%-24s %-20s %-10s %-24s %s\n", first_name(e),
+               json_string_value(json_object_get(e, "Image")) ?: "", s ?: "",
+               json_string_value(json_object_get(e, "Status")) ?: "", strbuf_str(&ports));
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- entry */
+
+static void usage(FILE *f)
+{
+    fputs("Usage: wharf compose [-f FILE]... [-p NAME] [--project-directory DIR]\n"
+          "                     [--env-file FILE] [--profile NAME] COMMAND\n\n"
+          "Commands: config, up -d [--force-recreate|--no-recreate] [--scale S=N]\n"
+          "          [--remove-orphans] [SERVICE...], down [-v], ps [-a] [-q] [SERVICE...],\n"
+          "          start, stop, restart [SERVICE...]\n",
+          f);
+}
+
+int wcmd_compose(struct wcmd_ctx *ctx, int argc, char **argv)
+{
+    enum { OPT_DIR = 256, OPT_ENV_FILE, OPT_PROFILE };
+    static const struct option opts[] = {{"file", required_argument, 0, 'f'},
+                                         {"project-name", required_argument, 0, 'p'},
+                                         {"project-directory", required_argument, 0, OPT_DIR},
+                                         {"env-file", required_argument, 0, OPT_ENV_FILE},
+                                         {"profile", required_argument, 0, OPT_PROFILE},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    struct project_flags f = {0};
+    int ch;
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, "+f:p:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'f':
+            if (f.n_files < sizeof(f.files) / sizeof(f.files[0]))
+                f.files[f.n_files++] = optarg;
+            break;
+        case 'p':
+            f.name = optarg;
+            break;
+        case OPT_DIR:
+            f.directory = optarg;
+            break;
+        case OPT_ENV_FILE:
+            if (f.n_env_files < sizeof(f.env_files) / sizeof(f.env_files[0]))
+                f.env_files[f.n_env_files++] = optarg;
+            break;
+        case OPT_PROFILE:
+            if (f.n_profiles < sizeof(f.profiles) / sizeof(f.profiles[0]))
+                f.profiles[f.n_profiles++] = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return WCMD_EXIT_ERROR;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return WCMD_EXIT_ERROR;
+    }
+    const char *cmd = argv[optind];
+    static const char *const known[] = {"config", "up", "down", "ps", "start", "stop", "restart"};
+    bool ok = false;
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]) && !ok; i++)
+        ok = strcmp(cmd, known[i]) == 0;
+    if (!ok) {
+        fprintf(stderr, "unknown compose command: %s (see 'wharf compose --help')\n", cmd);
+        return WCMD_EXIT_ERROR;
+    }
+    struct compose_project *p = load(&f);
+    if (!p)
+        return WCMD_EXIT_ERROR;
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    int rc;
+    if (strcmp(cmd, "config") == 0) {
+        _cleanup_strbuf_ strbuf out = STRBUF_INIT;
+        compose_yaml_emit(p->model, &out);
+        fputs(strbuf_str(&out), stdout);
+        compose_project_free(p);
+        return 0;
+    }
+    struct client *c = wcmd_client(ctx);
+    if (!c) {
+        compose_project_free(p);
+        return WCMD_EXIT_ERROR;
+    }
+    if (strcmp(cmd, "up") == 0)
+        rc = cmd_up(c, p, sub_argc, sub_argv);
+    else if (strcmp(cmd, "down") == 0)
+        rc = cmd_down(c, p, sub_argc, sub_argv);
+    else if (strcmp(cmd, "ps") == 0)
+        rc = cmd_ps(c, p, sub_argc, sub_argv);
+    else if (strcmp(cmd, "start") == 0)
+        rc = cmd_each(c, p, sub_argc, sub_argv, "start", "Started");
+    else if (strcmp(cmd, "stop") == 0)
+        rc = cmd_each(c, p, sub_argc, sub_argv, "stop", "Stopped");
+    else
+        rc = cmd_each(c, p, sub_argc, sub_argv, "restart", "Started");
+    client_free(c);
+    compose_project_free(p);
+    return rc;
+}

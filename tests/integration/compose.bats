@@ -1,0 +1,182 @@
+#!/usr/bin/env bats
+# `wharf compose` against a private wharf daemon: a web service on a
+# published port that waits for a data service's health check, a named
+# volume, recreation of what changed only, scale, stop/start, down (-v),
+# project names, and bad files refused before anything is made.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+    command -v docker >/dev/null || skip "the docker CLI is not installed"
+    export DD IMG=localhost/wharf-compose:1
+    DD=$(mktemp -d /tmp/wharf-compose.XXXXXX)
+    make_rootfs "$DD/rootfs"
+    tar -C "$DD/rootfs" -cf "$DD/rootfs.tar" .
+    rm -rf "$DD/rootfs"
+    daemon_start
+    wh import -c 'CMD ["sh"]' "$DD/rootfs.tar" "$IMG" >/dev/null
+}
+
+teardown_file() {
+    daemon_teardown
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# project DIR PORT MESSAGE: a compose.yaml in DIR
+project() {
+    mkdir -p "$1"
+    cat >"$1/compose.yaml" <<EOF
+services:
+  web:
+    image: $IMG
+    command: ["sh", "-c", "mkdir -p /www; echo $3 >/www/index.html; exec httpd -f -p 8080 -h /www"]
+    ports: ["127.0.0.1:$2:8080"]
+    depends_on:
+      db:
+        condition: service_healthy
+  db:
+    image: $IMG
+    command: ["sh", "-c", "sleep 1; echo up >>/data/log; touch /tmp/ready; exec sleep 1000"]
+    volumes: ["dbdata:/data"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ready"]
+      interval: 500ms
+      retries: 10
+volumes:
+  dbdata:
+EOF
+}
+
+# wc_ DIR ARGS...: wharf compose in DIR
+wc_() {
+    local d=$1
+    shift
+    (cd "$d" && wh compose "$@")
+}
+
+@test "compose up -d: networks, volume, health-gated order, a published port, ps, down" {
+    local d="$DD/shop" port
+    port=$(free_port)
+    project "$d" "$port" hello-shop
+    since=$(date +%s.%N)
+    run wc_ "$d" up -d
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Network shop_default  Created"* ]]
+    [[ "$output" == *"Container shop-db-1  Healthy"* ]]
+    [ "$(curl -s "http://127.0.0.1:$port/")" = hello-shop ]
+    # web was created only after db became healthy
+    run dk events --since "$since" --until "$(date +%s.%N)" --format '{{.Action}} {{.Actor.Attributes.name}}' \
+        --filter event=create --filter event=health_status
+    db_healthy=$(grep -n 'health_status: healthy shop-db-1' <<<"$output" | cut -d: -f1)
+    web_create=$(grep -n '^create shop-web-1' <<<"$output" | cut -d: -f1)
+    [ -n "$db_healthy" ] && [ -n "$web_create" ] && [ "$db_healthy" -lt "$web_create" ]
+    # Compose's names and labels
+    [ "$(dk inspect -f '{{index .Config.Labels "com.docker.compose.project"}} {{index .Config.Labels "com.docker.compose.service"}} {{index .Config.Labels "com.docker.compose.container-number"}}' shop-web-1)" = "shop web 1" ]
+    run wc_ "$d" ps
+    [[ "${lines[1]}${lines[2]}" == *shop-web-1*"127.0.0.1:$port->8080/tcp"* || "${lines[1]}${lines[2]}" == *shop-db-1*shop-web-1* ]]
+    [ "$(wc_ "$d" ps -q | wc -l)" -eq 2 ]
+    # services reach each other by name on the project network
+    dk exec shop-web-1 ping -c1 -W2 db >/dev/null
+    run wc_ "$d" down
+    [ "$status" -eq 0 ]
+    [ -z "$(dk ps -aq --filter label=com.docker.compose.project=shop)" ]
+    run dk network inspect shop_default
+    [ "$status" -ne 0 ]
+    # the named volume stays until down -v
+    dk volume inspect shop_dbdata >/dev/null
+    wc_ "$d" up -d >/dev/null
+    [ "$(dk exec shop-db-1 cat /data/log | wc -l)" -eq 2 ]
+    wc_ "$d" down -v >/dev/null
+    run dk volume inspect shop_dbdata
+    [ "$status" -ne 0 ]
+}
+
+@test "compose up again: unchanged services kept, a changed one recreated with its data kept" {
+    local d="$DD/keep" port
+    port=$(free_port)
+    project "$d" "$port" first
+    wc_ "$d" up -d >/dev/null
+    web=$(dk inspect -f '{{.Id}}' keep-web-1) db=$(dk inspect -f '{{.Id}}' keep-db-1)
+    run wc_ "$d" up -d
+    [[ "$output" == *"Container keep-web-1  Running"* ]]
+    [ "$(dk inspect -f '{{.Id}}' keep-web-1)" = "$web" ]
+    # only web's configuration changes: only web is recreated, on the same port
+    project "$d" "$port" second
+    run wc_ "$d" up -d
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Container keep-web-1  Recreated"* ]]
+    [ "$(dk inspect -f '{{.Id}}' keep-db-1)" = "$db" ]
+    [ "$(dk inspect -f '{{.Id}}' keep-web-1)" != "$web" ]
+    for _ in $(seq 30); do [ "$(curl -s "http://127.0.0.1:$port/")" = second ] && break; sleep 0.1; done
+    [ "$(curl -s "http://127.0.0.1:$port/")" = second ]
+    [ -z "$(dk ps -aq --filter name=_keep-web-1)" ] # the old one is gone
+    # --force-recreate replaces db too, its volume's data kept
+    wc_ "$d" up -d --force-recreate >/dev/null
+    [ "$(dk inspect -f '{{.Id}}' keep-db-1)" != "$db" ]
+    [ "$(dk exec keep-db-1 cat /data/log | wc -l)" -eq 2 ]
+    wc_ "$d" down -v >/dev/null
+}
+
+@test "compose scale, stop, start, restart and -p / COMPOSE_PROJECT_NAME" {
+    local d="$DD/scale" port
+    port=$(free_port)
+    project "$d" "$port" scaled
+    wc_ "$d" -p other up -d --scale db=3 >/dev/null
+    [ "$(dk ps -q --filter label=com.docker.compose.project=other --filter label=com.docker.compose.service=db | wc -l)" -eq 3 ]
+    run wc_ "$d" -p other up -d --scale db=1
+    [[ "$output" == *"Container other-db-3  Removed"* && "$output" == *"Container other-db-2  Removed"* ]]
+    wc_ "$d" -p other stop >/dev/null
+    [ "$(COMPOSE_PROJECT_NAME=other wc_ "$d" ps -q | wc -l)" -eq 0 ]
+    [ "$(wc_ "$d" -p other ps -aq | wc -l)" -eq 2 ]
+    wc_ "$d" -p other start >/dev/null
+    [ "$(wc_ "$d" -p other ps -q | wc -l)" -eq 2 ]
+    started=$(dk inspect -f '{{.State.StartedAt}}' other-db-1)
+    wc_ "$d" -p other restart db >/dev/null
+    [ "$(dk inspect -f '{{.State.StartedAt}}' other-db-1)" != "$started" ]
+    COMPOSE_PROJECT_NAME=other wc_ "$d" down -v >/dev/null
+    [ -z "$(dk ps -aq --filter label=com.docker.compose.project=other)" ]
+}
+
+@test "compose config prints the resolved model; bad files fail before anything is made" {
+    local d="$DD/cfg"
+    mkdir -p "$d"
+    cat >"$d/compose.yaml" <<EOF
+x-common: &common
+  image: $IMG
+services:
+  a:
+    <<: *common
+    environment:
+      - GREETING=\${GREETING:-hi}
+EOF
+    run wc_ "$d" config
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"name: cfg"* && "$output" == *"image: $IMG"* && "$output" == *"GREETING: hi"* ]]
+    nets=$(dk network ls -q | wc -l)
+    printf 'services:\n  a:\n    image: x\n    portz: [1]\n' >"$d/compose.yaml"
+    run wc_ "$d" up -d
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"services.a.portz"* ]]
+    printf 'services:\n  a:\n    image: ${NEEDED?set it}\n' >"$d/compose.yaml"
+    run wc_ "$d" up -d
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"NEEDED"* && "$output" == *"set it"* ]]
+    printf 'services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n' >"$d/compose.yaml"
+    run wc_ "$d" up -d
+    [ "$status" -eq 1 ]
+    [[ "$output" == *cycle* || "$output" == *circular* ]]
+    printf 'services:\n  a:\n    image: x\n    networks: [nope]\n' >"$d/compose.yaml"
+    run wc_ "$d" up -d
+    [ "$status" -eq 1 ]
+    [[ "$output" == *nope* ]]
+    [ "$(dk network ls -q | wc -l)" -eq "$nets" ]
+    run wh compose -f "$d/no-such.yaml" ps
+    [ "$status" -eq 1 ]
+    run wh compose -f "$d/compose.yaml" frobnicate
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"unknown compose command: frobnicate"* ]]
+}
