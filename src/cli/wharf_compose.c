@@ -6,8 +6,10 @@
  * the service's plan, its dependencies' conditions waited for), all
  * carrying Compose's labels so that `ps`, `down` and the next `up` find them.
  *
- * So far: config, up -d, down, ps, start, stop, restart. Services with a
- * `build:` section need their image built first (not done here yet).
+ * So far: config, up -d, down, ps, start, stop, restart, and kill, pause,
+ * unpause, rm, top, logs, exec, port as the wharf commands of the same name
+ * on the services' containers. Services with a `build:` section need their
+ * image built first (not done here yet).
  */
 #include "compose.h"
 #include "wharf_cmds.h"
@@ -637,6 +639,170 @@ static int cmd_ps(struct client *c, struct compose_project *p, int argc, char **
     return 0;
 }
 
+/* ---------------------------------------------------------------- per-container commands */
+
+/* The names of the containers of the services named in names (all when
+ * none), running ones only unless all; a new array of strings. NULL after
+ * printing an unknown service. */
+static json_t *service_containers(struct client *c, struct compose_project *p, char **names,
+                                  int n, bool all)
+{
+    wharf_error err = {0};
+    size_t count = 0;
+    _cleanup_free_ struct compose_service **svcs =
+        compose_select(p, (const char *const *)names, (size_t)n, false, &count, &err);
+    if (!svcs) {
+        fprintf(stderr, "%s\n", err.msg);
+        return NULL;
+    }
+    _cleanup_json_ json_t *containers = project_containers(c, p, all, false);
+    if (!containers)
+        return NULL;
+    json_t *out = json_array();
+    for (size_t k = 0; k < count; k++) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(containers, i, e)
+        {
+            const char *s = label_of(e, COMPOSE_LABEL_SERVICE);
+            if (s && strcmp(s, svcs[k]->name) == 0)
+                json_array_append_new(out, json_string(first_name(e)));
+        }
+    }
+    return out;
+}
+
+/* Runs the wharf command fn as `wharf NAME FLAGS... CONTAINERS...` (the
+ * containers last; with one_each, once per container). */
+static int delegate(struct wcmd_ctx *ctx, wcmd_fn fn, const char *name, char **flags,
+                    size_t n_flags, json_t *containers, bool one_each, char **tail, size_t n_tail)
+{
+    size_t n = json_array_size(containers);
+    if (n == 0)
+        return 0;
+    char **argv = xcalloc(n_flags + n + n_tail + 2, sizeof(*argv));
+    int rc = 0;
+    for (size_t from = 0; from < n && rc == 0; from += one_each ? 1 : n) {
+        size_t argc = 0;
+        argv[argc++] = (char *)name;
+        for (size_t i = 0; i < n_flags; i++)
+            argv[argc++] = flags[i];
+        for (size_t i = from; i < (one_each ? from + 1 : n); i++)
+            argv[argc++] = (char *)json_string_value(json_array_get(containers, i));
+        for (size_t i = 0; i < n_tail; i++)
+            argv[argc++] = tail[i];
+        argv[argc] = NULL;
+        struct wcmd_ctx sub = *ctx;
+        sub.name = name;
+        if (one_each && n > 1 && strcmp(name, "top") == 0)
+            printf("%s\n", argv[argc - 1 - n_tail]);
+        rc = fn(&sub, (int)argc, argv);
+    }
+    free(argv);
+    return rc;
+}
+
+/* kill, pause, unpause, rm, top, logs, exec, port: Compose's flags are
+ * those of the wharf commands they become; the service names select the
+ * containers. Flags come before the services, as Compose wants them. */
+static int cmd_delegated(struct wcmd_ctx *ctx, struct client *c, struct compose_project *p,
+                         int argc, char **argv)
+{
+    const char *cmd = argv[0];
+    int i = 1;
+    /* flags: everything up to the first word that is not one (a flag's
+     * value included when the flag takes one) */
+    static const char *const with_value[] = {"-s", "--signal", "--tail", "-n", "--since",
+                                             "--until", "-u", "--user", "-w", "--workdir",
+                                             "-e", "--env", "--index", NULL};
+    bool no_tty = false;
+    char **flags = xcalloc((size_t)argc + 4, sizeof(*flags));
+    size_t n_flags = 0;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "-T") == 0 || strcmp(argv[i], "--no-TTY") == 0) {
+            no_tty = true;
+            continue;
+        }
+        flags[n_flags++] = argv[i];
+        for (size_t k = 0; with_value[k]; k++)
+            if (strcmp(argv[i], with_value[k]) == 0 && i + 1 < argc)
+                flags[n_flags++] = argv[++i];
+    }
+    int rc;
+    if (strcmp(cmd, "exec") == 0 || strcmp(cmd, "port") == 0) {
+        if (i >= argc) {
+            fprintf(stderr, "'wharf compose %s' requires a service\n", cmd);
+            free(flags);
+            return WCMD_EXIT_ERROR;
+        }
+        _cleanup_json_ json_t *names = service_containers(c, p, argv + i, 1, false);
+        if (!names) {
+            free(flags);
+            return WCMD_EXIT_ERROR;
+        }
+        if (json_array_size(names) == 0) {
+            fprintf(stderr, "service \"%s\" is not running\n", argv[i]);
+            free(flags);
+            return WCMD_EXIT_ERROR;
+        }
+        json_t *first = json_array();
+        json_array_append(first, json_array_get(names, json_array_size(names) - 1));
+        if (strcmp(cmd, "exec") == 0 && !no_tty && isatty(STDIN_FILENO)) {
+            flags[n_flags++] = "-i";
+            flags[n_flags++] = "-t";
+        }
+        rc = delegate(ctx, strcmp(cmd, "exec") == 0 ? wcmd_exec : wcmd_port, cmd, flags, n_flags,
+                      first, false, argv + i + 1, (size_t)(argc - i - 1));
+        json_decref(first);
+    } else {
+        bool stopped = strcmp(cmd, "rm") == 0;
+        _cleanup_json_ json_t *names = service_containers(c, p, argv + i, argc - i, true);
+        json_t *keep = json_array();
+        size_t k;
+        json_t *n;
+        /* rm takes the stopped ones (with -s, all after stopping them);
+         * the others the running ones */
+        bool rm_stop = false;
+        for (size_t f = 0; f < n_flags; f++)
+            rm_stop |= strcmp(flags[f], "-s") == 0 || strcmp(flags[f], "--stop") == 0;
+        json_array_foreach(names, k, n)
+        {
+            _cleanup_free_ char *e = wcmd_escape(json_string_value(n));
+            _cleanup_free_ char *path = xasprintf("/containers/%s/json", e);
+            _cleanup_json_ json_t *info = get_json(c, path, NULL);
+            bool running = json_is_true(json_object_get(json_object_get(info, "State"), "Running"));
+            if (stopped ? (!running || rm_stop) : (running || strcmp(cmd, "logs") == 0))
+                json_array_append(keep, n);
+        }
+        if (!names) {
+            json_decref(keep);
+            free(flags);
+            return WCMD_EXIT_ERROR;
+        }
+        wcmd_fn fn = strcmp(cmd, "kill") == 0      ? wcmd_kill
+                     : strcmp(cmd, "pause") == 0   ? wcmd_pause
+                     : strcmp(cmd, "unpause") == 0 ? wcmd_unpause
+                     : strcmp(cmd, "top") == 0     ? wcmd_top
+                     : strcmp(cmd, "logs") == 0    ? wcmd_logs
+                                                   : wcmd_rm;
+        if (fn == wcmd_rm) {
+            /* Compose's rm flags: -f (no prompt), -s (stop first), -v */
+            size_t w = 0;
+            for (size_t f = 0; f < n_flags; f++)
+                if (strcmp(flags[f], "-v") == 0 || strcmp(flags[f], "--volumes") == 0)
+                    flags[w++] = "-v";
+            if (rm_stop)
+                flags[w++] = "-f";
+            n_flags = w;
+        }
+        rc = delegate(ctx, fn, cmd, flags, n_flags, keep,
+                      fn == wcmd_top || fn == wcmd_logs, NULL, 0);
+        json_decref(keep);
+    }
+    free(flags);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- entry */
 
 static void usage(FILE *f)
@@ -645,7 +811,9 @@ static void usage(FILE *f)
           "                     [--env-file FILE] [--profile NAME] COMMAND\n\n"
           "Commands: config, up -d [--force-recreate|--no-recreate] [--scale S=N]\n"
           "          [--remove-orphans] [SERVICE...], down [-v], ps [-a] [-q] [SERVICE...],\n"
-          "          start, stop, restart [SERVICE...]\n",
+          "          start, stop, restart, kill [-s SIG], pause, unpause, top,\n"
+          "          logs [--tail N] [-t], rm [-s] [-v] [SERVICE...],\n"
+          "          exec [-T] SERVICE CMD..., port SERVICE PORT\n",
           f);
 }
 
@@ -695,7 +863,9 @@ int wcmd_compose(struct wcmd_ctx *ctx, int argc, char **argv)
         return WCMD_EXIT_ERROR;
     }
     const char *cmd = argv[optind];
-    static const char *const known[] = {"config", "up", "down", "ps", "start", "stop", "restart"};
+    static const char *const known[] = {"config", "up",  "down",    "ps",  "start",
+                                        "stop",   "restart", "kill", "pause", "unpause",
+                                        "rm",     "top",  "logs",    "exec", "port"};
     bool ok = false;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]) && !ok; i++)
         ok = strcmp(cmd, known[i]) == 0;
@@ -731,8 +901,10 @@ int wcmd_compose(struct wcmd_ctx *ctx, int argc, char **argv)
         rc = cmd_each(c, p, sub_argc, sub_argv, "start", "Started");
     else if (strcmp(cmd, "stop") == 0)
         rc = cmd_each(c, p, sub_argc, sub_argv, "stop", "Stopped");
-    else
+    else if (strcmp(cmd, "restart") == 0)
         rc = cmd_each(c, p, sub_argc, sub_argv, "restart", "Started");
+    else
+        rc = cmd_delegated(ctx, c, p, sub_argc, sub_argv);
     client_free(c);
     compose_project_free(p);
     return rc;

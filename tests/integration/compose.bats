@@ -180,3 +180,42 @@ EOF
     [ "$status" -eq 1 ]
     [[ "$output" == *"unknown compose command: frobnicate"* ]]
 }
+
+@test "compose logs, exec, port, top, pause/unpause, kill and rm act on the services' containers" {
+    local d="$DD/ops" port
+    port=$(free_port)
+    mkdir -p "$d"
+    cat >"$d/compose.yaml" <<EOF2
+services:
+  web:
+    image: $IMG
+    command: ["sh", "-c", "echo web-says-hi; exec httpd -f -p 8080"]
+    ports: ["127.0.0.1:$port:8080"]
+  worker:
+    image: $IMG
+    command: ["sh", "-c", "echo worker-line; exec sleep 1000"]
+EOF2
+    wc_ "$d" up -d >/dev/null
+    for _ in $(seq 30); do wc_ "$d" logs | grep -q worker-line && break; sleep 0.1; done
+    run wc_ "$d" logs
+    [[ "$output" == *web-says-hi* && "$output" == *worker-line* ]]
+    [ "$(wc_ "$d" logs --tail 1 web)" = web-says-hi ]
+    [ "$(wc_ "$d" exec -T web echo in-exec)" = in-exec ]
+    [ "$(wc_ "$d" port web 8080)" = "127.0.0.1:$port" ]
+    [[ "$(wc_ "$d" top worker)" == *"sleep 1000"* ]]
+    wc_ "$d" pause worker >/dev/null
+    [ "$(dk inspect -f '{{.State.Paused}}' ops-worker-1)" = true ]
+    wc_ "$d" unpause worker >/dev/null
+    [ "$(dk inspect -f '{{.State.Paused}}' ops-worker-1)" = false ]
+    wc_ "$d" kill -s KILL worker >/dev/null
+    [ "$(dk wait ops-worker-1)" = 137 ]
+    # rm takes the stopped containers only
+    wc_ "$d" rm -f >/dev/null
+    run dk inspect ops-worker-1
+    [ "$status" -ne 0 ]
+    [ "$(dk inspect -f '{{.State.Running}}' ops-web-1)" = true ]
+    run wc_ "$d" exec -T worker true
+    [ "$status" -eq 1 ]
+    [[ "$output" == *'service "worker" is not running'* ]]
+    wc_ "$d" down >/dev/null
+}
