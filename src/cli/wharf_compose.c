@@ -6,8 +6,9 @@
  * the service's plan, its dependencies' conditions waited for), all
  * carrying Compose's labels so that `ps`, `down` and the next `up` find them.
  *
- * So far: config, up -d, down, ps, start, stop, restart, and kill, pause,
- * unpause, rm, top, logs, exec, port as the wharf commands of the same name
+ * So far: config, up (-d, or following the logs until Ctrl-C stops the
+ * containers), down, ps, logs, start, stop, restart, and kill, pause,
+ * unpause, rm, top, exec, port as the wharf commands of the same name
  * on the services' containers. Services with a `build:` section need their
  * image built first (not done here yet).
  */
@@ -16,6 +17,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -132,6 +135,11 @@ static void say(const char *kind, const char *name, const char *what)
     printf(" %s %s  %s\n", kind, name, what);
     fflush(stdout);
 }
+
+static json_t *service_containers(struct client *c, struct compose_project *p, char **names,
+                                  int n, bool all);
+static int print_logs(const struct wcmd_ctx *ctx, struct client *c, json_t *names,
+                      const char *query, bool prefix);
 
 /* ---------------------------------------------------------------- up */
 
@@ -414,7 +422,89 @@ static int up_service(struct client *c, const struct compose_project *p,
     return rc < 0 ? -1 : 0;
 }
 
-static int cmd_up(struct client *c, struct compose_project *p, int argc, char **argv)
+/* Ctrl-C during a foreground `up`: the project's containers stop (their
+ * log streams end with them). */
+struct up_signals {
+    const struct wcmd_ctx *ctx;
+    struct compose_project *p;
+    struct compose_service **svcs;
+    size_t n;
+    bool interrupted;
+};
+
+static void *wait_signals(void *ud)
+{
+    struct up_signals *u = ud;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0 || sig == SIGUSR1)
+        return NULL;
+    u->interrupted = true;
+    fprintf(stderr, "Gracefully stopping... (press Ctrl+C again to force)\n");
+    struct wcmd_ctx ctx = *u->ctx;
+    struct client *c = wcmd_client(&ctx);
+    if (!c)
+        return NULL;
+    _cleanup_json_ json_t *containers = project_containers(c, u->p, false, false);
+    /* dependents first */
+    for (size_t k = u->n; k-- > 0;) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(containers, i, e)
+        {
+            const char *s = label_of(e, COMPOSE_LABEL_SERVICE);
+            if (!s || strcmp(s, u->svcs[k]->name) != 0)
+                continue;
+            _cleanup_free_ char *id = wcmd_escape(json_string_value(json_object_get(e, "Id")));
+            _cleanup_free_ char *path = xasprintf("/containers/%s/stop", id);
+            if (call(c, "POST", path, NULL, NULL) == 0)
+                say("Container", first_name(e), "Stopped");
+        }
+    }
+    client_free(c);
+    return NULL;
+}
+
+/* `up` without -d: the services' logs followed, prefixed, until they all
+ * end; Ctrl-C stops the containers first (exit 130, as Compose). */
+static int follow_up(const struct wcmd_ctx *ctx, struct client *c, struct compose_project *p,
+                     struct compose_service **svcs, size_t n)
+{
+    char **names = xcalloc(n + 1, sizeof(*names));
+    for (size_t i = 0; i < n; i++)
+        names[i] = (char *)svcs[i]->name;
+    _cleanup_json_ json_t *containers = service_containers(c, p, names, (int)n, true);
+    free(names);
+    if (!containers)
+        return WCMD_EXIT_ERROR;
+    printf("Attaching to");
+    for (size_t i = 0; i < json_array_size(containers); i++)
+        printf("%s %s", i ? "," : "", json_string_value(json_array_get(containers, i)));
+    printf("\n");
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    struct up_signals u = {ctx, p, svcs, n, false};
+    pthread_t th;
+    bool watching = pthread_create(&th, NULL, wait_signals, &u) == 0;
+    print_logs(ctx, c, containers, "&follow=1", true);
+    if (watching) {
+        pthread_kill(th, SIGUSR1);
+        pthread_join(th, NULL);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return u.interrupted ? 130 : 0;
+}
+
+static int cmd_up(const struct wcmd_ctx *ctx, struct client *c, struct compose_project *p,
+                  int argc, char **argv)
 {
     enum { OPT_FORCE = 256, OPT_NO_RECREATE, OPT_SCALE, OPT_REMOVE_ORPHANS };
     static const struct option opts[] = {{"detach", no_argument, 0, 'd'},
@@ -456,10 +546,6 @@ static int cmd_up(struct client *c, struct compose_project *p, int argc, char **
         fprintf(stderr, "--force-recreate and --no-recreate are incompatible\n");
         return WCMD_EXIT_ERROR;
     }
-    if (!detach) {
-        fprintf(stderr, "wharf compose up: only detached mode (-d) is supported so far\n");
-        return WCMD_EXIT_ERROR;
-    }
     size_t n = 0;
     _cleanup_free_ struct compose_service **svcs =
         compose_select(p, (const char *const *)argv + optind, (size_t)(argc - optind), true, &n,
@@ -499,7 +585,9 @@ static int cmd_up(struct client *c, struct compose_project *p, int argc, char **
             recreated[n_recreated++] = svcs[i]->name;
     }
     free(recreated);
-    return rc < 0 ? WCMD_EXIT_ERROR : 0;
+    if (rc < 0)
+        return WCMD_EXIT_ERROR;
+    return detach ? 0 : follow_up(ctx, c, p, svcs, n);
 }
 
 /* ---------------------------------------------------------------- down, start, stop */
@@ -672,6 +760,169 @@ static json_t *service_containers(struct client *c, struct compose_project *p, c
     return out;
 }
 
+/* ---------------------------------------------------------------- logs */
+
+/* One container's log followed on a thread of its own, its lines printed
+ * with "NAME  | " in front (in a colour on a terminal), as Compose does. */
+struct log_follow {
+    const struct wcmd_ctx *ctx;
+    char *name;
+    char prefix[160];
+    bool tty; /* the container has a terminal: its stream is not multiplexed */
+    const char *query;
+    struct client_demux dm;
+    strbuf line;
+};
+
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void put_lines(struct log_follow *lf, const char *buf, size_t len, bool flush)
+{
+    strbuf_add(&lf->line, buf, len);
+    char *start = lf->line.buf, *nl;
+    pthread_mutex_lock(&out_lock);
+    while (start && (nl = memchr(start, '\n', lf->line.len - (size_t)(start - lf->line.buf)))) {
+        printf("%s%.*s\n", lf->prefix, (int)(nl - start), start);
+        start = nl + 1;
+    }
+    if (flush && start && *start) {
+        printf("%s%s\n", lf->prefix, start);
+        start += strlen(start);
+    }
+    fflush(stdout);
+    pthread_mutex_unlock(&out_lock);
+    size_t used = start ? (size_t)(start - lf->line.buf) : 0;
+    memmove(lf->line.buf, lf->line.buf + used, lf->line.len - used + 1);
+    lf->line.len -= used;
+}
+
+static int on_frame(void *ud, int stream, const char *buf, size_t len)
+{
+    (void)stream;
+    put_lines(ud, buf, len, false);
+    return 0;
+}
+
+static int on_log_data(void *ud, const char *buf, size_t len)
+{
+    struct log_follow *lf = ud;
+    if (lf->tty)
+        put_lines(lf, buf, len, false);
+    else
+        client_demux_feed(&lf->dm, buf, len, on_frame, lf);
+    return 0;
+}
+
+static void *follow_log(void *ud)
+{
+    struct log_follow *lf = ud;
+    struct wcmd_ctx ctx = *lf->ctx;
+    struct client *c = wcmd_client(&ctx);
+    if (!c)
+        return NULL;
+    _cleanup_free_ char *e = wcmd_escape(lf->name);
+    _cleanup_free_ char *path = xasprintf("/containers/%s/logs?stdout=1&stderr=1%s", e, lf->query);
+    struct client_response resp = CLIENT_RESPONSE_INIT;
+    wharf_error err = {0};
+    client_stream(c, "GET", path, NULL, on_log_data, lf, &resp, &err);
+    put_lines(lf, "", 0, true);
+    client_response_release(&resp);
+    client_free(c);
+    return NULL;
+}
+
+/* Prints the logs of the containers named in names (a JSON array), each
+ * line prefixed, all at once; with follow until every stream ends. */
+static int print_logs(const struct wcmd_ctx *ctx, struct client *c, json_t *names,
+                      const char *query, bool prefix)
+{
+    size_t n = json_array_size(names), width = 0;
+    for (size_t i = 0; i < n; i++)
+        width = strlen(json_string_value(json_array_get(names, i))) > width
+                    ? strlen(json_string_value(json_array_get(names, i)))
+                    : width;
+    static const int colors[] = {36, 33, 32, 35, 34, 31};
+    bool color = isatty(STDOUT_FILENO);
+    struct log_follow *lfs = xcalloc(n + 1, sizeof(*lfs));
+    pthread_t *th = xcalloc(n + 1, sizeof(*th));
+    for (size_t i = 0; i < n; i++) {
+        struct log_follow *lf = &lfs[i];
+        const char *name = json_string_value(json_array_get(names, i));
+        *lf = (struct log_follow){.ctx = ctx, .name = xstrdup(name), .query = query,
+                                  .line = STRBUF_INIT};
+        if (prefix && color)
+            snprintf(lf->prefix, sizeof(lf->prefix), "\033[%dm%-*s |\033[0m ",
+                     colors[i % 6], (int)width, name);
+        else if (prefix)
+            snprintf(lf->prefix, sizeof(lf->prefix), "%-*s | ", (int)width, name);
+        _cleanup_free_ char *e = wcmd_escape(name);
+        _cleanup_free_ char *path = xasprintf("/containers/%s/json", e);
+        _cleanup_json_ json_t *info = get_json(c, path, NULL);
+        lf->tty = json_is_true(json_object_get(json_object_get(info, "Config"), "Tty"));
+        pthread_create(&th[i], NULL, follow_log, lf);
+    }
+    for (size_t i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        free(lfs[i].name);
+        strbuf_release(&lfs[i].line);
+    }
+    free(th);
+    free(lfs);
+    return 0;
+}
+
+static int cmd_logs(const struct wcmd_ctx *ctx, struct client *c, struct compose_project *p,
+                    int argc, char **argv)
+{
+    enum { OPT_TAIL = 256, OPT_NO_PREFIX, OPT_NO_COLOR, OPT_SINCE, OPT_UNTIL };
+    static const struct option opts[] = {{"follow", no_argument, 0, 'f'},
+                                         {"timestamps", no_argument, 0, 't'},
+                                         {"tail", required_argument, 0, OPT_TAIL},
+                                         {"no-log-prefix", no_argument, 0, OPT_NO_PREFIX},
+                                         {"no-color", no_argument, 0, OPT_NO_COLOR},
+                                         {"since", required_argument, 0, OPT_SINCE},
+                                         {"until", required_argument, 0, OPT_UNTIL},
+                                         {0, 0, 0, 0}};
+    bool prefix = true;
+    _cleanup_strbuf_ strbuf q = STRBUF_INIT;
+    strbuf_addstr(&q, "?");
+    int ch;
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, "+ftn:", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'f':
+            strbuf_addstr(&q, "&follow=1");
+            break;
+        case 't':
+            strbuf_addstr(&q, "&timestamps=1");
+            break;
+        case 'n':
+        case OPT_TAIL:
+            wcmd_add_query(&q, "tail", optarg);
+            break;
+        case OPT_SINCE:
+            wcmd_add_query(&q, "since", optarg);
+            break;
+        case OPT_UNTIL:
+            wcmd_add_query(&q, "until", optarg);
+            break;
+        case OPT_NO_PREFIX:
+            prefix = false;
+            break;
+        case OPT_NO_COLOR:
+            break;
+        default:
+            fprintf(stderr, "unknown flag for compose logs: %s\n", argv[optind - 1]);
+            return WCMD_EXIT_ERROR;
+        }
+    }
+    _cleanup_json_ json_t *names = service_containers(c, p, argv + optind, argc - optind, true);
+    if (!names)
+        return WCMD_EXIT_ERROR;
+    /* "?&a=1&b=2": the logs path adds its own "?" */
+    return print_logs(ctx, c, names, q.buf + 1, prefix);
+}
+
 /* Runs the wharf command fn as `wharf NAME FLAGS... CONTAINERS...` (the
  * containers last; with one_each, once per container). */
 static int delegate(struct wcmd_ctx *ctx, wcmd_fn fn, const char *name, char **flags,
@@ -771,7 +1022,7 @@ static int cmd_delegated(struct wcmd_ctx *ctx, struct client *c, struct compose_
             _cleanup_free_ char *path = xasprintf("/containers/%s/json", e);
             _cleanup_json_ json_t *info = get_json(c, path, NULL);
             bool running = json_is_true(json_object_get(json_object_get(info, "State"), "Running"));
-            if (stopped ? (!running || rm_stop) : (running || strcmp(cmd, "logs") == 0))
+            if (stopped ? (!running || rm_stop) : running)
                 json_array_append(keep, n);
         }
         if (!names) {
@@ -783,7 +1034,6 @@ static int cmd_delegated(struct wcmd_ctx *ctx, struct client *c, struct compose_
                      : strcmp(cmd, "pause") == 0   ? wcmd_pause
                      : strcmp(cmd, "unpause") == 0 ? wcmd_unpause
                      : strcmp(cmd, "top") == 0     ? wcmd_top
-                     : strcmp(cmd, "logs") == 0    ? wcmd_logs
                                                    : wcmd_rm;
         if (fn == wcmd_rm) {
             /* Compose's rm flags: -f (no prompt), -s (stop first), -v */
@@ -795,8 +1045,7 @@ static int cmd_delegated(struct wcmd_ctx *ctx, struct client *c, struct compose_
                 flags[w++] = "-f";
             n_flags = w;
         }
-        rc = delegate(ctx, fn, cmd, flags, n_flags, keep,
-                      fn == wcmd_top || fn == wcmd_logs, NULL, 0);
+        rc = delegate(ctx, fn, cmd, flags, n_flags, keep, fn == wcmd_top, NULL, 0);
         json_decref(keep);
     }
     free(flags);
@@ -892,7 +1141,7 @@ int wcmd_compose(struct wcmd_ctx *ctx, int argc, char **argv)
         return WCMD_EXIT_ERROR;
     }
     if (strcmp(cmd, "up") == 0)
-        rc = cmd_up(c, p, sub_argc, sub_argv);
+        rc = cmd_up(ctx, c, p, sub_argc, sub_argv);
     else if (strcmp(cmd, "down") == 0)
         rc = cmd_down(c, p, sub_argc, sub_argv);
     else if (strcmp(cmd, "ps") == 0)
@@ -903,6 +1152,8 @@ int wcmd_compose(struct wcmd_ctx *ctx, int argc, char **argv)
         rc = cmd_each(c, p, sub_argc, sub_argv, "stop", "Stopped");
     else if (strcmp(cmd, "restart") == 0)
         rc = cmd_each(c, p, sub_argc, sub_argv, "restart", "Started");
+    else if (strcmp(cmd, "logs") == 0)
+        rc = cmd_logs(ctx, c, p, sub_argc, sub_argv);
     else
         rc = cmd_delegated(ctx, c, p, sub_argc, sub_argv);
     client_free(c);

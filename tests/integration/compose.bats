@@ -199,7 +199,8 @@ EOF2
     for _ in $(seq 30); do wc_ "$d" logs | grep -q worker-line && break; sleep 0.1; done
     run wc_ "$d" logs
     [[ "$output" == *web-says-hi* && "$output" == *worker-line* ]]
-    [ "$(wc_ "$d" logs --tail 1 web)" = web-says-hi ]
+    [ "$(wc_ "$d" logs --tail 1 --no-log-prefix web)" = web-says-hi ]
+    [ "$(wc_ "$d" logs --tail 1 web)" = "ops-web-1 | web-says-hi" ]
     [ "$(wc_ "$d" exec -T web echo in-exec)" = in-exec ]
     [ "$(wc_ "$d" port web 8080)" = "127.0.0.1:$port" ]
     [[ "$(wc_ "$d" top worker)" == *"sleep 1000"* ]]
@@ -217,5 +218,34 @@ EOF2
     run wc_ "$d" exec -T worker true
     [ "$status" -eq 1 ]
     [[ "$output" == *'service "worker" is not running'* ]]
+    wc_ "$d" down >/dev/null
+}
+
+@test "compose up in the foreground: prefixed logs of every service until Ctrl-C stops them" {
+    local d="$DD/fg"
+    mkdir -p "$d"
+    cat >"$d/compose.yaml" <<EOF2
+services:
+  web:
+    image: $IMG
+    command: ["sh", "-c", "trap 'echo web-stopping; exit 0' TERM; echo web-says-hi; while true; do sleep 0.1; done"]
+  job:
+    image: $IMG
+    command: ["sh", "-c", "echo job-1; echo job-2"]
+EOF2
+    (cd "$d" && exec "$BUILD/wharf" -H "unix://$DD/wharf.sock" compose up >"$d/out" 2>&1 </dev/null) &
+    local up=$!
+    for _ in $(seq 50); do grep -q 'fg-web-1 | web-says-hi' "$d/out" && break; sleep 0.1; done
+    kill -INT "$up"
+    local rc=0
+    wait "$up" || rc=$?
+    [ "$rc" -eq 130 ]
+    run cat "$d/out"
+    [[ "$output" == *"fg-job-1 | job-1"*  && "$output" == *"fg-job-1 | job-2"* ]]
+    [[ "$output" == *"Gracefully stopping..."* && "$output" == *"fg-web-1 | web-stopping"* ]]
+    [ "$(dk inspect -f '{{.State.Status}}' fg-web-1)" = exited ]
+    run wc_ "$d" logs --no-log-prefix job
+    [ "$output" = "job-1
+job-2" ]
     wc_ "$d" down >/dev/null
 }
