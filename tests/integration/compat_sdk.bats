@@ -18,6 +18,7 @@ setup_file() {
     export DD
     DD=$(mktemp -d /tmp/wharf-sdk.XXXXXX)
     make_rootfs "$DD/rootfs"
+    tar -C "$DD/rootfs" -cf "$DD/rootfs.tar" . # the Import class imports it
     podman_image_tar "$DD/rootfs" "$DD/bb.tar" localhost/wharf-bb:1 'CMD ["sh"]'
     rm -rf "$DD/rootfs"
     # A data root this deep puts the shims' console sockets past sun_path's
@@ -44,7 +45,7 @@ sdk() {
 
 dk() {
     command -v docker >/dev/null || skip "the docker CLI is not installed"
-    dk "$@"
+    docker -H "unix://$DD/wharf.sock" "$@"
 }
 
 @test "sdk: ping, version, info" { sdk System; }
