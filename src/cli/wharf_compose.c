@@ -322,23 +322,34 @@ static int wait_condition(struct client *c, const struct compose_project *p,
 
 /* Brings one service to its plan; *recreated says whether a container of it
  * was replaced (its dependents then are too). */
-static int up_service(struct client *c, const struct compose_project *p,
-                      const struct compose_service *svc, json_t *containers, bool force,
-                      bool no_recreate, bool dep_recreated, bool *recreated)
+static int build_service(const struct wcmd_ctx *ctx, const struct compose_service *svc,
+                         bool no_cache);
+
+/* How `up` treats builds: --build always, --no-build never, else when the
+ * image is missing. */
+enum up_build { UP_BUILD_MISSING, UP_BUILD_ALWAYS, UP_BUILD_NEVER };
+
+static int up_service(const struct wcmd_ctx *ctx, struct client *c,
+                      const struct compose_project *p, const struct compose_service *svc,
+                      json_t *containers, bool force, bool no_recreate, enum up_build build,
+                      bool dep_recreated, bool *recreated)
 {
     *recreated = false;
     for (size_t k = 0; k < svc->n_depends_on; k++)
         if (wait_condition(c, p, &svc->depends_on[k]) < 0)
             return -1;
     _cleanup_free_ char *image = image_id(c, svc);
+    if (svc->has_build && build != UP_BUILD_NEVER && (!image || build == UP_BUILD_ALWAYS)) {
+        if (build_service(ctx, svc, false) != 0)
+            return -1;
+        free(image);
+        image = image_id(c, svc);
+    } else if (!image && svc->has_image &&
+               wcmd_pull_image(c, svc->image, NULL, false, stderr) == 0) {
+        image = image_id(c, svc); /* Compose pulls a missing image */
+    }
     if (!image) {
-        if (svc->has_build && !svc->has_image)
-            fprintf(stderr, "service %s: image %s is not built (building is not supported by "
-                            "wharf compose yet: build it with wharf build -t %s)\n",
-                    svc->name, svc->image, svc->image);
-        else
-            fprintf(stderr, "service %s: no such image: %s (pull it with wharf pull)\n",
-                    svc->name, svc->image);
+        fprintf(stderr, "service %s: no such image: %s\n", svc->name, svc->image);
         return -1;
     }
     size_t n = 0, i;
@@ -506,14 +517,18 @@ static int follow_up(const struct wcmd_ctx *ctx, struct client *c, struct compos
 static int cmd_up(const struct wcmd_ctx *ctx, struct client *c, struct compose_project *p,
                   int argc, char **argv)
 {
-    enum { OPT_FORCE = 256, OPT_NO_RECREATE, OPT_SCALE, OPT_REMOVE_ORPHANS };
+    enum { OPT_FORCE = 256, OPT_NO_RECREATE, OPT_SCALE, OPT_REMOVE_ORPHANS, OPT_BUILD,
+           OPT_NO_BUILD };
     static const struct option opts[] = {{"detach", no_argument, 0, 'd'},
+                                         {"build", no_argument, 0, OPT_BUILD},
+                                         {"no-build", no_argument, 0, OPT_NO_BUILD},
                                          {"force-recreate", no_argument, 0, OPT_FORCE},
                                          {"no-recreate", no_argument, 0, OPT_NO_RECREATE},
                                          {"scale", required_argument, 0, OPT_SCALE},
                                          {"remove-orphans", no_argument, 0, OPT_REMOVE_ORPHANS},
                                          {0, 0, 0, 0}};
     bool detach = false, force = false, no_recreate = false, orphans = false;
+    enum up_build build = UP_BUILD_MISSING;
     int ch;
     wharf_error err = {0};
     wcmd_getopt_reset();
@@ -530,6 +545,12 @@ static int cmd_up(const struct wcmd_ctx *ctx, struct client *c, struct compose_p
             break;
         case OPT_REMOVE_ORPHANS:
             orphans = true;
+            break;
+        case OPT_BUILD:
+            build = UP_BUILD_ALWAYS;
+            break;
+        case OPT_NO_BUILD:
+            build = UP_BUILD_NEVER;
             break;
         case OPT_SCALE:
             if (compose_set_scale(p, optarg, &err) < 0) {
@@ -580,7 +601,7 @@ static int cmd_up(const struct wcmd_ctx *ctx, struct client *c, struct compose_p
         for (size_t k = 0; k < svcs[i]->n_depends_on; k++)
             for (size_t m = 0; m < n_recreated; m++)
                 dep |= strcmp(svcs[i]->depends_on[k].service, recreated[m]) == 0;
-        rc = up_service(c, p, svcs[i], containers, force, no_recreate, dep, &again);
+        rc = up_service(ctx, c, p, svcs[i], containers, force, no_recreate, build, dep, &again);
         if (again)
             recreated[n_recreated++] = svcs[i]->name;
     }
@@ -1052,6 +1073,286 @@ static int cmd_delegated(struct wcmd_ctx *ctx, struct client *c, struct compose_
     return rc;
 }
 
+/* ---------------------------------------------------------------- build, pull, push */
+
+/* Builds svc's image (wharf build with the service's context, dockerfile,
+ * args and target, tagged with its image name). */
+static int build_service(const struct wcmd_ctx *ctx, const struct compose_service *svc,
+                         bool no_cache)
+{
+    json_t *b = json_object_get(svc->config, "build");
+    const char *context = json_string_value(json_object_get(b, "context"));
+    if (!context)
+        return 0;
+    printf(" Service %s  Building\n", svc->name);
+    fflush(stdout);
+    size_t cap = 16 + 2 * json_object_size(json_object_get(b, "args"));
+    char **argv = xcalloc(cap, sizeof(*argv));
+    char **owned = xcalloc(cap, sizeof(*owned));
+    size_t argc = 0, n_owned = 0;
+    argv[argc++] = "build";
+    argv[argc++] = "-q";
+    argv[argc++] = "-t";
+    argv[argc++] = svc->image;
+    const char *dockerfile = json_string_value(json_object_get(b, "dockerfile"));
+    if (dockerfile) {
+        argv[argc++] = "-f";
+        /* relative to the context, as Compose takes it */
+        argv[argc++] = owned[n_owned++] = dockerfile[0] == '/'
+                                               ? xstrdup(dockerfile)
+                                               : xasprintf("%s/%s", context, dockerfile);
+    }
+    const char *target = json_string_value(json_object_get(b, "target"));
+    if (target) {
+        argv[argc++] = "--target";
+        argv[argc++] = (char *)target;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(b, "args"), k, v)
+    {
+        argv[argc++] = "--build-arg";
+        argv[argc++] = owned[n_owned++] =
+            json_is_string(v) ? xasprintf("%s=%s", k, json_string_value(v)) : xstrdup(k);
+    }
+    if (no_cache)
+        argv[argc++] = "--no-cache";
+    argv[argc++] = (char *)context;
+    struct wcmd_ctx sub = *ctx;
+    sub.name = "build";
+    /* wharf build -q prints the image ID: keep it off compose's output */
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    FILE *null = fopen("/dev/null", "w");
+    if (null)
+        dup2(fileno(null), STDOUT_FILENO);
+    int rc = wcmd_build(&sub, (int)argc, argv);
+    fflush(stdout);
+    if (saved >= 0) {
+        dup2(saved, STDOUT_FILENO);
+        close(saved);
+    }
+    if (null)
+        fclose(null);
+    for (size_t i = 0; i < n_owned; i++)
+        free(owned[i]);
+    free(owned);
+    free(argv);
+    if (rc == 0)
+        printf(" Service %s  Built\n", svc->name);
+    fflush(stdout);
+    return rc;
+}
+
+/* build / pull / push [SERVICE...] */
+static int cmd_images_op(const struct wcmd_ctx *ctx, struct client *c, struct compose_project *p,
+                         int argc, char **argv)
+{
+    const char *cmd = argv[0];
+    bool no_cache = false, quiet = false;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--no-cache") == 0)
+            no_cache = true;
+        else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
+            quiet = true;
+        else {
+            fprintf(stderr, "unknown flag for compose %s: %s\n", cmd, argv[i]);
+            return WCMD_EXIT_ERROR;
+        }
+    }
+    wharf_error err = {0};
+    size_t n = 0;
+    _cleanup_free_ struct compose_service **svcs =
+        compose_select(p, (const char *const *)argv + i, (size_t)(argc - i), false, &n, &err);
+    if (!svcs) {
+        fprintf(stderr, "%s\n", err.msg);
+        return WCMD_EXIT_ERROR;
+    }
+    for (size_t k = 0; k < n; k++) {
+        const struct compose_service *svc = svcs[k];
+        int rc = 0;
+        if (strcmp(cmd, "build") == 0) {
+            if (svc->has_build)
+                rc = build_service(ctx, svc, no_cache);
+        } else if (strcmp(cmd, "pull") == 0) {
+            /* what has a build section and no image of its own is built, not pulled */
+            if (!svc->has_image)
+                continue;
+            rc = wcmd_pull_image(c, svc->image, NULL, quiet, stderr) ? -1 : 0;
+            if (rc == 0)
+                printf(" %s  Pulled\n", svc->name);
+        } else {
+            char *args[] = {"push", svc->image, NULL};
+            struct wcmd_ctx sub = *ctx;
+            sub.name = "push";
+            rc = wcmd_push(&sub, 2, args);
+        }
+        if (rc != 0)
+            return WCMD_EXIT_ERROR;
+    }
+    return 0;
+}
+
+/* images [SERVICE...]: the images the project's containers run. */
+static int cmd_images(struct client *c, struct compose_project *p, int argc, char **argv)
+{
+    _cleanup_json_ json_t *names = service_containers(c, p, argv + 1, argc - 1, true);
+    if (!names)
+        return WCMD_EXIT_ERROR;
+    printf("%-24s %-28s %-10s %-14s %s\n", "CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE");
+    size_t i;
+    json_t *n;
+    json_array_foreach(names, i, n)
+    {
+        _cleanup_free_ char *e = wcmd_escape(json_string_value(n));
+        _cleanup_free_ char *path = xasprintf("/containers/%s/json", e);
+        _cleanup_json_ json_t *info = get_json(c, path, NULL);
+        const char *image = json_string_value(json_object_get(info, "Image"));
+        const char *ref = json_string_value(json_object_get(json_object_get(info, "Config"), "Image"));
+        _cleanup_free_ char *ei = wcmd_escape(image ? image : "");
+        _cleanup_free_ char *ipath = xasprintf("/images/%s/json", ei);
+        _cleanup_json_ json_t *img = get_json(c, ipath, NULL);
+        _cleanup_free_ char *repo = xstrdup(ref ? ref : "<none>");
+        char *colon = strrchr(repo, ':');
+        const char *tag = "latest";
+        if (colon && !strchr(colon, '/')) {
+            *colon = '\0';
+            tag = colon + 1;
+        }
+        _cleanup_strbuf_ strbuf size = STRBUF_INIT;
+        wcmd_human_size((double)json_integer_value(json_object_get(img, "Size")), &size);
+        const char *id = image && strncmp(image, "sha256:", 7) == 0 ? image + 7 : image ?: "";
+        printf("%-24s %-28s %-10s %-14.12s %s\n", json_string_value(n), repo, tag, id,
+               strbuf_str(&size));
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- run */
+
+/* run [--rm] [-d] [-e K=V]... [-u USER] [-w DIR] [--entrypoint X] [-T]
+ * [--no-deps] SERVICE [CMD...]: a one-off container of the service, its
+ * dependencies up first. */
+static int cmd_run(const struct wcmd_ctx *ctx, struct client *c, struct compose_project *p,
+                   int argc, char **argv)
+{
+    enum { OPT_RM = 256, OPT_ENTRYPOINT, OPT_NO_DEPS, OPT_NAME };
+    static const struct option opts[] = {{"rm", no_argument, 0, OPT_RM},
+                                         {"detach", no_argument, 0, 'd'},
+                                         {"env", required_argument, 0, 'e'},
+                                         {"user", required_argument, 0, 'u'},
+                                         {"workdir", required_argument, 0, 'w'},
+                                         {"entrypoint", required_argument, 0, OPT_ENTRYPOINT},
+                                         {"no-deps", no_argument, 0, OPT_NO_DEPS},
+                                         {"name", required_argument, 0, OPT_NAME},
+                                         {"no-TTY", no_argument, 0, 'T'},
+                                         {0, 0, 0, 0}};
+    bool rm = false, detach = false, no_tty = false, no_deps = false;
+    const char *user = NULL, *workdir = NULL, *name = NULL;
+    _cleanup_json_ json_t *env = json_array(), *entrypoint = NULL;
+    int ch;
+    wcmd_getopt_reset();
+    while ((ch = getopt_long(argc, argv, "+de:u:w:T", opts, NULL)) != -1) {
+        switch (ch) {
+        case OPT_RM: rm = true; break;
+        case 'd': detach = true; break;
+        case 'e': json_array_append_new(env, json_string(optarg)); break;
+        case 'u': user = optarg; break;
+        case 'w': workdir = optarg; break;
+        case 'T': no_tty = true; break;
+        case OPT_NO_DEPS: no_deps = true; break;
+        case OPT_NAME: name = optarg; break;
+        case OPT_ENTRYPOINT:
+            json_decref(entrypoint);
+            entrypoint = json_pack("[s]", optarg);
+            break;
+        default:
+            fprintf(stderr, "unknown flag for compose run: %s\n", argv[optind - 1]);
+            return WCMD_EXIT_ERROR;
+        }
+    }
+    int at = optind; /* (up below parses flags again) */
+    if (at >= argc) {
+        fprintf(stderr, "'wharf compose run' requires a service\n");
+        return WCMD_EXIT_ERROR;
+    }
+    struct compose_service *svc = compose_service(p, argv[at]);
+    if (!svc) {
+        fprintf(stderr, "no such service: %s\n", argv[at]);
+        return WCMD_EXIT_ERROR;
+    }
+    if (!no_deps && svc->n_depends_on) {
+        /* what it depends on comes up as `up -d DEPENDENCY...` would */
+        char **up = xcalloc(svc->n_depends_on + 3, sizeof(*up));
+        int n = 0;
+        up[n++] = "up";
+        up[n++] = "-d";
+        for (size_t k = 0; k < svc->n_depends_on; k++)
+            up[n++] = (char *)svc->depends_on[k].service;
+        int rc = cmd_up(ctx, c, p, n, up);
+        free(up);
+        if (rc != 0)
+            return rc;
+        for (size_t k = 0; k < svc->n_depends_on; k++)
+            if (wait_condition(c, p, &svc->depends_on[k]) < 0)
+                return WCMD_EXIT_ERROR;
+    }
+    _cleanup_free_ char *image = image_id(c, svc);
+    if (!image && svc->has_build && build_service(ctx, svc, false) == 0)
+        image = image_id(c, svc);
+    if (!image) {
+        fprintf(stderr, "service %s: no such image: %s\n", svc->name, svc->image);
+        return WCMD_EXIT_ERROR;
+    }
+    _cleanup_json_ json_t *command = NULL;
+    if (at + 1 < argc) {
+        command = json_array();
+        for (int k = at + 1; k < argc; k++)
+            json_array_append_new(command, json_string(argv[k]));
+    }
+    bool tty = !detach && !no_tty && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+    struct compose_create_options o = {.oneoff = true,
+                                       .image_id = image,
+                                       .command = command,
+                                       .entrypoint = entrypoint,
+                                       .extra_env = env,
+                                       .user = user,
+                                       .workdir = workdir,
+                                       .tty = tty,
+                                       .stdin_open = !detach,
+                                       .no_ports = true};
+    _cleanup_json_ json_t *body = compose_container_body(p, svc, &o);
+    if (rm)
+        json_object_set_new(json_object_get(body, "HostConfig"), "AutoRemove", json_true());
+    char suffix[16];
+    snprintf(suffix, sizeof(suffix), "%08x", (unsigned)(time(NULL) ^ getpid() ^ rand()));
+    _cleanup_free_ char *cname =
+        name ? xstrdup(name) : xasprintf("%s-%s-run-%.12s", p->name, svc->name, suffix);
+    _cleanup_free_ char *e = wcmd_escape(cname);
+    _cleanup_free_ char *path = xasprintf("/containers/create?name=%s", e);
+    _cleanup_json_ json_t *answer = NULL;
+    if (call(c, "POST", path, body, &answer) < 0)
+        return WCMD_EXIT_ERROR;
+    const char *id = json_string_value(json_object_get(answer, "Id"));
+    if (!id)
+        return WCMD_EXIT_ERROR;
+    if (detach) {
+        _cleanup_free_ char *eid = wcmd_escape(id);
+        _cleanup_free_ char *start = xasprintf("/containers/%s/start", eid);
+        if (call(c, "POST", start, NULL, NULL) < 0)
+            return WCMD_EXIT_ERROR;
+        printf("%s\n", cname);
+        return 0;
+    }
+    struct wcmd_attach_opts ao = {.is_run = true,
+                                  .input = true,
+                                  .tty = tty,
+                                  .auto_remove = rm,
+                                  .sig_proxy = !tty};
+    return wcmd_attach_and_start(c, id, &ao);
+}
+
 /* ---------------------------------------------------------------- entry */
 
 static void usage(FILE *f)
@@ -1112,9 +1413,10 @@ int wcmd_compose(struct wcmd_ctx *ctx, int argc, char **argv)
         return WCMD_EXIT_ERROR;
     }
     const char *cmd = argv[optind];
-    static const char *const known[] = {"config", "up",  "down",    "ps",  "start",
-                                        "stop",   "restart", "kill", "pause", "unpause",
-                                        "rm",     "top",  "logs",    "exec", "port"};
+    static const char *const known[] = {"config", "up",     "down",  "ps",   "start", "stop",
+                                        "restart", "kill",  "pause", "unpause", "rm", "top",
+                                        "logs",   "exec",   "port",  "build", "pull", "push",
+                                        "images", "run"};
     bool ok = false;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]) && !ok; i++)
         ok = strcmp(cmd, known[i]) == 0;
@@ -1154,6 +1456,12 @@ int wcmd_compose(struct wcmd_ctx *ctx, int argc, char **argv)
         rc = cmd_each(c, p, sub_argc, sub_argv, "restart", "Started");
     else if (strcmp(cmd, "logs") == 0)
         rc = cmd_logs(ctx, c, p, sub_argc, sub_argv);
+    else if (strcmp(cmd, "build") == 0 || strcmp(cmd, "pull") == 0 || strcmp(cmd, "push") == 0)
+        rc = cmd_images_op(ctx, c, p, sub_argc, sub_argv);
+    else if (strcmp(cmd, "images") == 0)
+        rc = cmd_images(c, p, sub_argc, sub_argv);
+    else if (strcmp(cmd, "run") == 0)
+        rc = cmd_run(ctx, c, p, sub_argc, sub_argv);
     else
         rc = cmd_delegated(ctx, c, p, sub_argc, sub_argv);
     client_free(c);

@@ -728,7 +728,13 @@ static json_t *state_copy(struct dockerapi *api, const struct cri_container_stat
     struct entry *e = find_locked(h, st->id);
     json_t *copy = e && e->state ? json_deep_copy(e->state) : NULL;
     pthread_mutex_unlock(&h->lock);
-    return copy ? copy : load_state(h, st->id);
+    if (!copy)
+        copy = load_state(h, st->id);
+    /* as dockerd: "starting" from the start on, before the scheduler has
+     * taken the container up (a client may look right after its start) */
+    if (!copy && dockerapi_is_up(st))
+        copy = json_pack("{s:s, s:i, s:[]}", "Status", "starting", "FailingStreak", 0, "Log");
+    return copy;
 }
 
 void dockerapi_health_describe(struct dockerapi *api, const struct cri_container_status *st,

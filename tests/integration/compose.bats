@@ -249,3 +249,33 @@ EOF2
 job-2" ]
     wc_ "$d" down >/dev/null
 }
+
+@test "the example project (examples/compose-app): built images, health-gated start, run, images, rebuild" {
+    local d="$DD/example" port
+    port=$(free_port)
+    cp -r "$REPO_DIR/examples/compose-app" "$d"
+    WHARF="$BUILD/wharf" "$d/prepare.sh" -H "unix://$DD/wharf.sock" >/dev/null
+    export WEB_PORT=$port PROJECT=ex
+    run wc_ "$d" up -d
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Service web  Built"* && "$output" == *"Container ex-data-1  Healthy"* ]]
+    [ "$(curl -s "http://127.0.0.1:$port/")" = "hello from the shopfront" ]
+    for _ in $(seq 30); do wc_ "$d" logs worker | grep -q working && break; sleep 0.1; done
+    [[ "$(wc_ "$d" logs worker)" == *"ex-worker-1 | working"* ]]
+    [ "$(wc_ "$d" run --rm -T web cat /www/index.html | tail -1)" = "hello from the shopfront" ]
+    run wc_ "$d" run --rm -T worker sh -c 'exit 7'
+    [ "$status" -eq 7 ]
+    [ -z "$(dk ps -aq --filter label=com.docker.compose.oneoff=True)" ]
+    run wc_ "$d" images
+    [[ "$output" == *ex-web* && "$output" == *localhost/compose-base* ]]
+    data=$(dk inspect -f '{{.Id}}' ex-data-1)
+    # a new build argument: up --build rebuilds, and only web is replaced
+    GREETING=rebuilt run wc_ "$d" up -d --build
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Container ex-web-1  Recreated"* ]]
+    [ "$(dk inspect -f '{{.Id}}' ex-data-1)" = "$data" ]
+    for _ in $(seq 30); do [ "$(curl -s "http://127.0.0.1:$port/")" = rebuilt ] && break; sleep 0.1; done
+    [ "$(curl -s "http://127.0.0.1:$port/")" = rebuilt ]
+    wc_ "$d" down -v >/dev/null
+    [ "$(dk exec ex-data-1 true 2>&1 >/dev/null; echo $?)" != 0 ]
+}
