@@ -2,8 +2,9 @@
 # The end-to-end demo: a busybox container run by wharf-runtime, showing
 # isolation and limits at work, the same container supervised by wharf-shim,
 # then the engine: wharf daemon with the wharf CLI loading and importing images,
-# running containers (piped -i, detached, exec, logs, stop, rm). Everything lives in a temporary directory
-# that is removed.
+# running containers (piped -i, detached, exec, logs, stop, rm), and the
+# example Compose project brought up, curled, listed and torn down.
+# Everything lives in a temporary directory that is removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -17,6 +18,7 @@ cleanup() {
     "$RT" --root "$root" delete --force "$id-shim" >/dev/null 2>&1 || true
     if [ -n "${daemon_pid:-}" ] && kill -0 "$daemon_pid" 2>/dev/null; then
         "$WHARF" rm -f demo-web >/dev/null 2>&1 || true
+        [ -d "$work/compose-app" ] && (cd "$work/compose-app" && "$WHARF" compose down -v >/dev/null 2>&1)
         kill "$daemon_pid" 2>/dev/null || true
         wait "$daemon_pid" 2>/dev/null || true
     fi
@@ -127,6 +129,15 @@ echo "exec: $("$WHARF" exec demo-web sh -c 'echo pid 1 is $(cat /proc/1/comm)')"
 "$WHARF" stop -t 2 demo-web >/dev/null
 "$WHARF" ps -a --format '{{.Names}}: {{.Status}}'
 "$WHARF" rm demo-web >/dev/null
+
+step "Compose: examples/compose-app (a built web service, a worker, a health-checked data service)"
+cp -r examples/compose-app "$work/compose-app"
+WHARF="$WHARF" "$work/compose-app/prepare.sh"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+(cd "$work/compose-app" && WEB_PORT=$port "$WHARF" compose up -d)
+echo "curl http://127.0.0.1:$port/: $(curl -s "http://127.0.0.1:$port/")"
+(cd "$work/compose-app" && "$WHARF" compose ps && "$WHARF" compose logs --tail 2 &&
+    "$WHARF" compose down -v)
 kill "$daemon_pid"
 wait "$daemon_pid" 2>/dev/null || true
 step "Done"
