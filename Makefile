@@ -4,7 +4,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 PREFIX     ?= /usr/local
 
-.PHONY: all build deps test unit demo install bench bench-runtime bench-engine bench-pull bench-network bench-build bench-apiserver fuzz clean
+.PHONY: all build deps test unit demo install bench bench-runtime bench-engine bench-pull bench-network bench-build bench-apiserver bench-compose fuzz clean
 
 all: build
 
@@ -37,7 +37,7 @@ demo: deps build
 # `make bench` runs every benchmark; each has its own target too. The engine,
 # network and build ones install their peers first (Debian's docker.io: dockerd
 # 20.10 and containerd, started only by the benchmark, on a private socket).
-bench: bench-runtime bench-engine bench-pull bench-network bench-build bench-apiserver
+bench: bench-runtime bench-engine bench-pull bench-network bench-build bench-apiserver bench-compose
 
 bench-runtime: deps build
 	BUILD=$(BUILD) bench/runtime/run.sh
@@ -62,6 +62,12 @@ bench-build: deps build
 # on etcd, then the store alone (kvbench).
 bench-apiserver: deps build
 	BUILD=$(BUILD) bench/apiserver/run.sh
+
+# wharf compose up -d / down of 10 services against Debian's docker-compose
+# on dockerd (and docker-compose on wharfd), alternating.
+bench-compose: deps build
+	scripts/install-deps bench-engine
+	BUILD=$(BUILD) bench/compose/run.sh
 
 # Each fuzz target for FUZZ_SECONDS (default 60) from its seed corpus.
 FUZZ_BUILD   ?= build-fuzz

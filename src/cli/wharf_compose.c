@@ -613,7 +613,125 @@ static int cmd_up(const struct wcmd_ctx *ctx, struct client *c, struct compose_p
 
 /* ---------------------------------------------------------------- down, start, stop */
 
-static int cmd_down(struct client *c, struct compose_project *p, int argc, char **argv)
+/* Stops (when running) and, with remove, removes containers (entries of a
+ * container list) all at once, a thread each, as Compose does. */
+struct stop_job {
+    const struct wcmd_ctx *ctx;
+    json_t *container;
+    bool remove;
+    int rc;
+};
+
+static void *stop_one(void *ud)
+{
+    struct stop_job *j = ud;
+    struct wcmd_ctx ctx = *j->ctx;
+    struct client *c = wcmd_client(&ctx);
+    if (!c) {
+        j->rc = -1;
+        return NULL;
+    }
+    const char *id = json_string_value(json_object_get(j->container, "Id"));
+    const char *state = json_string_value(json_object_get(j->container, "State"));
+    bool running = state && (strcmp(state, "running") == 0 || strcmp(state, "paused") == 0 ||
+                             strcmp(state, "restarting") == 0);
+    if (j->remove) {
+        j->rc = remove_container(c, id, first_name(j->container), running);
+    } else if (running) {
+        _cleanup_free_ char *e = wcmd_escape(id);
+        _cleanup_free_ char *path = xasprintf("/containers/%s/stop", e);
+        j->rc = call(c, "POST", path, NULL, NULL);
+        if (j->rc == 0)
+            say("Container", first_name(j->container), "Stopped");
+    }
+    client_free(c);
+    return NULL;
+}
+
+static int stop_all(const struct wcmd_ctx *ctx, json_t *batch, bool remove)
+{
+    size_t n = json_array_size(batch);
+    struct stop_job *jobs = xcalloc(n + 1, sizeof(*jobs));
+    pthread_t *th = xcalloc(n + 1, sizeof(*th));
+    bool *started = xcalloc(n + 1, sizeof(*started));
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        jobs[i] = (struct stop_job){ctx, json_array_get(batch, i), remove, 0};
+        started[i] = pthread_create(&th[i], NULL, stop_one, &jobs[i]) == 0;
+        if (!started[i])
+            stop_one(&jobs[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        rc |= jobs[i].rc;
+    }
+    free(started);
+    free(th);
+    free(jobs);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Stops (and with remove, removes) the containers of the services svcs
+ * (and, with orphans, those of services the project no longer has) in
+ * waves: a service goes once no service still running depends on it; the
+ * containers of a wave go all at once. */
+static int stop_in_waves(const struct wcmd_ctx *ctx, struct compose_project *p,
+                         struct compose_service **svcs, size_t n, json_t *containers,
+                         bool remove, bool orphans)
+{
+    bool *done = xcalloc(n + 1, sizeof(*done));
+    size_t left = n;
+    int rc = 0;
+    if (orphans) {
+        _cleanup_json_ json_t *batch = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(containers, i, e)
+        {
+            const char *s = label_of(e, COMPOSE_LABEL_SERVICE);
+            if (!s || !compose_service(p, s))
+                json_array_append(batch, e);
+        }
+        rc = stop_all(ctx, batch, remove);
+    }
+    while (left && rc == 0) {
+        bool ready[n + 1];
+        for (size_t k = 0; k < n; k++) {
+            ready[k] = !done[k];
+            for (size_t m = 0; m < n && ready[k]; m++)
+                for (size_t d = 0; !done[m] && m != k && d < svcs[m]->n_depends_on; d++)
+                    if (strcmp(svcs[m]->depends_on[d].service, svcs[k]->name) == 0)
+                        ready[k] = false;
+        }
+        _cleanup_json_ json_t *batch = json_array();
+        size_t wave = 0;
+        for (size_t k = 0; k < n; k++) {
+            if (!ready[k])
+                continue;
+            wave++;
+            done[k] = true;
+            size_t i;
+            json_t *e;
+            json_array_foreach(containers, i, e)
+            {
+                const char *s = label_of(e, COMPOSE_LABEL_SERVICE);
+                if (s && strcmp(s, svcs[k]->name) == 0)
+                    json_array_append(batch, e);
+            }
+        }
+        if (wave == 0) /* a cycle cannot load; be safe anyway */
+            for (size_t k = 0; k < n; k++)
+                done[k] = true, wave++;
+        left -= wave < left ? wave : left;
+        rc = stop_all(ctx, batch, remove);
+    }
+    free(done);
+    return rc;
+}
+
+static int cmd_down(const struct wcmd_ctx *ctx, struct client *c, struct compose_project *p,
+                    int argc, char **argv)
 {
     enum { OPT_REMOVE_ORPHANS = 256 };
     static const struct option opts[] = {{"volumes", no_argument, 0, 'v'},
@@ -633,30 +751,21 @@ static int cmd_down(struct client *c, struct compose_project *p, int argc, char 
     _cleanup_json_ json_t *containers = project_containers(c, p, true, true);
     if (!containers)
         return WCMD_EXIT_ERROR;
-    /* dependents first: the reverse of the dependency order */
-    for (size_t k = p->n_services + 1; k-- > 0;) {
-        const char *svc = k < p->n_services ? p->services[k].name : NULL;
-        size_t i;
-        json_t *e;
-        json_array_foreach(containers, i, e)
-        {
-            const char *s = label_of(e, COMPOSE_LABEL_SERVICE);
-            bool mine = svc ? s && strcmp(s, svc) == 0 : !s || !compose_service(p, s);
-            const char *state = json_string_value(json_object_get(e, "State"));
-            if (mine && remove_container(c, json_string_value(json_object_get(e, "Id")),
-                                         first_name(e),
-                                         state && strcmp(state, "running") == 0) < 0)
-                return WCMD_EXIT_ERROR;
-        }
-    }
+    struct compose_service **all = xcalloc(p->n_services + 1, sizeof(*all));
+    for (size_t k = 0; k < p->n_services; k++)
+        all[k] = &p->services[k];
+    int rc = stop_in_waves(ctx, p, all, p->n_services, containers, true, true);
+    free(all);
+    if (rc < 0)
+        return WCMD_EXIT_ERROR;
     if (remove_resources(c, p, true) < 0 || (volumes && remove_resources(c, p, false) < 0))
         return WCMD_EXIT_ERROR;
     return 0;
 }
 
 /* start, stop, restart [SERVICE...]: each container of those services. */
-static int cmd_each(struct client *c, struct compose_project *p, int argc, char **argv,
-                    const char *action, const char *done)
+static int cmd_each(const struct wcmd_ctx *ctx, struct client *c, struct compose_project *p,
+                    int argc, char **argv, const char *action, const char *done)
 {
     wharf_error err = {0};
     size_t n = 0;
@@ -670,9 +779,10 @@ static int cmd_each(struct client *c, struct compose_project *p, int argc, char 
     if (!containers)
         return WCMD_EXIT_ERROR;
     bool stop = strcmp(action, "stop") == 0;
+    if (stop) /* all at once, dependents first */
+        return stop_in_waves(ctx, p, svcs, n, containers, false, false) < 0 ? WCMD_EXIT_ERROR : 0;
     for (size_t k = 0; k < n; k++) {
-        /* stop goes in the reverse order */
-        const struct compose_service *svc = svcs[stop ? n - 1 - k : k];
+        const struct compose_service *svc = svcs[k];
         size_t i;
         json_t *e;
         json_array_foreach(containers, i, e)
@@ -1445,15 +1555,15 @@ int wcmd_compose(struct wcmd_ctx *ctx, int argc, char **argv)
     if (strcmp(cmd, "up") == 0)
         rc = cmd_up(ctx, c, p, sub_argc, sub_argv);
     else if (strcmp(cmd, "down") == 0)
-        rc = cmd_down(c, p, sub_argc, sub_argv);
+        rc = cmd_down(ctx, c, p, sub_argc, sub_argv);
     else if (strcmp(cmd, "ps") == 0)
         rc = cmd_ps(c, p, sub_argc, sub_argv);
     else if (strcmp(cmd, "start") == 0)
-        rc = cmd_each(c, p, sub_argc, sub_argv, "start", "Started");
+        rc = cmd_each(ctx, c, p, sub_argc, sub_argv, "start", "Started");
     else if (strcmp(cmd, "stop") == 0)
-        rc = cmd_each(c, p, sub_argc, sub_argv, "stop", "Stopped");
+        rc = cmd_each(ctx, c, p, sub_argc, sub_argv, "stop", "Stopped");
     else if (strcmp(cmd, "restart") == 0)
-        rc = cmd_each(c, p, sub_argc, sub_argv, "restart", "Started");
+        rc = cmd_each(ctx, c, p, sub_argc, sub_argv, "restart", "Started");
     else if (strcmp(cmd, "logs") == 0)
         rc = cmd_logs(ctx, c, p, sub_argc, sub_argv);
     else if (strcmp(cmd, "build") == 0 || strcmp(cmd, "pull") == 0 || strcmp(cmd, "push") == 0)
