@@ -480,12 +480,27 @@ static http_response *exec_inspect(http_request *req, void *ud)
     pthread_mutex_lock(&execs_lock);
     struct dockerapi_exec *e = find_exec(id);
     json_t *j = NULL;
-    if (e)
-        j = json_pack("{s:s, s:s, s:b, s:o, s:b, s:b, s:b, s:O}", "ID", e->id, "ContainerID",
+    if (e) {
+        /* dockerd's ProcessConfig: the command split into entrypoint and
+         * arguments (dockerpty, under docker-compose exec, reads "tty") */
+        json_t *cmd = json_object_get(e->config, "Cmd");
+        json_t *args = json_array();
+        for (size_t i = 1; i < json_array_size(cmd); i++)
+            json_array_append(args, json_array_get(cmd, i));
+        const char *user = json_string_value(json_object_get(e->config, "User"));
+        json_t *pc = json_pack(
+            "{s:b, s:s, s:b, s:s, s:o}", "privileged",
+            json_is_true(json_object_get(e->config, "Privileged")), "user", user ? user : "", "tty",
+            json_is_true(json_object_get(e->config, "Tty")), "entrypoint",
+            json_string_value(json_array_get(cmd, 0)) ? json_string_value(json_array_get(cmd, 0))
+                                                      : "",
+            "arguments", args);
+        j = json_pack("{s:s, s:s, s:b, s:o, s:b, s:b, s:b, s:o}", "ID", e->id, "ContainerID",
                       e->container, "Running", e->running, "ExitCode",
                       e->done ? json_integer(e->exit_code) : json_null(), "OpenStdin",
                       json_is_true(json_object_get(e->config, "AttachStdin")), "OpenStdout", 1,
-                      "OpenStderr", 1, "ProcessConfig", e->config);
+                      "OpenStderr", 1, "ProcessConfig", pc);
+    }
     pthread_mutex_unlock(&execs_lock);
     return j ? http_response_json(200, j)
              : http_response_error(404, "No such exec instance: %s", id);

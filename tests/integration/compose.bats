@@ -255,7 +255,7 @@ job-2" ]
     port=$(free_port)
     cp -r "$REPO_DIR/examples/compose-app" "$d"
     WHARF="$BUILD/wharf" "$d/prepare.sh" -H "unix://$DD/wharf.sock" >/dev/null
-    export WEB_PORT=$port PROJECT=ex
+    export WEB_PORT=$port COMPOSE_PROJECT_NAME=ex
     run wc_ "$d" up -d
     [ "$status" -eq 0 ]
     [[ "$output" == *"Service web  Built"* && "$output" == *"Container ex-data-1  Healthy"* ]]
