@@ -733,17 +733,26 @@ static int stop_in_waves(const struct wcmd_ctx *ctx, struct compose_project *p,
 static int cmd_down(const struct wcmd_ctx *ctx, struct client *c, struct compose_project *p,
                     int argc, char **argv)
 {
-    enum { OPT_REMOVE_ORPHANS = 256 };
+    enum { OPT_REMOVE_ORPHANS = 256, OPT_RMI };
     static const struct option opts[] = {{"volumes", no_argument, 0, 'v'},
                                          {"remove-orphans", no_argument, 0, OPT_REMOVE_ORPHANS},
+                                         {"rmi", required_argument, 0, OPT_RMI},
                                          {0, 0, 0, 0}};
-    bool volumes = false;
+    bool volumes = false, orphans = false;
+    const char *rmi = NULL;
     int ch;
     wcmd_getopt_reset();
     while ((ch = getopt_long(argc, argv, "+v", opts, NULL)) != -1) {
-        if (ch == 'v')
+        if (ch == 'v') {
             volumes = true;
-        else if (ch != OPT_REMOVE_ORPHANS) {
+        } else if (ch == OPT_REMOVE_ORPHANS) {
+            orphans = true;
+        } else if (ch == OPT_RMI && (strcmp(optarg, "all") == 0 || strcmp(optarg, "local") == 0)) {
+            rmi = optarg;
+        } else if (ch == OPT_RMI) {
+            fprintf(stderr, "invalid value for --rmi: %s (all or local)\n", optarg);
+            return WCMD_EXIT_ERROR;
+        } else {
             fprintf(stderr, "unknown flag for compose down: %s\n", argv[optind - 1]);
             return WCMD_EXIT_ERROR;
         }
@@ -754,10 +763,27 @@ static int cmd_down(const struct wcmd_ctx *ctx, struct client *c, struct compose
     struct compose_service **all = xcalloc(p->n_services + 1, sizeof(*all));
     for (size_t k = 0; k < p->n_services; k++)
         all[k] = &p->services[k];
-    int rc = stop_in_waves(ctx, p, all, p->n_services, containers, true, true);
+    int rc = stop_in_waves(ctx, p, all, p->n_services, containers, true, orphans);
     free(all);
     if (rc < 0)
         return WCMD_EXIT_ERROR;
+    /* --rmi: the services' images (local: only those built here, without
+     * an image name of their own) */
+    for (size_t k = 0; rmi && k < p->n_services; k++) {
+        const struct compose_service *svc = &p->services[k];
+        if (strcmp(rmi, "local") == 0 && svc->has_image)
+            continue;
+        _cleanup_free_ char *e = wcmd_escape(svc->image);
+        _cleanup_free_ char *path = xasprintf("/images/%s", e);
+        bool missing;
+        _cleanup_free_ char *ipath = xasprintf("/images/%s/json", e);
+        _cleanup_json_ json_t *have = get_json(c, ipath, &missing);
+        if (!have)
+            continue;
+        if (call(c, "DELETE", path, NULL, NULL) < 0)
+            return WCMD_EXIT_ERROR;
+        say("Image", svc->image, "Removed");
+    }
     if (remove_resources(c, p, true) < 0 || (volumes && remove_resources(c, p, false) < 0))
         return WCMD_EXIT_ERROR;
     return 0;

@@ -276,6 +276,15 @@ job-2" ]
     [ "$(dk inspect -f '{{.Id}}' ex-data-1)" = "$data" ]
     for _ in $(seq 30); do [ "$(curl -s "http://127.0.0.1:$port/")" = rebuilt ] && break; sleep 0.1; done
     [ "$(curl -s "http://127.0.0.1:$port/")" = rebuilt ]
-    wc_ "$d" down -v >/dev/null
-    [ "$(dk exec ex-data-1 true 2>&1 >/dev/null; echo $?)" != 0 ]
+    # --rmi local takes the images built here, not the named base image
+    run wc_ "$d" down -v --rmi local
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Image ex-web  Removed"* && "$output" == *"Image ex-worker  Removed"* ]]
+    run dk image inspect ex-web
+    [ "$status" -ne 0 ]
+    dk image inspect localhost/compose-base:1 >/dev/null
+    run dk inspect ex-data-1
+    [ "$status" -ne 0 ]
+    run wc_ "$d" down --rmi some
+    [ "$status" -eq 1 ]
 }
