@@ -178,6 +178,14 @@ static const struct {
 int main(int argc, char **argv)
 {
     struct wcmd_ctx ctx = {0};
+    /* `wharf-compose ARGS` (a link to wharf) is `wharf compose ARGS`, as
+     * docker-compose is to docker compose; the daemon is DOCKER_HOST's or
+     * WHARF_HOST's then */
+    const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+    if (strcmp(base, "wharf-compose") == 0) {
+        ctx.name = "compose";
+        return wcmd_compose(&ctx, argc, argv);
+    }
     int i = 1;
     /* Global options before the command, as docker takes them. */
     while (i < argc && argv[i][0] == '-') {

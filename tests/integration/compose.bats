@@ -179,6 +179,15 @@ EOF
     run wh compose -f "$d/compose.yaml" frobnicate
     [ "$status" -eq 1 ]
     [[ "$output" == *"unknown compose command: frobnicate"* ]]
+    # wharf-compose (what make install links to wharf) is wharf compose
+    mkdir -p "$DD/bin"
+    ln -sf "$BUILD/wharf" "$DD/bin/wharf-compose"
+    printf 'services:\n  a:\n    image: %s\n' "$IMG" >"$d/compose.yaml"
+    run env DOCKER_HOST="unix://$DD/wharf.sock" "$DD/bin/wharf-compose" -f "$d/compose.yaml" -p viaalias config
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"name: viaalias"* ]]
+    run env DOCKER_HOST="unix://$DD/wharf.sock" "$DD/bin/wharf-compose" -f "$d/compose.yaml" -p viaalias ps -q
+    [ "$status" -eq 0 ]
 }
 
 @test "compose logs, exec, port, top, pause/unpause, kill and rm act on the services' containers" {
